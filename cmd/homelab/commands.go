@@ -1,0 +1,263 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/plan"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	inventory string
+	plan      string
+	verbose   bool
+	noColor   bool
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "homelab",
+		Short: "Rebuild a homelab from one inventory file",
+		Long: `homelab rebuilds a whole homelab from code: Proxmox VE guests, a MikroTik
+router's VLANs, DHCP and DNS, HAProxy + keepalived holding VIPs, and a kubeadm
+cluster behind the VIP.
+
+An inventory (inventories/*.yaml) says what the lab is; a plan file
+(plans/*.yaml) says which phases run and in what order.`,
+		Example: `  # Check an inventory and see every problem with its line and column
+  homelab validate -i inventories/rachuna-net.yaml
+
+  # Review what a full build would do, without touching the lab
+  homelab plan -i inventories/rachuna-net.yaml --offline
+
+  # The same plan as Markdown for a merge request
+  homelab plan -i inventories/rachuna-net.yaml --offline -o markdown > plan.md`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          usageArgs(cobra.NoArgs),
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
+	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newVersionCommand(g))
+	return root
+}
+
+func (g *globals) logger() *slog.Logger {
+	if !g.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// color reports whether output to w may use ANSI colours.
+func (g *globals) color(w io.Writer) bool {
+	if g.noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// load reads the inventory and prints its warnings.
+func (g *globals) load() (*inventory.Inventory, error) {
+	if g.inventory == "" {
+		return nil, &usageError{fmt.Errorf("no inventory: pass -i FILE or set HOMELAB_INVENTORY")}
+	}
+	inv, diags, err := homelab.Load(g.inventory)
+	for _, d := range diags.Warnings() {
+		fmt.Fprintln(g.stderr, d.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+func addPlanFlag(cmd *cobra.Command, g *globals) {
+	cmd.Flags().StringVarP(&g.plan, "plan", "p", "plans/full-stack.yaml", "plan file: which phases run, in what order")
+}
+
+func newValidateCommand(g *globals) *cobra.Command {
+	var checkSecrets bool
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check an inventory (and a plan file) without touching the lab",
+		Long: `validate reads the inventory, applies defaults and checks every rule,
+reporting every problem as file:line:col: field: message. With -p it also
+compiles the plan file against the inventory. Secret references are checked
+for their form only, unless --check-secrets resolves them (their values are
+never shown).`,
+		Example: `  homelab validate -i inventories/rachuna-net.yaml
+  homelab validate -i inventories/small.yaml -p plans/network.yaml
+  HOMELAB_VRRP_PASSWORD=... homelab validate -i inventories/small.yaml --check-secrets`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			if checkSecrets {
+				if err := inv.CheckSecrets(inventory.Resolver{}); err != nil {
+					return err
+				}
+			}
+			if cmd.Flags().Changed("plan") {
+				file, err := plan.LoadFile(g.plan)
+				if err != nil {
+					return err
+				}
+				if _, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Offline: true, Logger: g.logger()}); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(g.stdout, "%s: valid (%d guests on %d nodes, %d networks)\n",
+				g.inventory, len(inv.Guests), len(inv.Proxmox.Nodes), len(inv.Networks))
+			return nil
+		},
+	}
+	addPlanFlag(cmd, g)
+	cmd.Flags().BoolVar(&checkSecrets, "check-secrets", false, "also resolve every secret reference (values are never shown)")
+	return cmd
+}
+
+func newPlanCommand(g *globals) *cobra.Command {
+	var (
+		output, out       string
+		offline, detailed bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what a run would change, without changing anything",
+		Long: `plan compiles the inventory and the plan file into ordered steps and shows,
+for each, what it would do: + create, ~ update (with a field diff), - delete,
+= unchanged, > run (a gate or an action that always runs), ! conflict.
+
+--offline compiles without reading the lab and shows the plan as it would be
+on an empty lab; reviewers without access to the lab use it. --out saves the
+plan as JSON for a later apply.`,
+		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
+  homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
+  homelab plan -i inventories/small.yaml --offline --out plan.json
+  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !validFormat(output) {
+				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
+			}
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			file, err := plan.LoadFile(g.plan)
+			if err != nil {
+				return err
+			}
+			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Offline: offline, Logger: g.logger()})
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := plan.Save(out, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "Saved the plan to %s.\n", out)
+			}
+			if err := plan.Render(g.stdout, p, output, g.color(g.stdout)); err != nil {
+				return err
+			}
+			if detailed && p.HasChanges() {
+				return errChanges
+			}
+			return nil
+		},
+	}
+	addPlanFlag(cmd, g)
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
+	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
+	f.BoolVar(&offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	return cmd
+}
+
+func newGraphCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Print the plan's step graph as Mermaid",
+		Long: `graph compiles the plan without reading the lab and prints its steps and
+needs as a Mermaid flowchart, one subgraph per phase. GitLab and GitHub draw
+it in Markdown; so does the Mermaid live editor.`,
+		Example: `  homelab graph -i inventories/rachuna-net.yaml > graph.mmd
+  homelab graph -i inventories/small.yaml -p plans/kubernetes.yaml`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			file, err := plan.LoadFile(g.plan)
+			if err != nil {
+				return err
+			}
+			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Offline: true, Logger: g.logger()})
+			if err != nil {
+				return err
+			}
+			return plan.RenderMermaid(g.stdout, p)
+		},
+	}
+	addPlanFlag(cmd, g)
+	return cmd
+}
+
+func newVersionCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print homelab's version",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintf(g.stdout, "homelab %s (plan format %d)\n", homelab.Version, plan.FormatVersion)
+			return nil
+		},
+	}
+}
+
+func validFormat(f string) bool {
+	for _, known := range plan.Formats() {
+		if f == known {
+			return true
+		}
+	}
+	return false
+}
+
+// usageArgs marks the errors of an argument check as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,68 @@
+// Command homelab rebuilds a homelab from one inventory file: Proxmox
+// guests, the MikroTik router, HAProxy + keepalived and a kubeadm cluster.
+// It parses flags, calls pkg/homelab and picks a view; it holds no logic.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !errors.Is(err, errChanges) {
+		fmt.Fprintln(stderr, "Error:", err)
+	}
+	return exitCode(err)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+	// exitChanges is plan --detailed-exitcode's "succeeded, with changes",
+	// as in Terraform.
+	exitChanges = 2
+)
+
+// errChanges is returned by plan --detailed-exitcode when the plan has
+// changes; it is not printed.
+var errChanges = errors.New("the plan has changes")
+
+// usageError is a command line that does not make sense.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode maps an error to the process exit code; it is the only place
+// that does.
+func exitCode(err error) int {
+	var usage *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errChanges):
+		return exitChanges
+	case errors.As(err, &usage):
+		return exitUsage
+	default:
+		return exitError
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// homelab runs the CLI in-process from the repository root and returns its
+// exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Chdir("../..")
+	}
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("cmd/homelab/testdata", name) // the working directory is the repository root
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/homelab -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; if intended, run go test ./cmd/homelab -update and review the diff.\ngot:\n%s", path, got)
+	}
+}
+
+// Every rendering of the full plan of both example inventories is pinned.
+func TestPlanRenderingsGolden(t *testing.T) {
+	for _, inv := range []string{"rachuna-net", "small"} {
+		for _, format := range []string{"text", "json", "markdown", "mermaid"} {
+			t.Run(inv+"/"+format, func(t *testing.T) {
+				code, out, errOut := runCLI(t, "plan", "--offline", "-i", "inventories/"+inv+".yaml", "-o", format)
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				ext := map[string]string{"text": "txt", "json": "json", "markdown": "md", "mermaid": "mmd"}[format]
+				golden(t, "plan/"+inv+"."+ext, out)
+			})
+		}
+	}
+}
+
+// Each single-phase plan compiles on both inventories, and its steps that
+// need other phases show those as assumptions.
+func TestSinglePhasePlans(t *testing.T) {
+	for _, inv := range []string{"rachuna-net", "small"} {
+		for _, p := range []string{"network", "guests", "loadbalancers", "kubernetes"} {
+			t.Run(inv+"/"+p, func(t *testing.T) {
+				code, out, errOut := runCLI(t, "plan", "--offline", "-i", "inventories/"+inv+".yaml", "-p", "plans/"+p+".yaml", "-o", "json")
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				var plan struct {
+					Phases []struct{ Kind string }
+					Steps  []struct {
+						ID      string
+						Assumes []string
+					}
+				}
+				if err := json.Unmarshal([]byte(out), &plan); err != nil {
+					t.Fatal(err)
+				}
+				if len(plan.Phases) != 1 || plan.Phases[0].Kind != p || len(plan.Steps) == 0 {
+					t.Fatalf("phases %+v, %d steps", plan.Phases, len(plan.Steps))
+				}
+				assumes := 0
+				for _, s := range plan.Steps {
+					assumes += len(s.Assumes)
+				}
+				if p != "network" && assumes == 0 {
+					t.Errorf("a %s-only plan must assume the earlier phases' steps", p)
+				}
+			})
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+		stdout string
+	}{
+		{"valid", []string{"validate", "-i", "inventories/small.yaml", "-p", "plans/full-stack.yaml"}, 0, "", "inventories/small.yaml: valid (4 guests on 1 nodes, 1 networks)"},
+		{"no inventory", []string{"plan", "--offline"}, 2, "no inventory: pass -i FILE", ""},
+		{"bad output", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-o", "yaml"}, 2, "-o yaml: want one of text, json, markdown, mermaid", ""},
+		{"unknown flag", []string{"plan", "--bogus"}, 2, "unknown flag: --bogus", ""},
+		{"extra argument", []string{"validate", "extra"}, 2, `unknown command "extra"`, ""},
+		{"unknown command", []string{"deploy"}, 2, `unknown command "deploy"`, ""},
+		{"missing inventory file", []string{"validate", "-i", "inventories/nope.yaml"}, 1, "nope.yaml", ""},
+		{"invalid inventory", []string{"validate", "-i", "inventories/testdata/invalid/vlan-out-of-range.yaml"}, 1, "vlan", ""},
+		{"unknown plan phase", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-p", "cmd/homelab/testdata/unknown-phase.yaml"}, 1, `unknown phase kind "dns"`, ""},
+		{"detailed exit code", []string{"plan", "--offline", "--detailed-exitcode", "-i", "inventories/small.yaml"}, 2, "", "Plan:"},
+		{"version", []string{"version"}, 0, "", "homelab dev (plan format 1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, errOut)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.stderr)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", out, tt.stdout)
+			}
+		})
+	}
+}
+
+// plan --out writes a saved plan that reads back as the same JSON.
+func TestPlanOutSavesThePlan(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "plan.json")
+	code, stdout, errOut := runCLI(t, "plan", "--offline", "-i", "inventories/small.yaml", "-o", "json", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	saved, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(saved) != stdout {
+		t.Error("the saved plan differs from the JSON rendering")
+	}
+	info, _ := os.Stat(out)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("saved plan mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+// No rendering carries a secret: the references are shown, never values,
+// even when the environment holds them.
+func TestNoSecretsInOutput(t *testing.T) {
+	const secret = "s3cr3t-vrrp"
+	t.Setenv("HOMELAB_VRRP_PASSWORD", secret)
+	t.Setenv("HOMELAB_ROUTER_PASSWORD", secret)
+	t.Setenv("HOMELAB_PVE_TOKEN_SECRET", secret)
+	for _, format := range []string{"text", "json", "markdown", "mermaid"} {
+		code, out, errOut := runCLI(t, "plan", "--offline", "-i", "inventories/rachuna-net.yaml", "-o", format, "-v")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("%s output contains the secret", format)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package homelab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
+	"github.com/homelabctl/homelab/pkg/loadbalancer"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/proxmox"
+	"github.com/homelabctl/homelab/pkg/routeros"
+)
+
+// Version is homelab's version, set at build time with
+// -ldflags "-X github.com/homelabctl/homelab/pkg/homelab.Version=...".
+var Version = "dev"
+
+// Phases returns the phase kinds plan files can name, in the order a full
+// plan runs them.
+func Phases() []plan.PhaseKind {
+	return []plan.PhaseKind{routeros.Phase{}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
+}
+
+// Registry returns a registry of Phases.
+func Registry() (*plan.Registry, error) {
+	return plan.NewRegistry(Phases()...)
+}
+
+// Load reads and validates an inventory. Warnings come back with a nil
+// error; errors come back as an *inventory.ValidationError that lists every
+// problem with its file, line and column.
+func Load(path string) (*inventory.Inventory, inventory.Diagnostics, error) {
+	return inventory.Load(path)
+}
+
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	// Offline compiles without reading the lab: every step shows the change
+	// it would make on an empty lab. Reviewers without access to the lab
+	// use it.
+	Offline bool
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Plan compiles the inventory and the plan file into a plan. Unless
+// Offline, each step then observes the lab to find what really changes.
+//
+// No phase is wired to its provider yet, so every plan is, for now, the
+// plan of an empty lab, and says so (Observed is false).
+func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts PlanOptions) (*plan.Plan, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg, err := Registry()
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Compile(inv, file, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+	}
+	logger.Debug("compiled plan", "plan", file.Name, "inventory", inv.Name, "steps", len(p.Steps), "offline", opts.Offline)
+	return p, nil
+}

@@ -1,0 +1,85 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// SecretRef names where a secret is, never the secret itself: "env:NAME"
+// reads an environment variable, "file:PATH" reads a file (trailing newline
+// removed). The empty reference means "not set".
+type SecretRef string
+
+// Scheme returns "env" or "file", or "" for a reference of neither form.
+func (r SecretRef) Scheme() string {
+	scheme, _, ok := strings.Cut(string(r), ":")
+	if !ok || (scheme != "env" && scheme != "file") {
+		return ""
+	}
+	return scheme
+}
+
+// Target returns the variable name or the file path.
+func (r SecretRef) Target() string {
+	_, target, _ := strings.Cut(string(r), ":")
+	return target
+}
+
+// String is safe to print: a reference is not a secret.
+func (r SecretRef) String() string { return string(r) }
+
+// check reports what is wrong with the reference's form, or "".
+func (r SecretRef) check() string {
+	if r == "" {
+		return ""
+	}
+	if r.Scheme() == "" || r.Target() == "" {
+		return "secrets are references (env:NAME or file:PATH), never values"
+	}
+	return ""
+}
+
+// Resolver turns secret references into values at run time. The zero
+// Resolver reads the process environment and the file system.
+type Resolver struct {
+	LookupEnv func(name string) (string, bool)
+	ReadFile  func(path string) ([]byte, error)
+}
+
+// Resolve returns the secret a reference names. Errors say which reference
+// failed but never contain a value.
+func (r Resolver) Resolve(ref SecretRef) (string, error) {
+	lookup, read := r.LookupEnv, r.ReadFile
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if read == nil {
+		read = os.ReadFile
+	}
+	switch ref.Scheme() {
+	case "env":
+		v, ok := lookup(ref.Target())
+		if !ok {
+			return "", fmt.Errorf("secret %s: environment variable %s is not set", ref, ref.Target())
+		}
+		return v, nil
+	case "file":
+		b, err := read(expandHome(ref.Target()))
+		if err != nil {
+			return "", fmt.Errorf("secret %s: %w", ref, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	default:
+		return "", fmt.Errorf("secret %q: not a reference (env:NAME or file:PATH)", string(ref))
+	}
+}
+
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return home + "/" + rest
+		}
+	}
+	return path
+}

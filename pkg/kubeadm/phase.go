@@ -1,0 +1,214 @@
+package kubeadm
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// Phase is the "kubernetes" phase kind.
+type Phase struct{}
+
+// Kind returns "kubernetes".
+func (Phase) Kind() string { return "kubernetes" }
+
+// Description says what the phase does.
+func (Phase) Description() string {
+	return "kubeadm cluster behind the VIP: master1 on its real IP first, then the VIP"
+}
+
+// etcdLock serialises control-plane joins: each adds an etcd member, and
+// two at once can cost the cluster its quorum.
+func etcdLock() step.Lock { return step.Lock{Key: "kube/etcd-membership", Capacity: 1} }
+
+// IDs of the sequence's gates and single steps.
+const (
+	GateControlPlane step.ID = "kube/gate/control-plane"
+	GateVIPReady     step.ID = "kube/gate/vip-ready"
+	GateEndpoint     step.ID = "kube/gate/endpoint-on-vip"
+	GateNodesReady   step.ID = "kube/gate/nodes-ready"
+	RestartKubeProxy step.ID = "kube/restart/kube-proxy"
+	Kubeconfig       step.ID = "kube/kubeconfig"
+)
+
+func prepareID(node string) step.ID { return step.ID("kube/prepare/" + node) }
+func pinID(node string) step.ID     { return step.ID("kube/pin/" + node) }
+func flipID(node string) step.ID    { return step.ID("kube/flip/" + node) }
+func joinID(node string) step.ID    { return step.ID("kube/join/" + node) }
+func initID(node string) step.ID    { return step.ID("kube/init/" + node) }
+func apiGateID(node string) step.ID { return step.ID("kube/gate/apiserver/" + node) }
+
+// Steps returns the bootstrap sequence in the order DESIGN.md gives it.
+func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+	k := inv.Kubernetes
+	if k == nil {
+		return nil, nil
+	}
+	masters, workers := inv.ControlPlanes(), inv.Workers()
+	if len(masters) == 0 {
+		return nil, fmt.Errorf("no guest has the control-plane role %q", k.ControlPlaneRole)
+	}
+	vip, ok := inv.VIP(k.EndpointVIP)
+	if !ok {
+		return nil, fmt.Errorf("endpoint_vip %q is not a VIP of the load balancer", k.EndpointVIP)
+	}
+	m1 := masters[0]
+	nodes := append(append([]*inventory.Guest{}, masters...), workers...)
+	var steps []*step.Step
+	add := func(s *step.Step) *step.Step { steps = append(steps, s); return s }
+	run := func(reason string) step.Change { return step.Change{Action: step.Run, Reason: reason} }
+
+	for _, n := range nodes {
+		add(&step.Step{
+			ID:          prepareID(n.Name),
+			Description: fmt.Sprintf("prepare %s: swap off, kernel modules, sysctls, containerd, kubelet/kubeadm/kubectl %s held", n.Name, k.Version),
+			Needs:       []step.ID{step.GuestBootID(n.Name)},
+			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}},
+		})
+		add(&step.Step{
+			ID:          pinID(n.Name),
+			Description: fmt.Sprintf("pin %s to master1's IP %s in /etc/hosts on %s", k.Endpoint, m1.IP, n.Name),
+			Needs:       []step.ID{step.GuestBootID(n.Name)},
+			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("/etc/hosts", fmt.Sprintf("%s %s", m1.IP, k.Endpoint))}},
+		})
+	}
+
+	add(&step.Step{
+		ID:          initID(m1.Name),
+		Description: fmt.Sprintf("kubeadm init on %s (%s) with controlPlaneEndpoint %s:6443 and --upload-certs", m1.Name, m1.IP, k.Endpoint),
+		Needs:       []step.ID{prepareID(m1.Name), pinID(m1.Name)},
+		Locks:       []step.Lock{etcdLock()},
+		Intent:      step.Change{Action: step.Create, Fields: initFields(inv, m1)},
+	})
+	add(&step.Step{
+		ID:          apiGateID(m1.Name),
+		Description: fmt.Sprintf("wait until https://%s:6443/readyz answers ok", m1.IP),
+		Needs:       []step.ID{initID(m1.Name)},
+		Intent:      run("a gate: checked on every run"),
+	})
+	cpDone := []step.ID{apiGateID(m1.Name)}
+	for _, m := range masters[1:] {
+		cpDone = append(cpDone, add(&step.Step{
+			ID:          joinID(m.Name),
+			Description: fmt.Sprintf("kubeadm join %s (%s) as a control plane through %s (still master1)", m.Name, m.IP, k.Endpoint),
+			Needs:       []step.ID{apiGateID(m1.Name), prepareID(m.Name), pinID(m.Name)},
+			Locks:       []step.Lock{etcdLock()},
+			Intent:      step.Change{Action: step.Create, Fields: joinFields(m, true)},
+		}).ID)
+	}
+	add(&step.Step{
+		ID:          GateControlPlane,
+		Description: fmt.Sprintf("wait until every apiserver (%d) is ready and every etcd member is healthy", len(masters)),
+		Needs:       cpDone,
+		Intent:      run("a gate: checked on every run"),
+	})
+
+	vipNeeds := []step.ID{GateControlPlane}
+	if inv.LoadBalancer != nil {
+		for _, lb := range inv.LoadBalancers() {
+			vipNeeds = append(vipNeeds, step.HAProxyID(lb.Name))
+		}
+		vipNeeds = append(vipNeeds, step.VIPGateID(vip.Name))
+	}
+	add(&step.Step{
+		ID:          GateVIPReady,
+		Description: fmt.Sprintf("wait until https://%s:6443/readyz answers through HAProxy and every control-plane backend is up", vip.Address),
+		Needs:       vipNeeds,
+		Intent:      run("a gate: no client is pointed at the VIP before it passes"),
+	})
+
+	var flips []step.ID
+	for _, n := range nodes {
+		flips = append(flips, add(&step.Step{
+			ID:          flipID(n.Name),
+			Description: fmt.Sprintf("point %s at the VIP %s in /etc/hosts on %s", k.Endpoint, vip.Address, n.Name),
+			Needs:       []step.ID{GateVIPReady, pinID(n.Name)},
+			Intent: step.Change{Action: step.Update, Fields: []step.Field{
+				{Name: "/etc/hosts", Old: fmt.Sprintf("%s %s", m1.IP, k.Endpoint), New: fmt.Sprintf("%s %s", vip.Address, k.Endpoint)},
+			}},
+		}).ID)
+	}
+	add(&step.Step{
+		ID:          RestartKubeProxy,
+		Description: "restart kube-proxy, which reads /etc/hosts only when it starts",
+		Needs:       flips[:len(masters)],
+		Intent:      run("runs when the endpoint was flipped in this run"),
+	})
+	add(&step.Step{
+		ID:          GateEndpoint,
+		Description: fmt.Sprintf("wait until %s resolves to %s on every node and /readyz answers through it", k.Endpoint, vip.Address),
+		Needs:       append([]step.ID{RestartKubeProxy}, flips...),
+		Intent:      run("a gate: checked on every run"),
+	})
+
+	ready := []step.ID{}
+	for _, w := range workers {
+		ready = append(ready, add(&step.Step{
+			ID:          joinID(w.Name),
+			Description: fmt.Sprintf("kubeadm join %s (%s) as a worker through %s (now the VIP)", w.Name, w.IP, k.Endpoint),
+			Needs:       []step.ID{GateEndpoint, prepareID(w.Name)},
+			Intent:      step.Change{Action: step.Create, Fields: joinFields(w, false)},
+		}).ID)
+	}
+	cni := add(&step.Step{
+		ID:          step.ID("kube/cni/" + k.CNI.Name),
+		Description: fmt.Sprintf("apply the pinned %s %s manifest", k.CNI.Name, k.CNI.Version),
+		Needs:       []step.ID{GateEndpoint},
+		Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("cni", k.CNI.Name+" "+k.CNI.Version), step.Set("pod_subnet", k.PodSubnet.String())}},
+	})
+	add(&step.Step{
+		ID:          GateNodesReady,
+		Description: fmt.Sprintf("wait until every node (%d) is Ready", len(nodes)),
+		Needs:       append([]step.ID{cni.ID}, ready...),
+		Intent:      run("a gate: checked on every run"),
+	})
+	add(&step.Step{
+		ID:          Kubeconfig,
+		Description: fmt.Sprintf("write the admin kubeconfig to %s (mode 0600)", k.Kubeconfig),
+		Needs:       []step.ID{GateNodesReady},
+		Intent: step.Change{Action: step.Create, Fields: []step.Field{
+			step.Set("path", k.Kubeconfig), step.Set("server", fmt.Sprintf("https://%s:6443", k.Endpoint)),
+		}},
+	})
+	return steps, nil
+}
+
+func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
+	k := inv.Kubernetes
+	return []step.Field{
+		step.Set("kubernetesVersion", "v"+k.Version),
+		step.Set("controlPlaneEndpoint", k.Endpoint+":6443"),
+		step.Set("apiServer.certSANs", strings.Join(certSANs(inv), ",")),
+		step.Set("advertiseAddress", m1.IP.String()),
+		step.Set("podSubnet", k.PodSubnet.String()),
+		step.Set("serviceSubnet", k.ServiceSubnet.String()),
+		step.SensitiveField("bootstrapToken"),
+		step.SensitiveField("certificateKey"),
+	}
+}
+
+func joinFields(n *inventory.Guest, controlPlane bool) []step.Field {
+	fields := []step.Field{step.Set("advertiseAddress", n.IP.String()), step.Set("node-ip", n.IP.String()), step.SensitiveField("token")}
+	if controlPlane {
+		fields = append(fields, step.SensitiveField("certificateKey"))
+	}
+	return fields
+}
+
+// certSANs are the names and addresses the apiserver certificate carries
+// from the start: the endpoint name, every VIP, every control plane's IP
+// and hostname.
+func certSANs(inv *inventory.Inventory) []string {
+	sans := []string{inv.Kubernetes.Endpoint}
+	if inv.LoadBalancer != nil {
+		for _, v := range inv.LoadBalancer.VIPs {
+			sans = append(sans, v.Address.String())
+		}
+	}
+	for _, m := range inv.ControlPlanes() {
+		sans = append(sans, m.IP.String(), m.Name)
+	}
+	return sans
+}

@@ -1,0 +1,110 @@
+package plan
+
+import (
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// FormatVersion is the version of the plan's JSON form. It changes only
+// when a field changes meaning or goes away; new fields do not change it.
+const FormatVersion = 1
+
+// Plan is a compiled plan: the steps that would run, in phase order, each
+// with the change it would make. It is data: renderers show it, Save writes
+// it, and the engine runs its Graph.
+type Plan struct {
+	FormatVersion int `json:"format_version"`
+	// Inventory and PlanFile name what the plan was compiled from, with
+	// digests so that applying a saved plan can refuse stale inputs.
+	Inventory Source `json:"inventory"`
+	PlanFile  Source `json:"plan"`
+	// Observed is false for a plan compiled without reading the lab: its
+	// changes are those of an empty lab.
+	Observed bool    `json:"observed"`
+	Phases   []Phase `json:"phases"`
+	Steps    []Step  `json:"steps"`
+
+	graph *step.Graph
+}
+
+// Source is a file a plan was compiled from.
+type Source struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+}
+
+// Phase is one phase of the plan, in order.
+type Phase struct {
+	Name        string    `json:"name"`
+	Kind        string    `json:"kind"`
+	Description string    `json:"description"`
+	Steps       []step.ID `json:"steps"`
+}
+
+// Step is a step as the plan shows it.
+type Step struct {
+	ID          step.ID `json:"id"`
+	Phase       string  `json:"phase"`
+	Description string  `json:"description"`
+	// Needs are the steps of this plan that must be done first.
+	Needs []step.ID `json:"needs,omitempty"`
+	// Assumes are needs on steps of phases this plan does not run: the
+	// plan assumes they are already done.
+	Assumes []step.ID   `json:"assumes,omitempty"`
+	Locks   []step.Lock `json:"locks,omitempty"`
+	Change  step.Change `json:"change"`
+	// ObservedDigest is a digest of what was observed; a saved plan is
+	// applied only if observing again gives the same digest.
+	ObservedDigest string `json:"observed_digest,omitempty"`
+}
+
+// Summary counts the plan's steps by action.
+type Summary struct {
+	Create, Update, Delete, Run, None, Conflict int
+}
+
+// Graph returns the step graph the plan was compiled into; nil for a plan
+// read back from JSON.
+func (p *Plan) Graph() *step.Graph { return p.graph }
+
+// Summary counts the steps by action.
+func (p *Plan) Summary() Summary {
+	var s Summary
+	for _, st := range p.Steps {
+		switch st.Change.Action {
+		case step.Create:
+			s.Create++
+		case step.Update:
+			s.Update++
+		case step.Delete:
+			s.Delete++
+		case step.Run:
+			s.Run++
+		case step.None:
+			s.None++
+		case step.Conflict:
+			s.Conflict++
+		}
+	}
+	return s
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	for _, st := range p.Steps {
+		if st.Change.Action.Changes() {
+			return true
+		}
+	}
+	return false
+}
+
+// Step returns the plan's step with the given ID.
+func (p *Plan) Step(id step.ID) (*Step, bool) {
+	for i := range p.Steps {
+		if p.Steps[i].ID == id {
+			return &p.Steps[i], true
+		}
+	}
+	return nil, false
+}

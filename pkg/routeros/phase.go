@@ -1,0 +1,206 @@
+package routeros
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// Phase is the "network" phase kind.
+type Phase struct{}
+
+// Kind returns "network".
+func (Phase) Kind() string { return "network" }
+
+// Description says what the phase does.
+func (Phase) Description() string {
+	return "VLANs, DHCP servers, static leases and static DNS on the router"
+}
+
+// Comment is the ownership mark homelab puts on a RouterOS entry.
+func Comment(inv *inventory.Inventory, id step.ID) string {
+	return fmt.Sprintf("homelab:%s:%s", inv.Name, id)
+}
+
+// Router VLAN modes.
+const (
+	ModeInterfaces      = "interfaces"
+	ModeBridgeFiltering = "bridge-filtering"
+)
+
+// Steps returns the router's steps: per network its VLANs, bridge,
+// gateway address, pool, DHCP server and DHCP network; per guest a static
+// lease; static DNS records for guests and service names.
+func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+	b := builder{inv: inv}
+	for i := range inv.Networks {
+		n := &inv.Networks[i]
+		if inv.Router.VLANMode == ModeBridgeFiltering {
+			b.bridgeFilteringNetwork(n)
+		} else {
+			b.interfaceNetwork(n)
+		}
+		b.dhcp(n)
+	}
+	if inv.Router.VLANMode == ModeBridgeFiltering {
+		b.enableFiltering()
+	}
+	for i := range inv.Guests {
+		b.lease(&inv.Guests[i])
+	}
+	b.dns()
+	return b.steps, nil
+}
+
+type builder struct {
+	inv   *inventory.Inventory
+	steps []*step.Step
+}
+
+func (b *builder) add(id step.ID, desc string, needs []step.ID, fields ...step.Field) *step.Step {
+	fields = append(fields, step.Set("comment", Comment(b.inv, id)))
+	s := &step.Step{ID: id, Description: desc, Needs: needs, Intent: step.Change{Action: step.Create, Fields: fields}}
+	b.steps = append(b.steps, s)
+	return s
+}
+
+// VLANInterface is the name of the VLAN interface of network n on port.
+func VLANInterface(n *inventory.Network, port string) string {
+	return port + "-vlan-" + n.Name
+}
+
+// DHCPServer is the name of the DHCP server of network n.
+func DHCPServer(n *inventory.Network) string { return "dhcp-" + n.Name }
+
+// Pool is the name of the address pool of network n.
+func Pool(n *inventory.Network) string { return "pool-" + n.Name }
+
+func (b *builder) interfaceNetwork(n *inventory.Network) {
+	bridge := step.ID("router/bridge/" + n.Name)
+	b.add(bridge, fmt.Sprintf("bridge %s for VLAN %d (%s)", n.RouterBridge, n.VLAN, n.Name), nil,
+		step.Set("name", n.RouterBridge))
+	for _, port := range n.TrunkPorts {
+		vlan := step.ID("router/vlan/" + n.Name + "/" + port)
+		b.add(vlan, fmt.Sprintf("VLAN interface %s (VLAN %d on %s)", VLANInterface(n, port), n.VLAN, port), nil,
+			step.Set("name", VLANInterface(n, port)),
+			step.Set("vlan-id", strconv.Itoa(n.VLAN)),
+			step.Set("interface", port))
+		b.add(step.ID("router/bridge-port/"+n.Name+"/"+port), fmt.Sprintf("add %s to bridge %s", VLANInterface(n, port), n.RouterBridge),
+			[]step.ID{bridge, vlan},
+			step.Set("bridge", n.RouterBridge),
+			step.Set("interface", VLANInterface(n, port)))
+	}
+	b.add(step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
+		[]step.ID{bridge},
+		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
+		step.Set("interface", n.RouterBridge))
+}
+
+func (b *builder) bridgeFilteringNetwork(n *inventory.Network) {
+	bridge := b.inv.Router.Bridge
+	entry := b.add(step.ID("router/bridge-vlan/"+n.Name), fmt.Sprintf("VLAN %d (%s) tagged on %s and its trunk ports", n.VLAN, n.Name, bridge), nil,
+		step.Set("bridge", bridge),
+		step.Set("vlan-ids", strconv.Itoa(n.VLAN)),
+		step.Set("tagged", strings.Join(append([]string{bridge}, n.TrunkPorts...), ",")))
+	vlan := b.add(step.ID("router/vlan/"+n.Name), fmt.Sprintf("VLAN interface %s on %s", n.RouterBridge, bridge), []step.ID{entry.ID},
+		step.Set("name", n.RouterBridge),
+		step.Set("vlan-id", strconv.Itoa(n.VLAN)),
+		step.Set("interface", bridge))
+	b.add(step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
+		[]step.ID{vlan.ID},
+		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
+		step.Set("interface", n.RouterBridge))
+}
+
+// enableFiltering is the last router step in bridge-filtering mode: it runs
+// only after every VLAN entry exists, and refuses when the VLAN table does
+// not cover the API connection's own path.
+func (b *builder) enableFiltering() {
+	var needs []step.ID
+	for _, s := range b.steps {
+		if strings.HasPrefix(string(s.ID), "router/bridge-vlan/") {
+			needs = append(needs, s.ID)
+		}
+	}
+	s := &step.Step{
+		ID:          "router/vlan-filtering",
+		Description: fmt.Sprintf("enable VLAN filtering on %s", b.inv.Router.Bridge),
+		Needs:       needs,
+		Intent: step.Change{Action: step.Update, Fields: []step.Field{{Name: "vlan-filtering", Old: "no", New: "yes"}},
+			Reason: "enabled last, and only when the VLAN table covers homelab's own API connection"},
+	}
+	b.steps = append(b.steps, s)
+}
+
+func (b *builder) dhcp(n *inventory.Network) {
+	if n.DHCP == nil {
+		return
+	}
+	pool := b.add(step.ID("router/pool/"+n.Name), fmt.Sprintf("address pool %s", Pool(n)), nil,
+		step.Set("name", Pool(n)),
+		step.Set("ranges", fmt.Sprintf("%s-%s", n.DHCP.Start, n.DHCP.End)))
+	b.add(step.DHCPServerID(n.Name), fmt.Sprintf("DHCP server %s on %s", DHCPServer(n), n.RouterBridge),
+		[]step.ID{pool.ID, step.ID("router/address/" + n.Name)},
+		step.Set("name", DHCPServer(n)),
+		step.Set("interface", n.RouterBridge),
+		step.Set("address-pool", Pool(n)),
+		step.Set("lease-time", n.DHCP.LeaseTime))
+	dns := make([]string, len(n.DNS))
+	for i, a := range n.DNS {
+		dns[i] = a.String()
+	}
+	b.add(step.ID("router/dhcp-network/"+n.Name), fmt.Sprintf("DHCP network %s", n.CIDR), nil,
+		step.Set("address", n.CIDR.String()),
+		step.Set("gateway", n.Gateway.String()),
+		step.Set("dns-server", strings.Join(dns, ",")),
+		step.Set("domain", b.inv.Router.Domain))
+}
+
+func (b *builder) lease(g *inventory.Guest) {
+	n, ok := b.inv.Network(g.Network)
+	if !ok || n.DHCP == nil {
+		return
+	}
+	b.add(step.LeaseID(g.Name), fmt.Sprintf("static lease %s -> %s for %s", g.MAC, g.IP, g.Name),
+		[]step.ID{step.DHCPServerID(n.Name)},
+		step.Set("server", DHCPServer(n)),
+		step.Set("mac-address", g.MAC),
+		step.Set("address", g.IP.String()))
+}
+
+// dns adds an A record per guest, per VIP service name, and for the
+// Kubernetes endpoint unless the kubernetes phase pins it on the router.
+func (b *builder) dns() {
+	seen := map[string]bool{}
+	record := func(name, address, what string) {
+		fqdn := b.inv.FQDN(name)
+		if seen[fqdn] {
+			return
+		}
+		seen[fqdn] = true
+		b.add(step.DNSRecordID(fqdn), fmt.Sprintf("DNS %s -> %s (%s)", fqdn, address, what), nil,
+			step.Set("name", fqdn),
+			step.Set("address", address))
+	}
+	for _, g := range b.inv.Guests {
+		record(g.Name, g.IP.String(), "guest")
+	}
+	if lb := b.inv.LoadBalancer; lb != nil {
+		for _, vip := range lb.VIPs {
+			for _, name := range vip.DNS {
+				if k := b.inv.Kubernetes; k != nil && k.Pin == "router-dns" && b.inv.FQDN(name) == k.Endpoint {
+					continue // the kubernetes phase owns the endpoint's record
+				}
+				record(name, vip.Address.String(), "VIP "+vip.Name)
+			}
+		}
+	}
+	if k := b.inv.Kubernetes; k != nil && k.Pin != "router-dns" {
+		if vip, ok := b.inv.VIP(k.EndpointVIP); ok {
+			record(k.Endpoint, vip.Address.String(), "Kubernetes API endpoint, VIP "+vip.Name)
+		}
+	}
+}
