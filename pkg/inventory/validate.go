@@ -27,9 +27,10 @@ func (v *validator) warnf(field, format string, args ...any) {
 	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: SeverityWarning})
 }
 
-// where names a field and its position, for messages about clashes.
+// where names a field and its line (clashes are within one file), for
+// messages about clashes.
 func (v *validator) where(field string) string {
-	return fmt.Sprintf("%s at %s", field, v.inv.Source.Pos(field))
+	return fmt.Sprintf("%s on line %d", field, v.inv.Source.Pos(field).Line)
 }
 
 func (v *validator) required(field string, empty bool) bool {

@@ -105,6 +105,7 @@ func (v *validator) guests() {
 	for i := range v.inv.Guests {
 		g := &v.inv.Guests[i]
 		f := fmt.Sprintf("guests[%d]", i)
+		_, dupName := names[g.Name]
 		if v.required(f+".name", g.Name == "") {
 			if !dnsLabel.MatchString(g.Name) {
 				v.errorf(f+".name", "%q is not a host name (lower-case letters, digits, dashes)", g.Name)
@@ -118,11 +119,12 @@ func (v *validator) guests() {
 		default:
 			v.errorf(f+".kind", "%q: want vm or lxc", g.Kind)
 		}
-		if v.required(f+".node", g.Node == "") && !v.hasNode(g.Node) {
+		knownNode := v.required(f+".node", g.Node == "") && v.hasNode(g.Node)
+		if g.Node != "" && !knownNode {
 			v.errorf(f+".node", "unknown node %q (nodes: %s)", g.Node, strings.Join(v.nodeNames(), ", "))
 		}
 		v.vmid(f+".vmid", g.VMID)
-		v.template(f, g)
+		v.template(f, g, knownNode)
 		for _, r := range []struct {
 			field string
 			value int
@@ -142,7 +144,7 @@ func (v *validator) guests() {
 			v.errorf(f+".mac", "%q is not a MAC address such as 02:00:00:00:00:01", g.MAC)
 		} else if hw[0]&1 == 1 {
 			v.errorf(f+".mac", "%s is a multicast address; a NIC needs a unicast one", g.MAC)
-		} else {
+		} else if !(g.MACDerived && dupName) { // a duplicate name already explains it
 			field := f + ".mac"
 			if g.MACDerived {
 				field = f + ".name"
@@ -152,7 +154,7 @@ func (v *validator) guests() {
 	}
 }
 
-func (v *validator) template(f string, g *Guest) {
+func (v *validator) template(f string, g *Guest, knownNode bool) {
 	if !v.required(f+".template", g.Template == "") {
 		return
 	}
@@ -165,7 +167,7 @@ func (v *validator) template(f string, g *Guest) {
 		v.errorf(f+".template", "%q is a VM template; an lxc needs an LXC template", g.Template)
 	case g.Kind == KindVM && !isVM, g.Kind == KindLXC && !isLXC:
 		v.errorf(f+".template", "unknown template %q", g.Template)
-	case g.Kind == KindVM:
+	case g.Kind == KindVM && knownNode:
 		if _, ok := v.inv.VMTemplate(g.Template, g.Node); !ok {
 			v.errorf(f+".template", "template %q has no copy on node %s and none on shared storage: add one (name, vmid, node) under proxmox.templates.vm", g.Template, g.Node)
 		}
@@ -205,7 +207,12 @@ func (v *validator) loadBalancer() {
 			v.staticIP(f+".address", vip.Address, n)
 		}
 		if vip.RouterID >= 1 && vip.RouterID <= 255 {
-			v.unique(vrids, fmt.Sprintf("%d on VLAN %d", vip.RouterID, n.VLAN), f+".router_id", "VRRP router id")
+			key := fmt.Sprintf("%d/%d", n.VLAN, vip.RouterID)
+			if first, dup := vrids[key]; dup {
+				v.errorf(f+".router_id", "VRRP router id %d is already used on VLAN %d by %s: two VRRP instances with one id on one VLAN fight over the VIP", vip.RouterID, n.VLAN, v.where(first))
+			} else {
+				vrids[key] = f + ".router_id"
+			}
 		}
 		for _, g := range lbs {
 			if g.Network != vip.Network {
