@@ -30,7 +30,7 @@ bench: ## benchmarks (compile 1,000 guests on 30 nodes, engine)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: ## fuzz the inventory loader for 2 minutes
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 2m ./pkg/inventory/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 2m -fuzzminimizetime 5s ./pkg/inventory/
 
 golden: ## rewrite golden files after an intended change; review the diff
 	$(GO) test ./... -update

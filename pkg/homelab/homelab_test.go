@@ -192,3 +192,21 @@ func BenchmarkPlan1000Guests(b *testing.B) {
 		b.ReportMetric(float64(steps), "steps/plan")
 	})
 }
+
+// The Mermaid view of the reference plan draws every step and every need.
+func TestReferenceMermaidHasEveryStepAndEdge(t *testing.T) {
+	p := compile(t, "../../inventories/rachuna-net.yaml", "../../plans/full-stack.yaml")
+	var b strings.Builder
+	if err := plan.RenderMermaid(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if got, want := strings.Count(out, " --> "), len(p.Graph().Edges()); got != want || want == 0 {
+		t.Errorf("%d edges drawn, the graph has %d", got, want)
+	}
+	for _, s := range p.Steps {
+		if !strings.Contains(out, " "+string(s.ID)+`"]`) {
+			t.Errorf("step %s is not drawn", s.ID)
+		}
+	}
+}

@@ -34,7 +34,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 			if a == step.Conflict {
 				what = "**conflict:** " + what
 			}
-			fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", a, s.ID, what, mdChanges(s))
+			fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", a, mdCode(string(s.ID)), what, mdChanges(s))
 		}
 		b.WriteString("\n")
 		for _, id := range ph.Steps {
@@ -66,6 +66,9 @@ func mdChanges(s *Step) string {
 	var parts []string
 	for _, f := range s.Change.Fields {
 		v := f.New
+		if s.Change.Action == step.Delete {
+			v = f.Old
+		}
 		if f.Sensitive {
 			v = step.Redacted
 		}
