@@ -27,7 +27,7 @@ func observedPlan(t *testing.T) *Plan {
 		{ID: "router/dns/old", Description: "DNS old.lab -> 10.0.0.9", Intent: step.Change{Action: step.Delete,
 			Fields: []step.Field{{Name: "address", Old: "10.0.0.9"}}}},
 		{ID: "guest/lb-1", Description: "VM lb-1 on pve-1", Needs: []step.ID{"router/lease/lb-1"},
-			Locks: []step.Lock{{Key: "proxmox/node/pve-1", Capacity: 2}},
+			Locks:  []step.Lock{{Key: "proxmox/node/pve-1", Capacity: 2}},
 			Intent: step.Change{Action: step.Update, Fields: []step.Field{{Name: "cores", Old: "2", New: "4"}, {Name: "memory", Old: "2048", New: "4096"}}}},
 		{ID: "guest/x|y", Description: `vmid 105 "x" is not ours`, Intent: step.Change{Action: step.Conflict, Reason: "vmid 105 exists without the homelab tag"}},
 		{ID: "lb/keepalived/lb-1", Description: "keepalived on lb-1", Needs: []step.ID{"guest/lb-1"},
