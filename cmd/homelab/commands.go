@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -94,6 +95,19 @@ func (g *globals) load() (*inventory.Inventory, error) {
 	return inv, nil
 }
 
+// compile loads the inventory and the plan file and makes the plan.
+func (g *globals) compile(ctx context.Context, offline bool) (*plan.Plan, error) {
+	inv, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	file, err := plan.LoadFile(g.plan)
+	if err != nil {
+		return nil, err
+	}
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: offline, Logger: g.logger()})
+}
+
 func addPlanFlag(cmd *cobra.Command, g *globals) {
 	cmd.Flags().StringVarP(&g.plan, "plan", "p", "plans/full-stack.yaml", "plan file: which phases run, in what order")
 }
@@ -165,15 +179,7 @@ plan as JSON for a later apply.`,
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
-			inv, err := g.load()
-			if err != nil {
-				return err
-			}
-			file, err := plan.LoadFile(g.plan)
-			if err != nil {
-				return err
-			}
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Offline: offline, Logger: g.logger()})
+			p, err := g.compile(cmd.Context(), offline)
 			if err != nil {
 				return err
 			}
@@ -212,15 +218,7 @@ it in Markdown; so does the Mermaid live editor.`,
   homelab graph -i inventories/small.yaml -p plans/kubernetes.yaml`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load()
-			if err != nil {
-				return err
-			}
-			file, err := plan.LoadFile(g.plan)
-			if err != nil {
-				return err
-			}
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Offline: true, Logger: g.logger()})
+			p, err := g.compile(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
