@@ -42,7 +42,14 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test ./cmd/homelab -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs from the golden file; if intended, run go test ./cmd/homelab -update and review the diff.\ngot:\n%s", path, got)
+		gotLines, wantLines := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gotLines), len(wantLines)) {
+			g, w := lineAt(gotLines, i), lineAt(wantLines, i)
+			if g != w {
+				t.Errorf("%s differs from the golden file at line %d:\n got: %s\nwant: %s\nif intended, run go test ./cmd/homelab -update and review the diff", path, i+1, g, w)
+				return
+			}
+		}
 	}
 }
 
@@ -169,4 +176,11 @@ func TestNoSecretsInOutput(t *testing.T) {
 			t.Errorf("%s output contains the secret", format)
 		}
 	}
+}
+
+func lineAt(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "(end of file)"
 }

@@ -2,6 +2,7 @@ package homelab
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -208,5 +209,38 @@ func TestReferenceMermaidHasEveryStepAndEdge(t *testing.T) {
 		if !strings.Contains(out, " "+string(s.ID)+`"]`) {
 			t.Errorf("step %s is not drawn", s.ID)
 		}
+	}
+}
+
+// With pin: router-dns the kubernetes phase owns the endpoint's router
+// record (pinned to master1, then flipped); the network phase leaves it
+// alone, and no node gets an /etc/hosts pin.
+func TestRouterDNSPinning(t *testing.T) {
+	data, err := os.ReadFile("../../inventories/rachuna-net.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _, err := inventory.Parse("router-dns.yaml", []byte(strings.Replace(string(data), "pin: hosts", "pin: router-dns", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := plan.ParseFile("full.yaml", []byte("phases: [network, guests, loadbalancers, kubernetes]"))
+	p, err := Plan(context.Background(), inv, file, PlanOptions{Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Graph()
+	if _, ok := g.Step(step.DNSRecordID("k8s-api.rachuna-net.pl")); ok {
+		t.Error("the network phase also manages the endpoint's record")
+	}
+	for _, s := range g.Steps() {
+		if strings.HasPrefix(string(s.ID), "kube/pin/") && s.ID != "kube/pin/router-dns" {
+			t.Errorf("unexpected hosts pin %s", s.ID)
+		}
+	}
+	if !needsTransitively(g, "kube/join/worker-1", "kube/flip/router-dns") ||
+		!needsTransitively(g, "kube/flip/router-dns", "kube/gate/vip-ready") ||
+		!needsTransitively(g, "kube/init/master-1", "kube/pin/router-dns") {
+		t.Error("the router record is not pinned before init and flipped after the VIP gate")
 	}
 }

@@ -23,8 +23,16 @@ func (Phase) Description() string {
 // two at once can cost the cluster its quorum.
 func etcdLock() step.Lock { return step.Lock{Key: "kube/etcd-membership", Capacity: 1} }
 
+// Where the endpoint name is pinned during bootstrap (kubernetes.pin).
+const (
+	PinHosts     = "hosts"
+	PinRouterDNS = "router-dns"
+)
+
 // IDs of the sequence's gates and single steps.
 const (
+	PinRouterRecord  step.ID = "kube/pin/router-dns"
+	FlipRouterRecord step.ID = "kube/flip/router-dns"
 	GateControlPlane step.ID = "kube/gate/control-plane"
 	GateVIPReady     step.ID = "kube/gate/vip-ready"
 	GateEndpoint     step.ID = "kube/gate/endpoint-on-vip"
@@ -67,18 +75,31 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Needs:       []step.ID{step.GuestBootID(n.Name)},
 			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}},
 		})
+		if k.Pin == PinHosts {
+			add(&step.Step{
+				ID:          pinID(n.Name),
+				Description: fmt.Sprintf("pin %s to master1's IP %s in /etc/hosts on %s", k.Endpoint, m1.IP, n.Name),
+				Needs:       []step.ID{step.GuestBootID(n.Name)},
+				Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("/etc/hosts", fmt.Sprintf("%s %s", m1.IP, k.Endpoint))}},
+			})
+		}
+	}
+	// pinOf is the step that pins the name for a node: its own /etc/hosts
+	// block, or the one router record every node resolves.
+	pinOf := pinID
+	if k.Pin == PinRouterDNS {
+		pinOf = func(string) step.ID { return PinRouterRecord }
 		add(&step.Step{
-			ID:          pinID(n.Name),
-			Description: fmt.Sprintf("pin %s to master1's IP %s in /etc/hosts on %s", k.Endpoint, m1.IP, n.Name),
-			Needs:       []step.ID{step.GuestBootID(n.Name)},
-			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("/etc/hosts", fmt.Sprintf("%s %s", m1.IP, k.Endpoint))}},
+			ID:          PinRouterRecord,
+			Description: fmt.Sprintf("pin %s to master1's IP %s with a static DNS record on the router", k.Endpoint, m1.IP),
+			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("name", k.Endpoint), step.Set("address", m1.IP.String())}},
 		})
 	}
 
 	add(&step.Step{
 		ID:          initID(m1.Name),
 		Description: fmt.Sprintf("kubeadm init on %s (%s) with controlPlaneEndpoint %s:6443 and --upload-certs", m1.Name, m1.IP, k.Endpoint),
-		Needs:       []step.ID{prepareID(m1.Name), pinID(m1.Name)},
+		Needs:       []step.ID{prepareID(m1.Name), pinOf(m1.Name)},
 		Locks:       []step.Lock{etcdLock()},
 		Intent:      step.Change{Action: step.Create, Fields: initFields(inv, m1)},
 	})
@@ -93,7 +114,7 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		cpDone = append(cpDone, add(&step.Step{
 			ID:          joinID(m.Name),
 			Description: fmt.Sprintf("kubeadm join %s (%s) as a control plane through %s (still master1)", m.Name, m.IP, k.Endpoint),
-			Needs:       []step.ID{apiGateID(m1.Name), prepareID(m.Name), pinID(m.Name)},
+			Needs:       []step.ID{apiGateID(m1.Name), prepareID(m.Name), pinOf(m.Name)},
 			Locks:       []step.Lock{etcdLock()},
 			Intent:      step.Change{Action: step.Create, Fields: joinFields(m, true)},
 		}).ID)
@@ -119,21 +140,36 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		Intent:      run("a gate: no client is pointed at the VIP before it passes"),
 	})
 
-	var flips []step.ID
-	for _, n := range nodes {
-		flips = append(flips, add(&step.Step{
-			ID:          flipID(n.Name),
-			Description: fmt.Sprintf("point %s at the VIP %s in /etc/hosts on %s", k.Endpoint, vip.Address, n.Name),
-			Needs:       []step.ID{GateVIPReady, pinID(n.Name)},
-			Intent: step.Change{Action: step.Update, Fields: []step.Field{
-				{Name: "/etc/hosts", Old: fmt.Sprintf("%s %s", m1.IP, k.Endpoint), New: fmt.Sprintf("%s %s", vip.Address, k.Endpoint)},
-			}},
-		}).ID)
+	// flips move the name to the VIP; kube-proxy restarts once the control
+	// planes' names have moved.
+	var flips, controlPlaneFlips []step.ID
+	if k.Pin == PinRouterDNS {
+		flips = []step.ID{add(&step.Step{
+			ID:          FlipRouterRecord,
+			Description: fmt.Sprintf("point the router's record for %s at the VIP %s", k.Endpoint, vip.Address),
+			Needs:       []step.ID{GateVIPReady, PinRouterRecord},
+			Intent:      step.Change{Action: step.Update, Fields: []step.Field{{Name: "address", Old: m1.IP.String(), New: vip.Address.String()}}},
+		}).ID}
+		controlPlaneFlips = flips
+	} else {
+		for i, n := range nodes {
+			flips = append(flips, add(&step.Step{
+				ID:          flipID(n.Name),
+				Description: fmt.Sprintf("point %s at the VIP %s in /etc/hosts on %s", k.Endpoint, vip.Address, n.Name),
+				Needs:       []step.ID{GateVIPReady, pinID(n.Name)},
+				Intent: step.Change{Action: step.Update, Fields: []step.Field{
+					{Name: "/etc/hosts", Old: fmt.Sprintf("%s %s", m1.IP, k.Endpoint), New: fmt.Sprintf("%s %s", vip.Address, k.Endpoint)},
+				}},
+			}).ID)
+			if i < len(masters) {
+				controlPlaneFlips = flips
+			}
+		}
 	}
 	add(&step.Step{
 		ID:          RestartKubeProxy,
-		Description: "restart kube-proxy, which reads /etc/hosts only when it starts",
-		Needs:       flips[:len(masters)],
+		Description: "restart kube-proxy, which resolves the endpoint name only when it starts",
+		Needs:       controlPlaneFlips,
 		Intent:      run("runs when the endpoint was flipped in this run"),
 	})
 	add(&step.Step{
