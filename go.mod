@@ -4,6 +4,9 @@ module github.com/homelabctl/homelab
 go 1.25.0
 
 require (
+	// go-routeros v3.0.1: the RouterOS API client (pinned by the brief); the
+	// RouterOS simulator is tested against it unmodified.
+	github.com/go-routeros/routeros/v3 v3.0.1
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).
 	github.com/spf13/cobra v1.10.1
 	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.

@@ -1,0 +1,259 @@
+package routeros
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// reply is the sentences that answer one command, ending with !done.
+type reply [][]string
+
+func done(attrs ...string) reply { return reply{append([]string{"!done"}, attrs...)} }
+
+// trap is RouterOS's failure: !trap with the message, always followed by
+// !done, as the router does.
+func trap(category int, format string, args ...any) reply {
+	return reply{
+		{"!trap", fmt.Sprintf("=category=%d", category), "=message=" + fmt.Sprintf(format, args...)},
+		{"!done"},
+	}
+}
+
+// command is a parsed command sentence.
+type command struct {
+	path    string // "/ip/address"
+	verb    string // "print"
+	args    map[string]string
+	order   []string // argument names in the order given
+	queries []string
+}
+
+func parseCommand(words []string) command {
+	c := command{args: map[string]string{}}
+	i := strings.LastIndex(words[0], "/")
+	c.path, c.verb = words[0][:i], words[0][i+1:]
+	for _, w := range words[1:] {
+		switch {
+		case strings.HasPrefix(w, "?"):
+			c.queries = append(c.queries, w)
+		case strings.HasPrefix(w, "="):
+			k, v, _ := strings.Cut(w[1:], "=")
+			c.args[k] = v
+			c.order = append(c.order, k)
+		}
+	}
+	return c
+}
+
+// run executes one command against the router. The caller holds the lock.
+func (r *Router) run(words []string) reply {
+	c := parseCommand(words)
+	if c.path == "/interface" && (c.verb == "print" || c.verb == "getall") {
+		return printItems(r.interfaces(), c)
+	}
+	m, ok := r.menus[c.path]
+	if !ok {
+		return trap(0, "no such command prefix")
+	}
+	switch c.verb {
+	case "print", "getall":
+		return printItems(m.items, c)
+	case "add":
+		return r.add(m, c)
+	case "set":
+		return r.set(m, c)
+	case "remove":
+		return r.remove(m, c)
+	case "make-static":
+		if m.path == "/ip/dhcp-server/lease" {
+			return r.makeStatic(m, c)
+		}
+	}
+	return trap(0, "no such command")
+}
+
+func printItems(items []*item, c command) reply {
+	var proplist []string
+	if p, ok := c.args[".proplist"]; ok {
+		proplist = strings.Split(p, ",")
+	}
+	var out reply
+	count := 0
+	for _, it := range items {
+		props := map[string]string{".id": it.id}
+		for k, v := range it.props {
+			props[k] = v
+		}
+		ok, err := matchQuery(props, c.queries)
+		if err != nil {
+			return trap(5, "%v", err)
+		}
+		if !ok {
+			continue
+		}
+		count++
+		s := []string{"!re"}
+		keys := proplist
+		if keys == nil {
+			keys = append([]string{".id"}, sortedKeys(it.props)...)
+		}
+		for _, k := range keys {
+			if v, ok := props[k]; ok {
+				s = append(s, "="+k+"="+v)
+			}
+		}
+		out = append(out, s)
+	}
+	if _, ok := c.args["count-only"]; ok {
+		return done(fmt.Sprintf("=ret=%d", count))
+	}
+	if len(out) == 0 {
+		return append(reply{{"!empty"}}, done()...)
+	}
+	return append(out, done()...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// checkArgs refuses unknown arguments and references that do not resolve.
+func (r *Router) checkArgs(m *menu, c command, extra ...string) reply {
+	if m.attrs == nil {
+		return trap(0, "no such command")
+	}
+	for _, k := range c.order {
+		if !slices.Contains(m.attrs, k) && !slices.Contains(extra, k) {
+			return trap(1, "unknown parameter %s", k)
+		}
+	}
+	for arg, target := range m.refs {
+		v, ok := c.args[arg]
+		if !ok || (arg == "server" && v == "all") || (arg == "address-pool" && v == "static-only") {
+			continue
+		}
+		if !slices.Contains(r.names(target), v) {
+			return trap(1, "input does not match any value of %s", arg)
+		}
+	}
+	if id, ok := c.args["vlan-id"]; ok {
+		var n int
+		if _, err := fmt.Sscanf(id, "%d", &n); err != nil || n < 1 || n > 4094 {
+			return trap(1, "value of vlan-id out of range (1..4094)")
+		}
+	}
+	return nil
+}
+
+func (r *Router) add(m *menu, c command) reply {
+	if t := r.checkArgs(m, c); t != nil {
+		return t
+	}
+	props := map[string]string{}
+	for k, v := range m.defaults {
+		props[k] = v
+	}
+	for k, v := range c.args {
+		if v == "" {
+			delete(props, k) // an empty value leaves the property unset
+			continue
+		}
+		props[k] = normalise(k, v)
+	}
+	if m.path == "/ip/address" {
+		props["network"] = networkOf(props["address"])
+	}
+	if m.duplicate != nil {
+		if msg := m.duplicate(r, props, nil); msg != "" {
+			return trap(1, "%s", msg)
+		}
+	}
+	it := r.insert(m, props)
+	return done("=ret=" + it.id)
+}
+
+// targets resolves the items a set, remove or make-static names by ".id" or
+// "numbers" (a comma list).
+func (m *menu) targets(c command) ([]*item, reply) {
+	ids, ok := c.args[".id"]
+	if !ok {
+		ids, ok = c.args["numbers"]
+	}
+	if !ok {
+		return nil, trap(1, "missing value(s) of argument(s) numbers")
+	}
+	var out []*item
+	for _, id := range strings.Split(ids, ",") {
+		it := m.find(id)
+		if it == nil {
+			return nil, trap(1, "no such item")
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func (r *Router) set(m *menu, c command) reply {
+	if t := r.checkArgs(m, c, ".id", "numbers"); t != nil {
+		return t
+	}
+	items, t := m.targets(c)
+	if t != nil {
+		return t
+	}
+	for _, it := range items {
+		if it.props["dynamic"] == "true" && m.path == "/ip/dhcp-server/lease" {
+			return trap(1, "failure: can not change dynamic lease")
+		}
+		next := map[string]string{}
+		for k, v := range it.props {
+			next[k] = v
+		}
+		for k, v := range c.args {
+			if k == ".id" || k == "numbers" {
+				continue
+			}
+			if v == "" {
+				delete(next, k)
+			} else {
+				next[k] = normalise(k, v)
+			}
+		}
+		if m.duplicate != nil {
+			if msg := m.duplicate(r, next, it); msg != "" {
+				return trap(1, "%s", msg)
+			}
+		}
+		it.props = next
+	}
+	return done()
+}
+
+func (r *Router) remove(m *menu, c command) reply {
+	if m.attrs == nil {
+		return trap(0, "no such command")
+	}
+	items, t := m.targets(c)
+	if t != nil {
+		return t
+	}
+	m.items = slices.DeleteFunc(m.items, func(it *item) bool { return slices.Contains(items, it) })
+	return done()
+}
+
+func (r *Router) makeStatic(m *menu, c command) reply {
+	items, t := m.targets(c)
+	if t != nil {
+		return t
+	}
+	for _, it := range items {
+		it.props["dynamic"] = "false"
+	}
+	return done()
+}
