@@ -76,6 +76,9 @@ func (s *Server) Start() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// Addr returns the address Start listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
 // Close stops listening and drops every connection.
 func (s *Server) Close() error {
 	err := s.ln.Close()

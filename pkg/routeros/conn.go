@@ -1,0 +1,148 @@
+package routeros
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	ros "github.com/go-routeros/routeros/v3"
+
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// Conn is one RouterOS API session used the safe way (research/routeros.md
+// §1.4): go-routeros in synchronous mode, one command at a time (a mutex),
+// over a connection that sets a deadline on every read and write, because
+// go-routeros's login and synchronous Run ignore contexts. A broken session
+// is dropped and the next command dials again.
+type Conn struct {
+	mu      sync.Mutex
+	client  *ros.Client
+	address string
+	user    string
+	pass    string
+	tls     *tls.Config
+	timeout time.Duration
+}
+
+// NewConn returns a session that dials address (host:port) on first use.
+// tlsConfig nil means the plain API. timeout bounds every read and write.
+func NewConn(address, user, password string, tlsConfig *tls.Config, timeout time.Duration) *Conn {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &Conn{address: address, user: user, pass: password, tls: tlsConfig, timeout: timeout}
+}
+
+// deadlineConn refreshes the deadline before every read and write, so a
+// router that stops answering fails the command instead of hanging it.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c deadlineConn) Read(b []byte) (int, error) {
+	c.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(b)
+}
+
+func (c deadlineConn) Write(b []byte) (int, error) {
+	c.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(b)
+}
+
+func (c *Conn) dial(ctx context.Context) error {
+	d := net.Dialer{Timeout: c.timeout}
+	var raw net.Conn
+	var err error
+	if c.tls != nil {
+		raw, err = (&tls.Dialer{NetDialer: &d, Config: c.tls}).DialContext(ctx, "tcp", c.address)
+	} else {
+		raw, err = d.DialContext(ctx, "tcp", c.address)
+	}
+	if err != nil {
+		return step.Retryable(fmt.Errorf("dial router %s: %w", c.address, err))
+	}
+	client, err := ros.NewClient(deadlineConn{Conn: raw, timeout: c.timeout})
+	if err != nil {
+		raw.Close()
+		return step.Retryable(fmt.Errorf("router %s: %w", c.address, err))
+	}
+	if err := client.Login(c.user, c.pass); err != nil {
+		client.Close()
+		var de *ros.DeviceError
+		if errors.As(err, &de) {
+			return fmt.Errorf("log in to router %s as %s: %s", c.address, c.user, de.Sentence.Map["message"])
+		}
+		return step.Retryable(fmt.Errorf("log in to router %s: %w", c.address, err))
+	}
+	c.client = client
+	return nil
+}
+
+// Run sends one command and returns its reply. A trap is a *DeviceError
+// carrying the router's words and the command (never retryable: a trap
+// does not prove nothing changed, so the caller re-observes); a broken
+// connection is retryable and the session is dropped.
+func (c *Conn) Run(ctx context.Context, words ...string) (*ros.Reply, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.client == nil {
+		if err := c.dial(ctx); err != nil {
+			return nil, err
+		}
+	}
+	reply, err := c.client.RunArgs(words)
+	if err == nil {
+		return reply, nil
+	}
+	var de *ros.DeviceError
+	if errors.As(err, &de) && de.Sentence.Word == "!trap" {
+		return reply, &DeviceError{Command: redact(words), Message: de.Sentence.Map["message"]}
+	}
+	c.client.Close()
+	c.client = nil
+	return nil, step.Retryable(fmt.Errorf("router %s: %s: %w", c.address, words[0], err))
+}
+
+// Close ends the session.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
+		return nil
+	}
+	err := c.client.Close()
+	c.client = nil
+	return err
+}
+
+// DeviceError is a command the router refused, in the router's words.
+type DeviceError struct {
+	Command string
+	Message string
+}
+
+func (e *DeviceError) Error() string {
+	return fmt.Sprintf("router refused %s: %s", e.Command, e.Message)
+}
+
+// redact formats a command for messages without any password.
+func redact(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if strings.HasPrefix(w, "=password=") {
+			w = "=password=" + step.Redacted
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
+}
