@@ -17,15 +17,22 @@ import (
 // -ldflags "-X github.com/homelabctl/homelab/pkg/homelab.Version=...".
 var Version = "dev"
 
+// Clients are the connections the phases observe and apply through. A nil
+// client leaves its phase unobserved: its steps show what they would do on
+// an empty lab. (Only the router is wired so far.)
+type Clients struct {
+	Router *routeros.Conn
+}
+
 // Phases returns the phase kinds plan files can name, in the order a full
 // plan runs them.
-func Phases() []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
+func Phases(c Clients) []plan.PhaseKind {
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
 }
 
 // Registry returns a registry of Phases.
-func Registry() (*plan.Registry, error) {
-	return plan.NewRegistry(Phases()...)
+func Registry(c Clients) (*plan.Registry, error) {
+	return plan.NewRegistry(Phases(c)...)
 }
 
 // Load reads and validates an inventory. Warnings come back with a nil
@@ -43,19 +50,24 @@ type PlanOptions struct {
 	Offline bool
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Clients are what the phases observe through.
+	Clients Clients
 }
 
 // Plan compiles the inventory and the plan file into a plan. Unless
-// Offline, each step then observes the lab to find what really changes.
-//
-// No phase is wired to its provider yet, so every plan is, for now, the
-// plan of an empty lab, and says so (Observed is false).
+// Offline, every step whose phase has a client then observes the lab (read
+// only) to find what really changes; the others keep the change they would
+// make on an empty lab, and the plan says how much was observed.
 func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts PlanOptions) (*plan.Plan, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	reg, err := Registry()
+	clients := opts.Clients
+	if opts.Offline {
+		clients = Clients{}
+	}
+	reg, err := Registry(clients)
 	if err != nil {
 		return nil, err
 	}
@@ -67,5 +79,10 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}
 	logger.Debug("compiled plan", "plan", file.Name, "inventory", inv.Name, "steps", len(p.Steps), "offline", opts.Offline)
+	if !opts.Offline {
+		if err := plan.Observe(ctx, p, 8); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
+	}
 	return p, nil
 }

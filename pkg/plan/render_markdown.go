@@ -14,8 +14,12 @@ import (
 func RenderMarkdown(w io.Writer, p *Plan) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# homelab plan `%s` for `%s`\n\n", p.PlanFile.Name, p.Inventory.Name)
-	if !p.Observed {
+	switch n := p.ObservedSteps(); {
+	case p.Observed:
+	case n == 0:
 		b.WriteString("> **Not observed:** the lab was not read, so every step shows what it would do on an empty lab.\n\n")
+	default:
+		fmt.Fprintf(&b, "> **Partly observed:** %d of %d steps read the lab; the others show what they would do on an empty lab.\n\n", n, len(p.Steps))
 	}
 	sum := p.Summary()
 	b.WriteString("| create | update | delete | run | unchanged | conflicts |\n|---:|---:|---:|---:|---:|---:|\n")

@@ -21,8 +21,12 @@ type TextOptions struct {
 func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	t := textWriter{color: opts.Color}
 	t.line("homelab plan %q for inventory %q", p.PlanFile.Name, p.Inventory.Name)
-	if !p.Observed {
+	switch n := p.ObservedSteps(); {
+	case p.Observed:
+	case n == 0:
 		t.line("Not observed: the lab was not read, so every step shows what it would do on an empty lab.")
+	default:
+		t.line("Partly observed: %d of %d steps read the lab; the others show what they would do on an empty lab.", n, len(p.Steps))
 	}
 	t.line("")
 	t.line("Symbols: + create  ~ update  - delete  > run  ! conflict  = unchanged")

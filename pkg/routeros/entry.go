@@ -24,9 +24,9 @@ type Entry struct {
 	Comment string
 	// Props are the desired properties, in the order they are shown.
 	Props []Prop
-	// Identity names the properties that make an entry the same thing to
-	// RouterOS (name; address; mac-address): another entry with the same
-	// values and without our comment is a conflict.
+	// Identity names the properties any one of which makes another entry
+	// the same thing (name; address; mac-address): an entry without our
+	// comment that shares one of them is a conflict.
 	Identity []string
 }
 
@@ -104,26 +104,33 @@ func (w EntryWork) foreign(ctx context.Context) (string, error) {
 	if len(e.Identity) == 0 {
 		return "", nil
 	}
+	// One print: ?a=x ?b=y ?#| … matches an entry sharing any of them.
 	var queries []string
-	for _, name := range e.Identity {
+	for i, name := range e.Identity {
 		queries = append(queries, "?"+name+"="+e.value(name))
+		if i > 0 {
+			queries = append(queries, "?#|")
+		}
 	}
 	rows, err := w.print(ctx, queries...)
 	if err != nil {
 		return "", fmt.Errorf("observe %s: %w", e.Menu, err)
 	}
 	for _, r := range rows {
-		if r["comment"] != e.Comment {
-			var what []string
-			for _, name := range e.Identity {
+		if r["comment"] == e.Comment {
+			continue
+		}
+		var what []string
+		for _, name := range e.Identity {
+			if same(name, r[name], e.value(name)) {
 				what = append(what, name+"="+r[name])
 			}
-			comment := r["comment"]
-			if comment == "" {
-				comment = "none"
-			}
-			return fmt.Sprintf("%s %s (%s, comment %s) is not homelab's: homelab will not change it", e.Menu, r[".id"], strings.Join(what, " "), comment), nil
 		}
+		comment := r["comment"]
+		if comment == "" {
+			comment = "none"
+		}
+		return fmt.Sprintf("%s %s (%s, comment %s) is not homelab's: homelab will not change it", e.Menu, r[".id"], strings.Join(what, " "), comment), nil
 	}
 	return "", nil
 }

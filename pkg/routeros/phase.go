@@ -9,8 +9,11 @@ import (
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-// Phase is the "network" phase kind.
-type Phase struct{}
+// Phase is the "network" phase kind. With a Conn its steps observe and
+// apply on the router; without one they can only be planned offline.
+type Phase struct {
+	Conn *Conn
+}
 
 // Kind returns "network".
 func (Phase) Kind() string { return "network" }
@@ -34,8 +37,8 @@ const (
 // Steps returns the router's steps: per network its VLANs, bridge,
 // gateway address, pool, DHCP server and DHCP network; per guest a static
 // lease; static DNS records for guests and service names.
-func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
-	b := builder{inv: inv}
+func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+	b := builder{inv: inv, conn: p.Conn}
 	for i := range inv.Networks {
 		n := &inv.Networks[i]
 		if inv.Router.VLANMode == ModeBridgeFiltering {
@@ -57,12 +60,22 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 
 type builder struct {
 	inv   *inventory.Inventory
+	conn  *Conn
 	steps []*step.Step
 }
 
-func (b *builder) add(id step.ID, desc string, needs []step.ID, fields ...step.Field) *step.Step {
-	fields = append(fields, step.Set("comment", Comment(b.inv, id)))
+// add appends a step that owns one entry of a menu. identity names the
+// properties another entry may not share with it (see Entry.Identity).
+func (b *builder) add(menu string, identity []string, id step.ID, desc string, needs []step.ID, fields ...step.Field) *step.Step {
+	entry := Entry{Menu: menu, Comment: Comment(b.inv, id), Identity: identity}
+	for _, f := range fields {
+		entry.Props = append(entry.Props, Prop{Name: f.Name, Value: f.New})
+	}
+	fields = append(fields, step.Set("comment", entry.Comment))
 	s := &step.Step{ID: id, Description: desc, Needs: needs, Intent: step.Change{Action: step.Create, Fields: fields}}
+	if b.conn != nil {
+		s.Work = EntryWork{Conn: b.conn, Entry: entry}
+	}
 	b.steps = append(b.steps, s)
 	return s
 }
@@ -80,20 +93,20 @@ func Pool(n *inventory.Network) string { return "pool-" + n.Name }
 
 func (b *builder) interfaceNetwork(n *inventory.Network) {
 	bridge := step.ID("router/bridge/" + n.Name)
-	b.add(bridge, fmt.Sprintf("bridge %s for VLAN %d (%s)", n.RouterBridge, n.VLAN, n.Name), nil,
+	b.add("/interface/bridge", []string{"name"}, bridge, fmt.Sprintf("bridge %s for VLAN %d (%s)", n.RouterBridge, n.VLAN, n.Name), nil,
 		step.Set("name", n.RouterBridge))
 	for _, port := range n.TrunkPorts {
 		vlan := step.ID("router/vlan/" + n.Name + "/" + port)
-		b.add(vlan, fmt.Sprintf("VLAN interface %s (VLAN %d on %s)", VLANInterface(n, port), n.VLAN, port), nil,
+		b.add("/interface/vlan", []string{"name"}, vlan, fmt.Sprintf("VLAN interface %s (VLAN %d on %s)", VLANInterface(n, port), n.VLAN, port), nil,
 			step.Set("name", VLANInterface(n, port)),
 			step.Set("vlan-id", strconv.Itoa(n.VLAN)),
 			step.Set("interface", port))
-		b.add(step.ID("router/bridge-port/"+n.Name+"/"+port), fmt.Sprintf("add %s to bridge %s", VLANInterface(n, port), n.RouterBridge),
+		b.add("/interface/bridge/port", []string{"interface"}, step.ID("router/bridge-port/"+n.Name+"/"+port), fmt.Sprintf("add %s to bridge %s", VLANInterface(n, port), n.RouterBridge),
 			[]step.ID{bridge, vlan},
 			step.Set("bridge", n.RouterBridge),
 			step.Set("interface", VLANInterface(n, port)))
 	}
-	b.add(step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
+	b.add("/ip/address", []string{"address"}, step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
 		[]step.ID{bridge},
 		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
 		step.Set("interface", n.RouterBridge))
@@ -101,15 +114,15 @@ func (b *builder) interfaceNetwork(n *inventory.Network) {
 
 func (b *builder) bridgeFilteringNetwork(n *inventory.Network) {
 	bridge := b.inv.Router.Bridge
-	entry := b.add(step.ID("router/bridge-vlan/"+n.Name), fmt.Sprintf("VLAN %d (%s) tagged on %s and its trunk ports", n.VLAN, n.Name, bridge), nil,
+	entry := b.add("/interface/bridge/vlan", []string{"vlan-ids"}, step.ID("router/bridge-vlan/"+n.Name), fmt.Sprintf("VLAN %d (%s) tagged on %s and its trunk ports", n.VLAN, n.Name, bridge), nil,
 		step.Set("bridge", bridge),
 		step.Set("vlan-ids", strconv.Itoa(n.VLAN)),
 		step.Set("tagged", strings.Join(append([]string{bridge}, n.TrunkPorts...), ",")))
-	vlan := b.add(step.ID("router/vlan/"+n.Name), fmt.Sprintf("VLAN interface %s on %s", n.RouterBridge, bridge), []step.ID{entry.ID},
+	vlan := b.add("/interface/vlan", []string{"name"}, step.ID("router/vlan/"+n.Name), fmt.Sprintf("VLAN interface %s on %s", n.RouterBridge, bridge), []step.ID{entry.ID},
 		step.Set("name", n.RouterBridge),
 		step.Set("vlan-id", strconv.Itoa(n.VLAN)),
 		step.Set("interface", bridge))
-	b.add(step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
+	b.add("/ip/address", []string{"address"}, step.ID("router/address/"+n.Name), fmt.Sprintf("gateway %s/%d on %s", n.Gateway, n.CIDR.Bits(), n.RouterBridge),
 		[]step.ID{vlan.ID},
 		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
 		step.Set("interface", n.RouterBridge))
@@ -139,20 +152,21 @@ func (b *builder) dhcp(n *inventory.Network) {
 	if n.DHCP == nil {
 		return
 	}
-	pool := b.add(step.ID("router/pool/"+n.Name), fmt.Sprintf("address pool %s", Pool(n)), nil,
+	pool := b.add("/ip/pool", []string{"name"}, step.ID("router/pool/"+n.Name), fmt.Sprintf("address pool %s", Pool(n)), nil,
 		step.Set("name", Pool(n)),
 		step.Set("ranges", fmt.Sprintf("%s-%s", n.DHCP.Start, n.DHCP.End)))
-	b.add(step.DHCPServerID(n.Name), fmt.Sprintf("DHCP server %s on %s", DHCPServer(n), n.RouterBridge),
+	b.add("/ip/dhcp-server", []string{"name", "interface"}, step.DHCPServerID(n.Name), fmt.Sprintf("DHCP server %s on %s", DHCPServer(n), n.RouterBridge),
 		[]step.ID{pool.ID, step.ID("router/address/" + n.Name)},
 		step.Set("name", DHCPServer(n)),
 		step.Set("interface", n.RouterBridge),
 		step.Set("address-pool", Pool(n)),
-		step.Set("lease-time", n.DHCP.LeaseTime))
+		step.Set("lease-time", n.DHCP.LeaseTime),
+		step.Set("disabled", "no")) // RouterOS adds DHCP servers disabled unless told
 	dns := make([]string, len(n.DNS))
 	for i, a := range n.DNS {
 		dns[i] = a.String()
 	}
-	b.add(step.ID("router/dhcp-network/"+n.Name), fmt.Sprintf("DHCP network %s", n.CIDR), nil,
+	b.add("/ip/dhcp-server/network", []string{"address"}, step.ID("router/dhcp-network/"+n.Name), fmt.Sprintf("DHCP network %s", n.CIDR), nil,
 		step.Set("address", n.CIDR.String()),
 		step.Set("gateway", n.Gateway.String()),
 		step.Set("dns-server", strings.Join(dns, ",")),
@@ -164,10 +178,10 @@ func (b *builder) lease(g *inventory.Guest) {
 	if !ok || n.DHCP == nil {
 		return
 	}
-	b.add(step.LeaseID(g.Name), fmt.Sprintf("static lease %s -> %s for %s", g.MAC, g.IP, g.Name),
+	b.add("/ip/dhcp-server/lease", []string{"mac-address", "address"}, step.LeaseID(g.Name), fmt.Sprintf("static lease %s -> %s for %s", g.MAC, g.IP, g.Name),
 		[]step.ID{step.DHCPServerID(n.Name)},
 		step.Set("server", DHCPServer(n)),
-		step.Set("mac-address", g.MAC),
+		step.Set("mac-address", strings.ToUpper(g.MAC)), // as RouterOS prints it
 		step.Set("address", g.IP.String()))
 }
 
@@ -181,7 +195,7 @@ func (b *builder) dns() {
 			return
 		}
 		seen[fqdn] = true
-		b.add(step.DNSRecordID(fqdn), fmt.Sprintf("DNS %s -> %s (%s)", fqdn, address, what), nil,
+		b.add("/ip/dns/static", []string{"name"}, step.DNSRecordID(fqdn), fmt.Sprintf("DNS %s -> %s (%s)", fqdn, address, what), nil,
 			step.Set("name", fqdn),
 			step.Set("address", address))
 	}

@@ -1,0 +1,75 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Observe asks every step that can observe (its phase has a client) what
+// it would change, up to parallel at once, and records the change and a
+// digest of it. Observing only reads. Steps that cannot observe keep their
+// intent. Observed is set when every step observed.
+func Observe(ctx context.Context, p *Plan, parallel int) error {
+	if p.graph == nil {
+		return errors.New("observe: the plan has no step graph (a saved plan must be compiled again)")
+	}
+	index := make(map[string]int, len(p.Steps))
+	for i, s := range p.Steps {
+		index[string(s.ID)] = i
+	}
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	observed := 0
+	for _, s := range p.graph.Steps() {
+		if s.Work == nil {
+			continue
+		}
+		observed++
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			change, err := s.Work.Observe(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("observe %s: %w", s.ID, err))
+				return
+			}
+			ps := &p.Steps[index[string(s.ID)]]
+			ps.Change = change
+			ps.ObservedDigest = digest(change)
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	p.Observed = observed == len(p.Steps) && observed > 0
+	return nil
+}
+
+// ObservedSteps counts the steps that read the lab.
+func (p *Plan) ObservedSteps() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.ObservedDigest != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func digest(c any) string {
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
