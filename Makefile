@@ -13,11 +13,13 @@ help: ## list the targets
 build: ## build bin/homelab
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/homelab
 
-# Until the simulated lab exists, the demo validates the reference inventory
-# and shows its full plan offline (nothing is contacted).
-demo: build ## validate the reference lab and show its plan, offline
+# Until the whole simulated lab exists, the demo validates the reference
+# inventory, shows its full plan offline, and plans the network phase
+# against the simulated router (nothing outside loopback is contacted).
+demo: build ## validate the reference lab, show its plan offline and against the simulated router
 	$(BIN) validate -i $(INVENTORY) -p plans/full-stack.yaml
 	$(BIN) plan -i $(INVENTORY) -p plans/full-stack.yaml --offline
+	$(BIN) plan -i $(INVENTORY) -p plans/network.yaml --simulate
 
 lint: ## gofmt and go vet
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

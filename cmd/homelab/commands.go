@@ -95,8 +95,23 @@ func (g *globals) load() (*inventory.Inventory, error) {
 	return inv, nil
 }
 
-// compile loads the inventory and the plan file and makes the plan.
-func (g *globals) compile(ctx context.Context, offline bool) (*plan.Plan, error) {
+// target says which lab a command reads: none (offline), the simulated
+// lab, or the real one the inventory names.
+type target struct {
+	offline, simulate bool
+}
+
+func addTargetFlags(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
+	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read an in-process simulated lab (loopback only) instead of the real one")
+}
+
+// compile loads the inventory and the plan file and makes the plan,
+// observing the lab t names.
+func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
+	if t.offline && t.simulate {
+		return nil, &usageError{fmt.Errorf("--offline and --simulate: pick one")}
+	}
 	inv, err := g.load()
 	if err != nil {
 		return nil, err
@@ -105,7 +120,24 @@ func (g *globals) compile(ctx context.Context, offline bool) (*plan.Plan, error)
 	if err != nil {
 		return nil, err
 	}
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: offline, Logger: g.logger()})
+	opts := homelab.PlanOptions{Offline: t.offline, Logger: g.logger()}
+	switch {
+	case t.simulate:
+		lab, err := homelab.Simulate(ctx, inv)
+		if err != nil {
+			return nil, err
+		}
+		defer lab.Close()
+		opts.Clients = lab.Clients()
+	case !t.offline:
+		clients, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
+		if err != nil {
+			return nil, err
+		}
+		defer clients.Close()
+		opts.Clients = clients
+	}
+	return homelab.Plan(ctx, inv, file, opts)
 }
 
 func addPlanFlag(cmd *cobra.Command, g *globals) {
@@ -157,8 +189,9 @@ never shown).`,
 
 func newPlanCommand(g *globals) *cobra.Command {
 	var (
-		output, out       string
-		offline, detailed bool
+		output, out string
+		detailed    bool
+		t           target
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -167,10 +200,13 @@ func newPlanCommand(g *globals) *cobra.Command {
 for each, what it would do: + create, ~ update (with a field diff), - delete,
 = unchanged, > run (a gate or an action that always runs), ! conflict.
 
---offline compiles without reading the lab and shows the plan as it would be
-on an empty lab; reviewers without access to the lab use it. --out saves the
+Without flags it reads the lab the inventory names (read only: plan never
+changes anything). --offline compiles without reading the lab and shows the
+plan as it would be on an empty lab; reviewers without access to the lab use
+it. --simulate reads an in-process simulated lab instead. --out saves the
 plan as JSON for a later apply.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
+  homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
   homelab plan -i inventories/small.yaml --offline --out plan.json
   homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes`,
@@ -179,7 +215,7 @@ plan as JSON for a later apply.`,
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
-			p, err := g.compile(cmd.Context(), offline)
+			p, err := g.compile(cmd.Context(), t)
 			if err != nil {
 				return err
 			}
@@ -202,7 +238,7 @@ plan as JSON for a later apply.`,
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
-	f.BoolVar(&offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
+	addTargetFlags(cmd, &t)
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	return cmd
 }
@@ -218,7 +254,7 @@ it in Markdown; so does the Mermaid live editor.`,
   homelab graph -i inventories/small.yaml -p plans/kubernetes.yaml`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.compile(cmd.Context(), true)
+			p, err := g.compile(cmd.Context(), target{offline: true})
 			if err != nil {
 				return err
 			}

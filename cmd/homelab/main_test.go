@@ -123,6 +123,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown plan phase", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-p", "cmd/homelab/testdata/unknown-phase.yaml"}, 1, `unknown phase kind "dns"`, ""},
 		{"detailed exit code", []string{"plan", "--offline", "--detailed-exitcode", "-i", "inventories/small.yaml"}, 2, "", "Plan:"},
 		{"version", []string{"version"}, 0, "", "homelab dev (plan format 1)"},
+		{"offline and simulate", []string{"plan", "--offline", "--simulate", "-i", "inventories/small.yaml"}, 2, "--offline and --simulate: pick one", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +176,40 @@ func TestNoSecretsInOutput(t *testing.T) {
 		if strings.Contains(out+errOut, secret) {
 			t.Errorf("%s output contains the secret", format)
 		}
+	}
+}
+
+// plan --simulate reads an in-process lab: the network plan is observed
+// (the router phase has a client) and, on a factory-fresh router, creates
+// every entry; the router's password never shows.
+func TestPlanSimulate(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml", "-o", "json", "-v")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var p struct {
+		Observed bool `json:"observed"`
+		Steps    []struct {
+			ID     string `json:"id"`
+			Change struct {
+				Action string `json:"action"`
+			} `json:"change"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Observed || len(p.Steps) == 0 {
+		t.Fatalf("observed %v, %d steps", p.Observed, len(p.Steps))
+	}
+	for _, s := range p.Steps {
+		if s.Change.Action != "create" {
+			t.Errorf("%s: %s on a factory router", s.ID, s.Change.Action)
+		}
+	}
+	code, out, _ = runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml")
+	if code != 0 || !strings.Contains(out, "Observed: every step read the lab") || !strings.Contains(out, "+ router/lease/lb-1") {
+		t.Errorf("text plan (exit %d):\n%s", code, out)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
@@ -22,12 +23,16 @@ var Version = "dev"
 // an empty lab. (Only the router is wired so far.)
 type Clients struct {
 	Router *routeros.Conn
+	// RouterManagement is the router address the API session reaches, for
+	// the VLAN-filtering safety check; unset means the session's remote
+	// address. The simulated lab sets it.
+	RouterManagement netip.Addr
 }
 
 // Phases returns the phase kinds plan files can name, in the order a full
 // plan runs them.
 func Phases(c Clients) []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{Conn: c.Router}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
 }
 
 // Registry returns a registry of Phases.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 type Conn struct {
 	mu      sync.Mutex
 	client  *ros.Client
+	raw     net.Conn
 	address string
 	user    string
 	pass    string
@@ -81,7 +83,7 @@ func (c *Conn) dial(ctx context.Context) error {
 		}
 		return step.Retryable(fmt.Errorf("log in to router %s: %w", c.address, err))
 	}
-	c.client = client
+	c.client, c.raw = client, raw
 	return nil
 }
 
@@ -111,6 +113,20 @@ func (c *Conn) Run(ctx context.Context, words ...string) (*ros.Reply, error) {
 	c.client.Close()
 	c.client = nil
 	return nil, step.Retryable(fmt.Errorf("router %s: %s: %w", c.address, words[0], err))
+}
+
+// RemoteAddr is the router address the current session reached, or the
+// zero Addr when no session is open.
+func (c *Conn) RemoteAddr() netip.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw == nil {
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(c.raw.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Close ends the session.

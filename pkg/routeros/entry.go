@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/homelabctl/homelab/pkg/step"
@@ -28,6 +29,11 @@ type Entry struct {
 	// the same thing (name; address; mac-address): an entry without our
 	// comment that shares one of them is a conflict.
 	Identity []string
+	// Adopt names a property by which a dynamic row the router made (a
+	// DHCP lease for our MAC) is taken over: made static with make-static,
+	// then set and marked as ours. Empty for menus without dynamic rows
+	// worth keeping.
+	Adopt string
 }
 
 // EntryWork is a step's observe/apply pair for an Entry.
@@ -49,52 +55,98 @@ func (e Entry) proplist() string {
 // print returns the rows of the menu that match the queries, skipping
 // dynamic rows, which the router makes and homelab never owns.
 func (w EntryWork) print(ctx context.Context, queries ...string) ([]row, error) {
+	rows, err := w.printAll(ctx, queries...)
+	return slices.DeleteFunc(rows, func(r row) bool { return r["dynamic"] == "true" }), err
+}
+
+// printAll returns every row that matches the queries, dynamic ones too.
+func (w EntryWork) printAll(ctx context.Context, queries ...string) ([]row, error) {
 	words := append([]string{w.Entry.Menu + "/print", w.Entry.proplist()}, queries...)
 	reply, err := w.Conn.Run(ctx, words...)
 	if err != nil {
 		return nil, err
 	}
-	var rows []row
+	rows := make([]row, 0, len(reply.Re))
 	for _, s := range reply.Re {
-		if s.Map["dynamic"] == "true" {
-			continue
-		}
 		rows = append(rows, row(s.Map))
 	}
 	return rows, nil
 }
 
+// state is what observing found: the change, and the .id of the row it
+// applies to (ours, or a dynamic row to adopt), valid for this run only.
+type state struct {
+	change step.Change
+	id     string
+	adopt  bool
+}
+
 // Observe finds the entry by its comment and says what would change.
 func (w EntryWork) Observe(ctx context.Context) (step.Change, error) {
+	st, err := w.observe(ctx)
+	return st.change, err
+}
+
+func (w EntryWork) observe(ctx context.Context) (state, error) {
 	e := w.Entry
 	ours, err := w.print(ctx, "?comment="+e.Comment)
 	if err != nil {
-		return step.Change{}, fmt.Errorf("observe %s: %w", e.Menu, err)
+		return state{}, fmt.Errorf("observe %s: %w", e.Menu, err)
 	}
 	switch len(ours) {
 	case 0:
 		if clash, err := w.foreign(ctx); err != nil || clash != "" {
-			return step.Change{Action: step.Conflict, Reason: clash}, err
+			return state{change: step.Change{Action: step.Conflict, Reason: clash}}, err
+		}
+		if st, err := w.adoptable(ctx); err != nil || st.adopt {
+			return st, err
 		}
 		fields := make([]step.Field, 0, len(e.Props)+1)
 		for _, p := range e.Props {
 			fields = append(fields, step.Set(p.Name, p.Value))
 		}
-		return step.Change{Action: step.Create, Fields: append(fields, step.Set("comment", e.Comment))}, nil
+		return state{change: step.Change{Action: step.Create, Fields: append(fields, step.Set("comment", e.Comment))}}, nil
 	case 1:
-		var fields []step.Field
-		for _, p := range e.Props {
-			if have := ours[0][p.Name]; !same(p.Name, have, p.Value) {
-				fields = append(fields, step.Field{Name: p.Name, Old: have, New: p.Value})
-			}
-		}
+		fields := e.diff(ours[0])
 		if len(fields) == 0 {
-			return step.Change{Action: step.None}, nil
+			return state{change: step.Change{Action: step.None}, id: ours[0][".id"]}, nil
 		}
-		return step.Change{Action: step.Update, Fields: fields}, nil
+		return state{change: step.Change{Action: step.Update, Fields: fields}, id: ours[0][".id"]}, nil
 	default:
-		return step.Change{Action: step.Conflict, Reason: fmt.Sprintf("%d entries in %s carry the comment %s; remove the extra ones", len(ours), e.Menu, e.Comment)}, nil
+		return state{change: step.Change{Action: step.Conflict, Reason: fmt.Sprintf("%d entries in %s carry the comment %s; remove the extra ones", len(ours), e.Menu, e.Comment)}}, nil
 	}
+}
+
+// diff lists the properties whose printed value differs from the desired.
+func (e Entry) diff(r row) []step.Field {
+	var fields []step.Field
+	for _, p := range e.Props {
+		if have := r[p.Name]; !same(p.Name, have, p.Value) {
+			fields = append(fields, step.Field{Name: p.Name, Old: have, New: p.Value})
+		}
+	}
+	return fields
+}
+
+// adoptable finds a dynamic row the entry takes over (a lease the DHCP
+// server handed our MAC before its reservation existed).
+func (w EntryWork) adoptable(ctx context.Context) (state, error) {
+	e := w.Entry
+	if e.Adopt == "" {
+		return state{}, nil
+	}
+	rows, err := w.printAll(ctx, "?"+e.Adopt+"="+e.value(e.Adopt), "?dynamic=true")
+	if err != nil || len(rows) == 0 {
+		return state{}, err
+	}
+	r := rows[0]
+	fields := append(e.diff(r), step.Field{Name: "comment", Old: r["comment"], New: e.Comment})
+	return state{
+		change: step.Change{Action: step.Update, Fields: fields,
+			Reason: fmt.Sprintf("the router made a dynamic entry %s for %s=%s: homelab makes it static, then sets it", r[".id"], e.Adopt, r[e.Adopt])},
+		id:    r[".id"],
+		adopt: true,
+	}, nil
 }
 
 // foreign describes an entry without our comment that holds the entry's
@@ -144,11 +196,21 @@ func (e Entry) value(name string) string {
 	return ""
 }
 
-// Apply makes the change. It looks the entry up by its comment again
-// rather than trusting anything remembered, and sets only what differs.
-func (w EntryWork) Apply(ctx context.Context, change step.Change, out io.Writer) error {
+// Apply makes the entry what it should be. It observes again first rather
+// than trusting the plan or anything remembered: after a dropped
+// connection or a retry, an add may already have happened, and adding
+// again would make a duplicate. It sets only what differs.
+func (w EntryWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
 	e := w.Entry
-	switch change.Action {
+	st, err := w.observe(ctx)
+	if err != nil {
+		return err
+	}
+	switch st.change.Action {
+	case step.None:
+		return nil
+	case step.Conflict:
+		return fmt.Errorf("%s: %s", e.Menu, st.change.Reason)
 	case step.Create:
 		words := []string{e.Menu + "/add"}
 		for _, p := range e.Props {
@@ -161,24 +223,21 @@ func (w EntryWork) Apply(ctx context.Context, change step.Change, out io.Writer)
 		}
 		fmt.Fprintf(out, "added %s %s\n", e.Menu, reply.Done.Map["ret"])
 		return nil
-	case step.Update:
-		ours, err := w.print(ctx, "?comment="+e.Comment)
-		if err != nil {
-			return fmt.Errorf("update %s: %w", e.Menu, err)
-		}
-		if len(ours) != 1 {
-			return fmt.Errorf("update %s: the entry with comment %s is gone or doubled (%d found); run again", e.Menu, e.Comment, len(ours))
-		}
-		words := []string{e.Menu + "/set", "=.id=" + ours[0][".id"]}
-		for _, f := range change.Fields {
-			words = append(words, "="+f.Name+"="+f.New)
-		}
-		if _, err := w.Conn.Run(ctx, words...); err != nil {
-			return fmt.Errorf("set %s: %w", e.Menu, err)
-		}
-		fmt.Fprintf(out, "set %d field(s) of %s %s\n", len(change.Fields), e.Menu, ours[0][".id"])
-		return nil
 	}
+	if st.adopt {
+		if _, err := w.Conn.Run(ctx, e.Menu+"/make-static", "=numbers="+st.id); err != nil {
+			return fmt.Errorf("make-static %s %s: %w", e.Menu, st.id, err)
+		}
+		fmt.Fprintf(out, "made %s %s static\n", e.Menu, st.id)
+	}
+	words := []string{e.Menu + "/set", "=.id=" + st.id}
+	for _, f := range st.change.Fields {
+		words = append(words, "="+f.Name+"="+f.New)
+	}
+	if _, err := w.Conn.Run(ctx, words...); err != nil {
+		return fmt.Errorf("set %s %s: %w", e.Menu, st.id, err)
+	}
+	fmt.Fprintf(out, "set %d field(s) of %s %s\n", len(st.change.Fields), e.Menu, st.id)
 	return nil
 }
 

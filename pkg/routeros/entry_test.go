@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestDroppedConnectionThenConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.DropAfter(1)
+	s.DropAfter(3) // Apply observes (two prints), then adds: drop on the add
 	err = w.Apply(ctx, ch, io.Discard)
 	if err == nil || !step.IsRetryable(err) {
 		t.Fatalf("err = %v, want a retryable error", err)
@@ -174,5 +175,45 @@ func TestWrongPasswordIsNotRetryable(t *testing.T) {
 	_, err := c.Run(context.Background(), "/ip/address/print")
 	if err == nil || step.IsRetryable(err) || !strings.Contains(err.Error(), "invalid user name or password") || strings.Contains(err.Error(), "nope") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A dynamic lease the DHCP server gave our MAC before its reservation
+// existed is made static, then set and marked as ours: one lease, not two.
+func TestDynamicLeaseIsMadeStatic(t *testing.T) {
+	s, c := startSim(t)
+	var dynamic string
+	s.Console(func(r *sim.Router) {
+		r.Add("/ip/address", map[string]string{"address": "10.0.10.1/24", "interface": "bridge", "network": "10.0.10.0"})
+		r.Add("/ip/pool", map[string]string{"name": "pool-lab", "ranges": "10.0.10.100-10.0.10.200"})
+		r.Add("/ip/dhcp-server", map[string]string{"name": "dhcp-lab", "interface": "bridge", "address-pool": "pool-lab", "disabled": "false"})
+		dynamic = r.Add("/ip/dhcp-server/lease", map[string]string{"address": "10.0.10.150", "mac-address": "02:AA:BB:CC:DD:EE", "server": "dhcp-lab", "dynamic": "true", "disabled": "false"})
+	})
+	w := EntryWork{Conn: c, Entry: Entry{
+		Menu:     "/ip/dhcp-server/lease",
+		Comment:  "homelab:lab:router/lease/lb-1",
+		Props:    []Prop{{"server", "dhcp-lab"}, {"mac-address", "02:AA:BB:CC:DD:EE"}, {"address", "10.0.10.11"}},
+		Identity: []string{"mac-address", "address"},
+		Adopt:    "mac-address",
+	}}
+	ch := apply(t, w)
+	if ch.Action != step.Update || !strings.Contains(ch.Reason, "dynamic entry "+dynamic) {
+		t.Fatalf("plan: %s %q", ch.Action.Name(), ch.Reason)
+	}
+	want := []string{
+		"/ip/dhcp-server/lease/set =.id=" + dynamic + " =address=10.0.10.11 =comment=homelab:lab:router/lease/lb-1",
+	}
+	if got := writes(s); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Contains(s.Log(), "/ip/dhcp-server/lease/make-static =numbers="+dynamic) {
+		t.Errorf("no make-static before the set: %v", s.Log())
+	}
+	if ch := apply(t, w); ch.Action != step.None {
+		t.Errorf("second run: %s %v", ch.Action.Name(), ch.Fields)
+	}
+	rep, _ := c.Run(context.Background(), "/ip/dhcp-server/lease/print", "?mac-address=02:AA:BB:CC:DD:EE")
+	if len(rep.Re) != 1 || rep.Re[0].Map["dynamic"] != "false" {
+		t.Errorf("leases for the MAC: %v", rep.Re)
 	}
 }

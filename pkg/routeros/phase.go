@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,10 @@ import (
 // apply on the router; without one they can only be planned offline.
 type Phase struct {
 	Conn *Conn
+	// Management is the router address the API session reaches, for the
+	// VLAN-filtering safety check; unset means the session's own remote
+	// address (see FilteringWork).
+	Management netip.Addr
 }
 
 // Kind returns "network".
@@ -48,13 +53,13 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		}
 		b.dhcp(n)
 	}
-	if inv.Router.VLANMode == ModeBridgeFiltering {
-		b.enableFiltering()
-	}
 	for i := range inv.Guests {
 		b.lease(&inv.Guests[i])
 	}
 	b.dns()
+	if inv.Router.VLANMode == ModeBridgeFiltering {
+		b.enableFiltering(p.Management)
+	}
 	return b.steps, nil
 }
 
@@ -68,6 +73,9 @@ type builder struct {
 // properties another entry may not share with it (see Entry.Identity).
 func (b *builder) add(menu string, identity []string, id step.ID, desc string, needs []step.ID, fields ...step.Field) *step.Step {
 	entry := Entry{Menu: menu, Comment: Comment(b.inv, id), Identity: identity}
+	if menu == "/ip/dhcp-server/lease" {
+		entry.Adopt = "mac-address" // make-static a dynamic lease for our MAC
+	}
 	for _, f := range fields {
 		entry.Props = append(entry.Props, Prop{Name: f.Name, Value: f.New})
 	}
@@ -129,14 +137,12 @@ func (b *builder) bridgeFilteringNetwork(n *inventory.Network) {
 }
 
 // enableFiltering is the last router step in bridge-filtering mode: it runs
-// only after every VLAN entry exists, and refuses when the VLAN table does
-// not cover the API connection's own path.
-func (b *builder) enableFiltering() {
-	var needs []step.ID
+// only after every other router entry exists, and refuses when the VLAN
+// table does not cover the API connection's own path.
+func (b *builder) enableFiltering(mgmt netip.Addr) {
+	needs := make([]step.ID, 0, len(b.steps))
 	for _, s := range b.steps {
-		if strings.HasPrefix(string(s.ID), "router/bridge-vlan/") {
-			needs = append(needs, s.ID)
-		}
+		needs = append(needs, s.ID)
 	}
 	s := &step.Step{
 		ID:          "router/vlan-filtering",
@@ -144,6 +150,9 @@ func (b *builder) enableFiltering() {
 		Needs:       needs,
 		Intent: step.Change{Action: step.Update, Fields: []step.Field{{Name: "vlan-filtering", Old: "no", New: "yes"}},
 			Reason: "enabled last, and only when the VLAN table covers homelab's own API connection"},
+	}
+	if b.conn != nil {
+		s.Work = FilteringWork{Conn: b.conn, Bridge: b.inv.Router.Bridge, Management: mgmt}
 	}
 	b.steps = append(b.steps, s)
 }

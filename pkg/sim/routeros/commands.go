@@ -2,6 +2,8 @@ package routeros
 
 import (
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -58,6 +60,9 @@ func (r *Router) run(words []string) reply {
 	}
 	switch c.verb {
 	case "print", "getall":
+		if m.path == "/interface/bridge/vlan" {
+			return printItems(append(slices.Clone(m.items), r.dynamicBridgeVLANs()...), c)
+		}
 		return printItems(m.items, c)
 	case "add":
 		return r.add(m, c)
@@ -169,6 +174,9 @@ func (r *Router) add(m *menu, c command) reply {
 	if m.path == "/ip/address" {
 		props["network"] = networkOf(props["address"])
 	}
+	if t := r.checkLease(m, props); t != nil {
+		return t
+	}
 	if m.duplicate != nil {
 		if msg := m.duplicate(r, props, nil); msg != "" {
 			return trap(1, "%s", msg)
@@ -225,6 +233,9 @@ func (r *Router) set(m *menu, c command) reply {
 				next[k] = normalise(k, v)
 			}
 		}
+		if t := r.checkLease(m, next); t != nil {
+			return t
+		}
 		if m.duplicate != nil {
 			if msg := m.duplicate(r, next, it); msg != "" {
 				return trap(1, "%s", msg)
@@ -243,6 +254,11 @@ func (r *Router) remove(m *menu, c command) reply {
 	if t != nil {
 		return t
 	}
+	for _, it := range items {
+		if user := r.user(m, it); user != "" {
+			return trap(1, "failure: %s is in use by %s", it.props["name"], user)
+		}
+	}
 	m.items = slices.DeleteFunc(m.items, func(it *item) bool { return slices.Contains(items, it) })
 	return done()
 }
@@ -256,4 +272,47 @@ func (r *Router) makeStatic(m *menu, c command) reply {
 		it.props["dynamic"] = "false"
 	}
 	return done()
+}
+
+// user names an item that refers to it by name (a bridge port to its
+// bridge, an address to its interface, a DHCP server to its pool), or "".
+// RouterOS refuses to remove such an item; the exact text of that refusal
+// is not in research/routeros.md §3.3, so this one is the simulator's own.
+func (r *Router) user(m *menu, it *item) string {
+	name := it.props["name"]
+	if name == "" {
+		return ""
+	}
+	for _, other := range slices.Sorted(maps.Keys(r.menus)) {
+		om := r.menus[other]
+		for arg, target := range om.refs {
+			if target != m.path && !(target == "/interface" && strings.HasPrefix(m.path, "/interface/")) {
+				continue
+			}
+			for _, o := range om.items {
+				if o.props[arg] == name {
+					return fmt.Sprintf("%s %s", other, o.id)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// checkLease refuses a static lease whose address is in none of the
+// router's networks, as RouterOS does.
+func (r *Router) checkLease(m *menu, props map[string]string) reply {
+	if m.path != "/ip/dhcp-server/lease" || props["address"] == "" {
+		return nil
+	}
+	a, err := netip.ParseAddr(props["address"])
+	if err != nil {
+		return trap(1, "value of address must be an IP address")
+	}
+	for _, it := range r.menus["/ip/address"].items {
+		if p, err := netip.ParsePrefix(it.props["address"]); err == nil && p.Masked().Contains(a) {
+			return nil
+		}
+	}
+	return trap(1, "failure: address %s is not in any network", a)
 }

@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 )
@@ -65,6 +66,33 @@ func (r *Router) insert(m *menu, props map[string]string) *item {
 	return it
 }
 
+// Add inserts an item into menu path as given, without the API's checks
+// (a console or a DHCP client can make rows the API cannot, such as
+// dynamic leases), and returns its .id.
+func (r *Router) Add(path string, props map[string]string) string {
+	m, ok := r.menus[path]
+	if !ok {
+		panic("routeros sim: no menu " + path)
+	}
+	return r.insert(m, maps.Clone(props)).id
+}
+
+// Set changes properties of the item with .id id in menu path, without the
+// API's checks; an empty value removes the property.
+func (r *Router) Set(path, id string, props map[string]string) {
+	it := r.menus[path].find(id)
+	if it == nil {
+		panic("routeros sim: no item " + id + " in " + path)
+	}
+	for k, v := range props {
+		if v == "" {
+			delete(it.props, k)
+		} else {
+			it.props[k] = v
+		}
+	}
+}
+
 // interfaces lists every interface by name, as /interface shows them.
 func (r *Router) interfaces() []*item {
 	var out []*item
@@ -95,7 +123,7 @@ func (r *Router) names(path string) []string {
 func uniqueIn(path, message string, keys ...string) func(*Router, map[string]string, *item) string {
 	return func(r *Router, props map[string]string, self *item) string {
 		for _, it := range r.menus[path].items {
-			if it == self || it.props["disabled"] == "true" {
+			if it == self || it.props["disabled"] == "true" || it.props["dynamic"] == "true" {
 				continue
 			}
 			same := true

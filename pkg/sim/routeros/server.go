@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,11 @@ type Options struct {
 	Users map[string]string
 	// TLS, when set, serves api-ssl instead of the plain API.
 	TLS *tls.Config
+	// Management is the router address API clients are taken to reach it
+	// at (they really reach a loopback port); VLAN filtering that leaves no
+	// path to it locks every client out. Default 192.168.88.1, the factory
+	// address.
+	Management netip.Addr
 }
 
 // Server is a simulated router listening on loopback.
@@ -37,6 +43,10 @@ type Server struct {
 	faults faults
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+	mgmt   netip.Addr
+	// lockedOut is set when the configuration cut the management path:
+	// from then on every connection is dropped, as on a real router.
+	lockedOut bool
 }
 
 // faults are what a test asked the server to do wrong.
@@ -58,7 +68,11 @@ func New(opts Options) *Server {
 	if len(users) == 0 {
 		users = map[string]string{"admin": ""}
 	}
-	return &Server{router: NewRouter(), users: users, tls: opts.TLS, conns: map[net.Conn]struct{}{}}
+	mgmt := opts.Management
+	if !mgmt.IsValid() {
+		mgmt = netip.MustParseAddr("192.168.88.1")
+	}
+	return &Server{router: NewRouter(), users: users, tls: opts.TLS, conns: map[net.Conn]struct{}{}, mgmt: mgmt}
 }
 
 // Start listens on a free loopback port and serves until Close.
@@ -138,6 +152,11 @@ func (s *Server) accept() {
 			return
 		}
 		s.mu.Lock()
+		if s.lockedOut {
+			s.mu.Unlock()
+			c.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
@@ -219,7 +238,17 @@ func (s *Server) handle(cmd []string, loggedIn *bool) (rep reply, drop, silent b
 	default:
 		rep = s.injected(cmd[0])
 		if rep == nil {
+			before := len(s.router.filtering())
 			rep = s.router.run(cmd)
+			if !s.router.ManagementCovered(s.mgmt) {
+				s.lockOut()
+				return nil, true, false, 0
+			}
+			if len(s.router.filtering()) > before {
+				// Turning filtering on re-forms the bridge: the session
+				// drops even when the path stays open.
+				return nil, true, false, 0
+			}
 		}
 	}
 	if s.faults.dropAfter > 0 {
@@ -229,6 +258,36 @@ func (s *Server) handle(cmd []string, loggedIn *bool) (rep reply, drop, silent b
 		}
 	}
 	return rep, false, s.faults.silent, s.faults.replyDelay
+}
+
+// lockOut drops every connection and refuses new ones. The caller holds
+// the lock.
+func (s *Server) lockOut() {
+	s.lockedOut = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// LockedOut reports whether the configuration cut the API's management
+// path, leaving the router reachable only from its console.
+func (s *Server) LockedOut() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lockedOut
+}
+
+// Console runs f on the router's configuration as someone at its serial
+// console would, bypassing the API, and lifts a lock-out if f restored the
+// management path. Tests use it to set up state the API cannot make, such
+// as dynamic leases, or foreign entries.
+func (s *Server) Console(f func(*Router)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.router)
+	if s.router.ManagementCovered(s.mgmt) {
+		s.lockedOut = false
+	}
 }
 
 func (s *Server) injected(path string) reply {

@@ -136,9 +136,20 @@ func TestAddPrintSetRemove(t *testing.T) {
 func TestRouterOSErrors(t *testing.T) {
 	_, addr := start(t)
 	c := dial(t, addr)
-	c.Run("/ip/pool/add", "=name=pool-lab", "=ranges=10.0.10.100-10.0.10.199")
-	c.Run("/ip/dhcp-server/add", "=name=dhcp-lab", "=interface=bridge", "=address-pool=pool-lab")
-	c.Run("/ip/dhcp-server/lease/add", "=address=10.0.10.11", "=mac-address=02:00:00:00:00:01", "=server=dhcp-lab")
+	for _, setup := range [][]string{
+		{"/ip/address/add", "=address=10.0.10.1/24", "=interface=bridge"},
+		{"/ip/pool/add", "=name=pool-lab", "=ranges=10.0.10.100-10.0.10.199"},
+		{"/ip/dhcp-server/add", "=name=dhcp-lab", "=interface=bridge", "=address-pool=pool-lab"},
+		{"/ip/dhcp-server/lease/add", "=address=10.0.10.11", "=mac-address=02:00:00:00:00:01", "=server=dhcp-lab"},
+	} {
+		if _, err := c.Run(setup...); err != nil {
+			t.Fatalf("%v: %v", setup, err)
+		}
+	}
+	pool := ""
+	if rep, err := c.Run("/ip/pool/print", "?name=pool-lab"); err == nil && len(rep.Re) == 1 {
+		pool = rep.Re[0].Map[".id"]
+	}
 	tests := []struct {
 		name string
 		cmd  []string
@@ -155,6 +166,8 @@ func TestRouterOSErrors(t *testing.T) {
 		{"lease ip taken", []string{"/ip/dhcp-server/lease/add", "=address=10.0.10.11", "=mac-address=02:00:00:00:00:02", "=server=dhcp-lab"}, "failure: already have static lease with this IP address"},
 		{"lease mac taken", []string{"/ip/dhcp-server/lease/add", "=address=10.0.10.12", "=mac-address=02:00:00:00:00:01", "=server=dhcp-lab"}, "failure: already have static lease for this client"},
 		{"read-only menu", []string{"/interface/ethernet/add", "=name=ether11"}, "no such command"},
+		{"lease outside every network", []string{"/ip/dhcp-server/lease/add", "=address=172.16.0.5", "=mac-address=02:00:00:00:00:03", "=server=dhcp-lab"}, "failure: address 172.16.0.5 is not in any network"},
+		{"remove an item in use", []string{"/ip/pool/remove", "=.id=" + pool}, "failure: pool-lab is in use by /ip/dhcp-server *F"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,74 @@
+package homelab
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/homelabctl/homelab/internal/tlsconf"
+	"github.com/homelabctl/homelab/pkg/inventory"
+	sim "github.com/homelabctl/homelab/pkg/sim/routeros"
+)
+
+// Connect builds the router session from the inventory: the password from
+// its reference, api-ssl verified against the pinned fingerprint.
+func TestConnectRouterOverPinnedTLS(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "router"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sim.New(sim.Options{
+		Users: map[string]string{"homelab": "router-pw"},
+		TLS:   &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+	})
+	addr, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	inv := &inventory.Inventory{Router: inventory.Router{
+		Address: addr, Username: "homelab", Password: "env:TEST_ROUTER_PASSWORD",
+		TLS: &inventory.TLS{Fingerprint: tlsconf.Fingerprint(der)},
+	}}
+	secrets := inventory.Resolver{LookupEnv: func(name string) (string, bool) {
+		return "router-pw", name == "TEST_ROUTER_PASSWORD"
+	}}
+	c, err := Connect(context.Background(), inv, ConnectOptions{Secrets: secrets, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Router.Run(context.Background(), "/ip/address/print"); err != nil {
+		t.Fatalf("print over pinned TLS: %v", err)
+	}
+
+	// A different pin refuses the router, and says why.
+	other := *inv
+	other.Router.TLS = &inventory.TLS{Fingerprint: "SHA256:" + strings.Repeat("00", 32)}
+	c2, err := Connect(context.Background(), &other, ConnectOptions{Secrets: secrets, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_, err = c2.Router.Run(context.Background(), "/ip/address/print")
+	if err == nil || !strings.Contains(err.Error(), "does not match the pinned") || strings.Contains(err.Error(), "router-pw") {
+		t.Fatalf("err = %v", err)
+	}
+
+	// A missing secret is an error before anything is dialled.
+	if _, err := Connect(context.Background(), inv, ConnectOptions{Secrets: inventory.Resolver{LookupEnv: func(string) (string, bool) { return "", false }}}); err == nil || !strings.Contains(err.Error(), "router password") {
+		t.Fatalf("err = %v", err)
+	}
+}
