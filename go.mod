@@ -7,6 +7,10 @@ require (
 	// go-routeros v3.0.1: the RouterOS API client (pinned by the brief); the
 	// RouterOS simulator is tested against it unmodified.
 	github.com/go-routeros/routeros/v3 v3.0.1
+	// go-proxmox v0.8.1: the Proxmox VE API client (pinned by the brief); the
+	// PVE simulator is tested against it unmodified. Its retries stay off:
+	// they re-send POSTs.
+	github.com/luthermonson/go-proxmox v0.8.1
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).
 	github.com/spf13/cobra v1.10.1
 	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.
@@ -14,6 +18,16 @@ require (
 )
 
 require (
+	github.com/buger/goterm v1.0.4 // indirect
+	github.com/diskfs/go-diskfs v1.9.3 // indirect
+	github.com/djherbis/times v1.6.0 // indirect
+	github.com/gorilla/websocket v1.4.2 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/jinzhu/copier v0.3.4 // indirect
+	github.com/kr/fs v0.1.0 // indirect
+	github.com/magefile/mage v1.14.0 // indirect
+	github.com/pkg/sftp v1.13.10 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/crypto v0.45.0 // indirect
+	golang.org/x/sys v0.43.0 // indirect
 )

@@ -21,12 +21,13 @@ type globals struct {
 	plan      string
 	verbose   bool
 	noColor   bool
+	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 }
 
-func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "homelab",
 		Short: "Rebuild a homelab from one inventory file",
@@ -56,7 +57,7 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newVersionCommand(g))
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newDownCommand(g), newVersionCommand(g))
 	return root
 }
 
@@ -120,24 +121,32 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := homelab.PlanOptions{Offline: t.offline, Logger: g.logger()}
+	clients, done, err := g.clients(ctx, inv, t)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients})
+}
+
+// clients makes the clients for the lab t names: none when offline, a
+// simulated lab, or the real one. done releases them.
+func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t target) (homelab.Clients, func(), error) {
 	switch {
+	case t.offline:
+		return homelab.Clients{}, func() {}, nil
 	case t.simulate:
 		lab, err := homelab.Simulate(ctx, inv)
 		if err != nil {
-			return nil, err
+			return homelab.Clients{}, nil, err
 		}
-		defer lab.Close()
-		opts.Clients = lab.Clients()
-	case !t.offline:
-		clients, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
-		if err != nil {
-			return nil, err
-		}
-		defer clients.Close()
-		opts.Clients = clients
+		return lab.Clients(), func() { lab.Close() }, nil
 	}
-	return homelab.Plan(ctx, inv, file, opts)
+	c, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
+	if err != nil {
+		return homelab.Clients{}, nil, err
+	}
+	return c, func() { c.Close() }, nil
 }
 
 func addPlanFlag(cmd *cobra.Command, g *globals) {

@@ -21,7 +21,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	if _, err := os.Stat("go.mod"); err != nil {
 		t.Chdir("../..")
 	}
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

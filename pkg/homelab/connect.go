@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"time"
+
+	pve "github.com/luthermonson/go-proxmox"
 
 	"github.com/homelabctl/homelab/internal/tlsconf"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/routeros"
 )
 
@@ -46,7 +51,37 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 		return c, err
 	}
 	c.Router = conn
+	if c.Proxmox, err = proxmoxClient(inv.Proxmox, opts, logger); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// proxmoxClient makes the go-proxmox client: token auth, TLS verified
+// against the inventory's CA file or pin, a timeout on every request, and
+// no go-proxmox retries (they re-send POSTs).
+func proxmoxClient(p inventory.Proxmox, opts ConnectOptions, logger *slog.Logger) (*proxmox.Client, error) {
+	secret, err := opts.Secrets.Resolve(p.TokenSecret)
+	if err != nil {
+		return nil, fmt.Errorf("proxmox token secret: %w", err)
+	}
+	u, err := url.Parse(p.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("proxmox endpoint %q: %w", p.Endpoint, err)
+	}
+	cfg, err := tlsconf.Config(p.TLS, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("proxmox tls: %w", err)
+	}
+	if p.TLS.Insecure {
+		logger.Warn("Proxmox TLS certificate is not verified (proxmox.tls.insecure)", "endpoint", p.Endpoint)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	httpClient := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}
+	return proxmox.NewClient(pve.NewClient(p.Endpoint, pve.WithHTTPClient(httpClient), pve.WithAPIToken(p.TokenID, secret))), nil
 }
 
 func routerConn(r inventory.Router, host, password string, timeout time.Duration, logger *slog.Logger) (*routeros.Conn, error) {
@@ -64,7 +99,7 @@ func routerConn(r inventory.Router, host, password string, timeout time.Duration
 	return routeros.NewConn(r.Address, r.Username, password, cfg, timeout), nil
 }
 
-// Close closes every client.
+// Close closes every client that holds a connection.
 func (c Clients) Close() error {
 	if c.Router != nil {
 		return c.Router.Close()

@@ -38,12 +38,15 @@ func TestConnectRouterOverPinnedTLS(t *testing.T) {
 	}
 	defer s.Close()
 
-	inv := &inventory.Inventory{Router: inventory.Router{
-		Address: addr, Username: "homelab", Password: "env:TEST_ROUTER_PASSWORD",
-		TLS: &inventory.TLS{Fingerprint: tlsconf.Fingerprint(der)},
-	}}
+	inv := &inventory.Inventory{
+		Router: inventory.Router{
+			Address: addr, Username: "homelab", Password: "env:TEST_ROUTER_PASSWORD",
+			TLS: &inventory.TLS{Fingerprint: tlsconf.Fingerprint(der)},
+		},
+		Proxmox: inventory.Proxmox{Endpoint: "https://127.0.0.1:1/api2/json", TokenID: "homelab@pve!homelab", TokenSecret: "env:TEST_PVE_SECRET"},
+	}
 	secrets := inventory.Resolver{LookupEnv: func(name string) (string, bool) {
-		return "router-pw", name == "TEST_ROUTER_PASSWORD"
+		return "router-pw", name == "TEST_ROUTER_PASSWORD" || name == "TEST_PVE_SECRET"
 	}}
 	c, err := Connect(context.Background(), inv, ConnectOptions{Secrets: secrets, Timeout: 2 * time.Second})
 	if err != nil {

@@ -20,9 +20,13 @@ var Version = "dev"
 
 // Clients are the connections the phases observe and apply through. A nil
 // client leaves its phase unobserved: its steps show what they would do on
-// an empty lab. (Only the router is wired so far.)
+// an empty lab.
 type Clients struct {
 	Router *routeros.Conn
+	// Proxmox reaches the Proxmox VE cluster.
+	Proxmox *proxmox.Client
+	// Dial reaches guests (their SSH ports); nil means the network.
+	Dial proxmox.Dialer
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -32,7 +36,7 @@ type Clients struct {
 // Phases returns the phase kinds plan files can name, in the order a full
 // plan runs them.
 func Phases(c Clients) []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{}, loadbalancer.Phase{}, kubeadm.Phase{}}
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial}, loadbalancer.Phase{}, kubeadm.Phase{}}
 }
 
 // Registry returns a registry of Phases.

@@ -268,3 +268,56 @@ func TestRouterErrorsNameTheStep(t *testing.T) {
 		})
 	}
 }
+
+// Down lists only what carries this inventory's comment, removes it in the
+// reverse order of creation (RouterOS refuses to remove what is in use),
+// and leaves foreign and factory entries alone.
+func TestDownRemovesOnlyOurRouterEntries(t *testing.T) {
+	s, conn := routerLab(t, sim.Options{})
+	inv := loadInventory(t, "../../inventories/rachuna-net.yaml")
+	c := Clients{Router: conn}
+	p := networkPlan(t, inv, c)
+	if _, err := engine.Run(context.Background(), p.Graph(), engine.Options{Parallelism: 4}); err != nil {
+		t.Fatal(err)
+	}
+	s.Console(func(r *sim.Router) {
+		r.Add("/ip/dns/static", map[string]string{"name": "nas.rachuna-net.pl", "address": "10.0.10.5", "comment": "hand-made", "type": "A", "disabled": "false", "dynamic": "false"})
+		r.Add("/ip/dns/static", map[string]string{"name": "old.rachuna-net.pl", "address": "10.0.10.6", "comment": "homelab:other-lab:router/dns/old", "type": "A", "disabled": "false", "dynamic": "false"})
+	})
+	removals, err := DownPlan(context.Background(), inv, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removals) != len(p.Steps) {
+		t.Fatalf("down lists %d entries, the plan made %d", len(removals), len(p.Steps))
+	}
+	if removals[0].Phase != "network" || !strings.HasPrefix(removals[0].What, "/ip/dns/static ") || !strings.HasPrefix(removals[len(removals)-1].What, "/interface/bridge ") {
+		t.Errorf("order: first %q, last %q", removals[0].What, removals[len(removals)-1].What)
+	}
+	var out strings.Builder
+	if err := Down(context.Background(), removals, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, menu := range []string{"/ip/dns/static", "/ip/address", "/interface/bridge"} {
+		rep, err := conn.Run(context.Background(), menu+"/print", "=.proplist=comment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep.Re {
+			if strings.HasPrefix(r.Map["comment"], "homelab:rachuna-net:") {
+				t.Errorf("%s: %s survived down", menu, r.Map["comment"])
+			}
+		}
+	}
+	rep, _ := conn.Run(context.Background(), "/ip/dns/static/print", "=.proplist=comment")
+	if len(rep.Re) != 2 {
+		t.Errorf("foreign DNS entries after down: %v", rep.Re)
+	}
+	rep, _ = conn.Run(context.Background(), "/ip/address/print", "?address=192.168.88.1/24")
+	if len(rep.Re) != 1 {
+		t.Error("down removed the factory address")
+	}
+	if again, _ := DownPlan(context.Background(), inv, c); len(again) != 0 {
+		t.Errorf("a second down would remove %d entries", len(again))
+	}
+}

@@ -2,6 +2,7 @@ package proxmox
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,8 +10,16 @@ import (
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-// Phase is the "guests" phase kind.
-type Phase struct{}
+// Phase is the "guests" phase kind. With a Client its steps observe and
+// apply on the cluster; without one they can only be planned offline.
+type Phase struct {
+	Client *Client
+	// Dial reaches guests' SSH ports when they boot; nil means net.Dialer.
+	Dial Dialer
+	// Replace names guests that may be rebuilt when a change cannot be
+	// made in place.
+	Replace []string
+}
 
 // Kind returns "guests".
 func (Phase) Kind() string { return "guests" }
@@ -25,7 +34,7 @@ const OwnerTag = "homelab"
 
 // Steps returns, for every guest, the step that creates it and the step
 // that boots it.
-func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	var steps []*step.Step
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
@@ -58,6 +67,18 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Needs:  []step.ID{create.ID, step.LeaseID(g.Name)},
 			Locks:  []step.Lock{nodeLock},
 			Intent: step.Change{Action: step.Run, Reason: "a guest is started and waited for on every run until it answers"},
+		}
+		if p.Client != nil {
+			spec, err := SpecFor(inv, g)
+			if err != nil {
+				return nil, err
+			}
+			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name)}
+			port := 22
+			if g.SSH != nil && g.SSH.Port != 0 {
+				port = g.SSH.Port
+			}
+			boot.Work = BootWork{Client: p.Client, Spec: spec, Dial: p.Dial, SSHPort: port}
 		}
 		steps = append(steps, create, boot)
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/homelabctl/homelab/pkg/homelab"
+)
+
+func newDownCommand(g *globals) *cobra.Command {
+	var (
+		yes bool
+		t   target
+	)
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove what homelab made for an inventory, and nothing else",
+		Long: `down lists every guest and router entry that carries the inventory's mark
+(guests: homelab's description or tag; router entries: the
+homelab:<inventory>: comment), asks, then removes them: guests first, then
+router entries in the reverse of the order they were made. Nothing without
+the mark is listed or touched. --yes skips the question (for scripts).`,
+		Example: `  homelab down -i inventories/small.yaml
+  homelab down -i inventories/small.yaml --yes`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if t.offline {
+				return &usageError{fmt.Errorf("down must read the lab: --offline does not apply")}
+			}
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			clients, done, err := g.clients(cmd.Context(), inv, t)
+			if err != nil {
+				return err
+			}
+			defer done()
+			removals, err := homelab.DownPlan(cmd.Context(), inv, clients)
+			if err != nil {
+				return err
+			}
+			if len(removals) == 0 {
+				fmt.Fprintf(g.stdout, "Nothing carries the mark of inventory %q: nothing to remove.\n", inv.Name)
+				return nil
+			}
+			fmt.Fprintf(g.stdout, "homelab down will remove %d item(s) of inventory %q (only what carries its mark):\n", len(removals), inv.Name)
+			for _, r := range removals {
+				if r.Keep != "" {
+					fmt.Fprintf(g.stdout, "  = %-8s %s (kept: %s)\n", r.Phase, r.What, r.Keep)
+					continue
+				}
+				fmt.Fprintf(g.stdout, "  - %-8s %s\n", r.Phase, r.What)
+			}
+			if !yes {
+				fmt.Fprint(g.stdout, "Remove them? Only 'yes' is accepted: ")
+				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+				if strings.TrimSpace(answer) != "yes" {
+					return fmt.Errorf("down cancelled: nothing was removed")
+				}
+			}
+			return homelab.Down(cmd.Context(), removals, g.stdout)
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask")
+	addTargetFlags(cmd, &t)
+	return cmd
+}

@@ -1,0 +1,80 @@
+package homelab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/routeros"
+)
+
+// Removal is one thing Down would remove. Only what carries the
+// inventory's mark is ever listed: guests with homelab's description or
+// tag, router entries with the homelab:<inventory>: comment.
+type Removal struct {
+	Phase string
+	What  string
+	// Keep says why the entry stays, or "" when it will be removed.
+	Keep   string
+	remove func(context.Context, io.Writer) error
+}
+
+// DownPlan lists what Down would remove, in the order it would: guests
+// first, then the router's entries in the reverse of the order they were
+// made. It only reads.
+func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Removal, error) {
+	var out []Removal
+	if c.Proxmox != nil {
+		vmids := make([]int, len(inv.Guests))
+		for i, g := range inv.Guests {
+			vmids[i] = g.VMID
+		}
+		guests, err := c.Proxmox.OwnedGuests(ctx, inv.Name, vmids)
+		if err != nil {
+			return nil, fmt.Errorf("list homelab's guests: %w", err)
+		}
+		for _, g := range guests {
+			out = append(out, Removal{
+				Phase:  "guests",
+				What:   fmt.Sprintf("%s %s (%d) on %s", g.Kind, g.Name, g.VMID, g.Node),
+				remove: func(ctx context.Context, w io.Writer) error { return c.Proxmox.RemoveGuest(ctx, g, w) },
+			})
+		}
+	}
+	if c.Router != nil {
+		entries, err := routeros.OwnedEntries(ctx, c.Router, inv.Name)
+		if err != nil {
+			return nil, fmt.Errorf("list homelab's router entries: %w", err)
+		}
+		for _, e := range entries {
+			out = append(out, Removal{
+				Phase:  "network",
+				What:   fmt.Sprintf("%s %s", e.Menu, e.Comment),
+				Keep:   e.Keep,
+				remove: func(ctx context.Context, w io.Writer) error { return routeros.Remove(ctx, c.Router, e, w) },
+			})
+		}
+	}
+	return out, nil
+}
+
+// Down removes what DownPlan listed, in order, skipping what must be
+// kept. It stops at the first failure: what is left is listed again by the
+// next DownPlan.
+func Down(ctx context.Context, removals []Removal, out io.Writer) error {
+	for _, r := range removals {
+		if r.Keep != "" {
+			fmt.Fprintf(out, "kept %s: %s\n", r.What, r.Keep)
+			continue
+		}
+		if r.remove == nil {
+			return errors.New("down: a removal without a way to remove it (use DownPlan)")
+		}
+		if err := r.remove(ctx, out); err != nil {
+			return fmt.Errorf("down: %s: %w", r.What, err)
+		}
+	}
+	return nil
+}

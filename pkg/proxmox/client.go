@@ -1,0 +1,211 @@
+package proxmox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	pve "github.com/luthermonson/go-proxmox"
+
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// Client is homelab's way onto a Proxmox VE cluster: go-proxmox, unmodified,
+// used without its retries (they re-send POSTs, so a clone could be
+// submitted twice), with every task waited on and its exit status checked.
+//
+// During planning it reads the whole cluster once (/cluster/resources) and
+// shares that snapshot between steps. After a write it confirms through
+// the guest's own status and config, never through the cluster list, which
+// lags behind on real clusters.
+type Client struct {
+	api *pve.Client
+	// TaskPoll is how often a running task is polled (default 1s).
+	TaskPoll time.Duration
+	// TaskTimeout bounds one task (default 10 minutes).
+	TaskTimeout time.Duration
+
+	mu       sync.Mutex
+	snapshot []pve.ClusterResource
+	fetched  bool
+}
+
+// NewClient wraps a go-proxmox client made with WithAPIToken and an HTTP
+// client that verifies TLS (and has a timeout).
+func NewClient(api *pve.Client) *Client {
+	return &Client{api: api, TaskPoll: time.Second, TaskTimeout: 10 * time.Minute}
+}
+
+// API is the go-proxmox client underneath.
+func (c *Client) API() *pve.Client { return c.api }
+
+// Guests returns every VM and container in the cluster, read once and
+// shared until Forget.
+func (c *Client) Guests(ctx context.Context) ([]pve.ClusterResource, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fetched {
+		return c.snapshot, nil
+	}
+	rs, err := (&pve.Cluster{}).New(c.api).Resources(ctx, "vm")
+	if err != nil {
+		return nil, classify(fmt.Errorf("list the cluster's guests: %w", err))
+	}
+	c.snapshot = c.snapshot[:0]
+	for _, r := range rs {
+		if r != nil && (r.Type == "qemu" || r.Type == "lxc") {
+			c.snapshot = append(c.snapshot, *r)
+		}
+	}
+	c.fetched = true
+	return c.snapshot, nil
+}
+
+// Forget drops the shared snapshot, so the next Guests reads again.
+func (c *Client) Forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fetched = false
+}
+
+// guestPath is the API path of a guest.
+func guestPath(node, kind string, vmid int) string {
+	return fmt.Sprintf("/nodes/%s/%s/%d", node, apiKind(kind), vmid)
+}
+
+func apiKind(kind string) string {
+	if kind == "lxc" {
+		return "lxc"
+	}
+	return "qemu"
+}
+
+// config reads a guest's configuration from its own endpoint; ok is false
+// when PVE says the guest does not exist on that node.
+func (c *Client) config(ctx context.Context, node, kind string, vmid int) (cfg map[string]any, ok bool, err error) {
+	err = c.api.Get(ctx, guestPath(node, kind, vmid)+"/config", &cfg)
+	if err != nil {
+		if missing(err) {
+			return nil, false, nil
+		}
+		return nil, false, classify(fmt.Errorf("read the config of %d on %s: %w", vmid, node, err))
+	}
+	return cfg, true, nil
+}
+
+// status reads a guest's status ("running", "stopped") from its own
+// endpoint; "" when the guest does not exist on that node.
+func (c *Client) status(ctx context.Context, node, kind string, vmid int) (string, error) {
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := c.api.Get(ctx, guestPath(node, kind, vmid)+"/status/current", &st); err != nil {
+		if missing(err) {
+			return "", nil
+		}
+		return "", classify(fmt.Errorf("read the status of %d on %s: %w", vmid, node, err))
+	}
+	return st.Status, nil
+}
+
+// missing reports PVE's answer for a guest that does not exist: a 500
+// whose reason phrase says the configuration file does not exist.
+func missing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "does not exist")
+}
+
+// wait waits for a task PVE started and returns an error unless it ended
+// with OK (or only warnings). A nil task (PVE answered null) is done.
+func (c *Client) wait(ctx context.Context, task *pve.Task, what string) error {
+	if task == nil {
+		return nil
+	}
+	poll, limit := c.TaskPoll, c.TaskTimeout
+	if poll <= 0 {
+		poll = time.Second
+	}
+	if limit <= 0 {
+		limit = 10 * time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		if err := task.Ping(ctx); err != nil {
+			// The task runs on regardless: a retry must observe, not dispatch again.
+			return classify(fmt.Errorf("%s: task %s: %w", what, task.UPID, err))
+		}
+		if task.IsCompleted || (task.Status != "" && task.Status != pve.TaskRunning) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: task %s still running after %s", what, task.UPID, limit)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: task %s: %w", what, task.UPID, ctx.Err())
+		case <-t.C:
+		}
+	}
+	if task.ExitStatus == "OK" || strings.HasPrefix(task.ExitStatus, "WARNINGS") {
+		return nil
+	}
+	err := fmt.Errorf("%s: task %s failed: %s%s", what, task.UPID, task.ExitStatus, c.logTail(ctx, task))
+	return classify(err)
+}
+
+// logTail returns the last lines of a task's log, for error messages.
+func (c *Client) logTail(ctx context.Context, task *pve.Task) string {
+	log, err := task.Log(ctx, 0, 500)
+	if err != nil || len(log) == 0 {
+		return ""
+	}
+	lines := make([]string, 0, 3)
+	for i := max(len(log)-3, 0); i < len(log); i++ {
+		if l := strings.TrimSpace(log[i]); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return " (log: " + strings.Join(lines, " | ") + ")"
+}
+
+// classify marks the errors worth retrying (research/proxmox.md §5.1):
+// lock timeouts, a worker that did not start, 5xx from the proxy between
+// nodes, and broken connections. Authentication, bad requests and
+// conflicts are returned as they are.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, transient := range []string{"got timeout", "can't lock file", "cfs-lock", "got no worker upid", "got lock request timeout"} {
+		if strings.Contains(msg, transient) {
+			return step.Retryable(err)
+		}
+	}
+	for _, code := range []string{"502 ", "503 ", "504 ", "595 ", "596 "} {
+		if strings.Contains(msg, ": "+code) || strings.HasPrefix(msg, code) {
+			return step.Retryable(err)
+		}
+	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) || strings.Contains(msg, "x509:") || strings.Contains(msg, "fingerprint") {
+		return err // a certificate that fails verification stays failed
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return step.Retryable(err)
+	}
+	return err
+}
