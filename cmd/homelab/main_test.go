@@ -219,3 +219,36 @@ func lineAt(lines []string, i int) string {
 	}
 	return "(end of file)"
 }
+
+// up --simulate builds the network phase on a simulated router and ends
+// with a summary; apply runs a saved plan, and refuses one whose inventory
+// changed since.
+func TestUpAndApplySimulated(t *testing.T) {
+	code, out, errOut := runCLI(t, "up", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml")
+	if code != 0 || !strings.Contains(out, "network        17 created, 0 changed, 0 unchanged") {
+		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml", "--out", saved, "-o", "json"); code != 0 {
+		t.Fatalf("plan --out: %s", errOut)
+	}
+	code, out, errOut = runCLI(t, "apply", "--simulate", saved)
+	if code != 0 || !strings.Contains(out, "17 created") {
+		t.Fatalf("apply (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+
+	// A copy of the inventory, changed after the plan was made.
+	inv, _ := os.ReadFile("inventories/small.yaml")
+	copyPath := filepath.Join(dir, "small.yaml")
+	os.WriteFile(copyPath, inv, 0o600)
+	if code, _, errOut := runCLI(t, "plan", "--simulate", "-i", copyPath, "-p", "plans/network.yaml", "--out", saved, "-o", "json"); code != 0 {
+		t.Fatalf("plan --out: %s", errOut)
+	}
+	os.WriteFile(copyPath, append(inv, []byte("# edited\n")...), 0o600)
+	code, _, errOut = runCLI(t, "apply", "--simulate", saved)
+	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: the inventory "+copyPath+" changed") {
+		t.Fatalf("stale apply: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -35,8 +35,11 @@ type Clients struct {
 
 // Phases returns the phase kinds plan files can name, in the order a full
 // plan runs them.
-func Phases(c Clients) []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial}, loadbalancer.Phase{}, kubeadm.Phase{}}
+func Phases(c Clients) []plan.PhaseKind { return phases(c, nil) }
+
+// phases returns the phase kinds; replace names guests that may be rebuilt.
+func phases(c Clients, replace []string) []plan.PhaseKind {
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: replace}, loadbalancer.Phase{}, kubeadm.Phase{}}
 }
 
 // Registry returns a registry of Phases.
@@ -61,6 +64,9 @@ type PlanOptions struct {
 	Logger *slog.Logger
 	// Clients are what the phases observe through.
 	Clients Clients
+	// Replace names guests that may be rebuilt (stopped, deleted and
+	// created again) when a change cannot be made in place.
+	Replace []string
 }
 
 // Plan compiles the inventory and the plan file into a plan. Unless
@@ -76,7 +82,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if opts.Offline {
 		clients = Clients{}
 	}
-	reg, err := Registry(clients)
+	reg, err := plan.NewRegistry(phases(clients, opts.Replace)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/homelabctl/homelab/internal/view"
+	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// runFlags are the flags of the commands that change the lab.
+type runFlags struct {
+	output      string
+	parallelism int
+	strictOrder bool
+	replace     []string
+	t           target
+}
+
+func addRunFlags(cmd *cobra.Command, f *runFlags) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "text", "progress: text (timestamped lines) or json (one event per line)")
+	fl.IntVar(&f.parallelism, "parallel", 4, "most steps running at once")
+	fl.BoolVar(&f.strictOrder, "strict-order", false, "run the phases one after another")
+	fl.StringSliceVar(&f.replace, "replace", nil, "guests that may be rebuilt when a change cannot be made in place")
+	fl.BoolVar(&f.t.simulate, "simulate", false, "run against an in-process simulated lab (loopback only) instead of the real one")
+}
+
+func (f runFlags) options(g *globals, clients homelab.Clients) (homelab.ApplyOptions, error) {
+	var sink engine.Sink
+	switch f.output {
+	case "text":
+		sink = &view.Plain{W: g.stdout}
+	case "json":
+		sink = view.JSON{W: g.stdout}
+	default:
+		return homelab.ApplyOptions{}, &usageError{fmt.Errorf("-o %s: want text or json", f.output)}
+	}
+	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
+}
+
+func newUpCommand(g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Plan and build the lab: the disaster-recovery rebuild",
+		Long: `up makes the plan (reading the lab) and runs it: each step observes again and
+changes only what differs, so a re-run after a failure carries on where the
+last one stopped, and a run on a built lab changes nothing. A conflict (an
+object homelab does not own in the way) fails its step; homelab never
+changes what is not its own. --replace NAME allows rebuilding a guest whose
+change cannot be made in place.`,
+		Example: `  homelab up -i inventories/rachuna-net.yaml --simulate
+  homelab up -i inventories/rachuna-net.yaml -p plans/network.yaml
+  homelab up -i inventories/small.yaml -o json > run.jsonl`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			file, err := plan.LoadFile(g.plan)
+			if err != nil {
+				return err
+			}
+			clients, done, err := g.clients(cmd.Context(), inv, f.t)
+			if err != nil {
+				return err
+			}
+			defer done()
+			opts, err := f.options(g, clients)
+			if err != nil {
+				return err
+			}
+			begin := time.Now()
+			p, res, err := homelab.Up(cmd.Context(), inv, file, opts)
+			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
+		},
+	}
+	addPlanFlag(cmd, g)
+	addRunFlags(cmd, &f)
+	return cmd
+}
+
+func newApplyCommand(g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "apply PLAN.json",
+		Short: "Run exactly a plan saved with plan --out",
+		Long: `apply runs a saved plan. It refuses, changing nothing, when the inventory or
+the plan file changed since the plan was made, or when observing the lab
+now gives a different change for any step than the plan showed: review a
+new plan instead.`,
+		Example: `  homelab plan -i inventories/small.yaml --out plan.json
+  homelab apply plan.json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			saved, err := plan.ReadSaved(r)
+			r.Close()
+			if err != nil {
+				return err
+			}
+			g.inventory = saved.Inventory.Path
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			clients, done, err := g.clients(cmd.Context(), inv, f.t)
+			if err != nil {
+				return err
+			}
+			defer done()
+			opts, err := f.options(g, clients)
+			if err != nil {
+				return err
+			}
+			begin := time.Now()
+			p, res, err := homelab.Apply(cmd.Context(), saved, opts)
+			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
+		},
+	}
+	addRunFlags(cmd, &f)
+	return cmd
+}
+
+// finish writes the summary of a run (text output only) and returns its
+// error.
+func finish(w io.Writer, p *plan.Plan, res *engine.Result, err error, took time.Duration, output string) error {
+	if res != nil && output == "text" {
+		phases := make([]string, len(p.Phases))
+		for i, ph := range p.Phases {
+			phases[i] = ph.Name
+		}
+		phaseOf := make(map[step.ID]string, len(p.Steps))
+		for _, s := range p.Steps {
+			phaseOf[s.ID] = s.Phase
+		}
+		view.Summary(w, phases, phaseOf, res, took)
+	}
+	return err
+}
