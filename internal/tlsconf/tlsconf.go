@@ -56,11 +56,13 @@ func Config(t inventory.TLS, serverName string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ParseFingerprint reads "SHA256:aa:bb:..." (colons optional, any case).
+// ParseFingerprint reads a SHA-256 fingerprint: "SHA256:aa:bb:...", or
+// PVE's "AA:BB:..." as its web UI shows it (prefix and colons optional,
+// any case), as inventory validation accepts it.
 func ParseFingerprint(s string) ([]byte, error) {
-	hexPart, ok := strings.CutPrefix(strings.TrimSpace(s), "SHA256:")
-	if !ok {
-		return nil, fmt.Errorf("tls fingerprint %q: want SHA256:<64 hex digits>", s)
+	hexPart := strings.TrimSpace(s)
+	for _, prefix := range []string{"SHA256:", "sha256:"} {
+		hexPart = strings.TrimPrefix(hexPart, prefix)
 	}
 	b, err := hex.DecodeString(strings.ReplaceAll(hexPart, ":", ""))
 	if err != nil || len(b) != sha256.Size {

@@ -92,6 +92,11 @@ func TestConfig(t *testing.T) {
 }
 
 func TestParseFingerprint(t *testing.T) {
+	for _, good := range []string{"SHA256:" + strings.Repeat("ab", 32), strings.Repeat("AB:", 31) + "AB", "sha256:" + strings.Repeat("0", 64)} {
+		if _, err := ParseFingerprint(good); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
 	for _, bad := range []string{"", "sha1:aa", "SHA256:zz", "SHA256:" + strings.Repeat("a", 62)} {
 		if _, err := ParseFingerprint(bad); err == nil {
 			t.Errorf("%q accepted", bad)
