@@ -13,13 +13,14 @@ help: ## list the targets
 build: ## build bin/homelab
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/homelab
 
-# Until the whole simulated lab exists, the demo validates the reference
-# inventory, shows its full plan offline, and plans the network phase
-# against the simulated router (nothing outside loopback is contacted).
-demo: build ## validate the reference lab, show its plan offline and against the simulated router
+# The demo validates the reference inventory, shows its full plan offline,
+# then builds the router and the guests on the simulated lab (simulators on
+# loopback: nothing outside this machine is contacted). The host phases
+# join it as they gain simulated hosts.
+demo: build ## validate the reference lab, show its plan, build it on the simulated lab
 	$(BIN) validate -i $(INVENTORY) -p plans/full-stack.yaml
 	$(BIN) plan -i $(INVENTORY) -p plans/full-stack.yaml --offline
-	$(BIN) plan -i $(INVENTORY) -p plans/network.yaml --simulate
+	$(BIN) up -i $(INVENTORY) -p plans/infrastructure.yaml --simulate
 
 lint: ## gofmt and go vet
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

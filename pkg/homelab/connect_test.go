@@ -15,6 +15,7 @@ import (
 
 	"github.com/homelabctl/homelab/internal/tlsconf"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
 	sim "github.com/homelabctl/homelab/pkg/sim/routeros"
 )
 
@@ -72,6 +73,44 @@ func TestConnectRouterOverPinnedTLS(t *testing.T) {
 
 	// A missing secret is an error before anything is dialled.
 	if _, err := Connect(context.Background(), inv, ConnectOptions{Secrets: inventory.Resolver{LookupEnv: func(string) (string, bool) { return "", false }}}); err == nil || !strings.Contains(err.Error(), "router password") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Connect builds the Proxmox client from the inventory: the token secret
+// from its reference, TLS pinned to the certificate's SHA-256; a wrong pin
+// is refused, and the secret never shows in an error.
+func TestConnectProxmoxOverPinnedTLS(t *testing.T) {
+	const secret = "pve-token-secret-value"
+	srv, err := simpve.New(simpve.Options{Tokens: []simpve.Token{{ID: "homelab@pve!homelab", Secret: secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	inv := &inventory.Inventory{
+		Router:  inventory.Router{Address: "127.0.0.1:1", Username: "homelab", Password: "env:PW"},
+		Proxmox: inventory.Proxmox{Endpoint: srv.URL(), TokenID: "homelab@pve!homelab", TokenSecret: "env:PVE_SECRET", TLS: inventory.TLS{Fingerprint: srv.Fingerprint()}},
+	}
+	secrets := inventory.Resolver{LookupEnv: func(name string) (string, bool) {
+		return map[string]string{"PW": "x", "PVE_SECRET": secret}[name], true
+	}}
+	c, err := Connect(context.Background(), inv, ConnectOptions{Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Proxmox.Guests(context.Background()); err != nil {
+		t.Fatalf("list guests over pinned TLS: %v", err)
+	}
+	inv.Proxmox.TLS.Fingerprint = "SHA256:" + strings.Repeat("ab", 32)
+	c2, err := Connect(context.Background(), inv, ConnectOptions{Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c2.Proxmox.Guests(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "does not match the pinned") || strings.Contains(err.Error(), secret) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -4,20 +4,33 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
+	pve "github.com/luthermonson/go-proxmox"
+
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/routeros"
+	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
 	simros "github.com/homelabctl/homelab/pkg/sim/routeros"
 )
 
 // SimulatedLab is an in-process lab to run plans against: simulators that
 // speak the real protocols on loopback ports, so nothing reaches the
-// inventory's real addresses. (So far: the router.)
+// inventory's real addresses. The router and the Proxmox cluster are
+// simulated; a guest's SSH port "answers" (a loopback listener accepts)
+// while the PVE simulator has it running.
 type SimulatedLab struct {
 	Router  *simros.Server
+	Proxmox *simpve.Server
+	ssh     net.Listener
 	clients Clients
 }
 
@@ -25,11 +38,20 @@ type SimulatedLab struct {
 // sees its API clients arrive: the factory address on its bridge.
 var simulatedManagement = netip.MustParseAddr("192.168.88.1")
 
-// Simulate starts a simulated lab for inv, in its factory state.
-func Simulate(_ context.Context, inv *inventory.Inventory) (*SimulatedLab, error) {
-	secret := make([]byte, 12)
-	rand.Read(secret)
-	password := hex.EncodeToString(secret)
+// SimulateOptions tune Simulate.
+type SimulateOptions struct {
+	// Latency is the PVE simulator's task duration model (zero: instant).
+	Latency simpve.Latency
+}
+
+// Simulate starts a simulated lab for inv: a factory-fresh router, and a
+// Proxmox cluster with the inventory's nodes, storages and templates.
+func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOptions) (*SimulatedLab, error) {
+	var o SimulateOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	password := randomSecret()
 	router := simros.New(simros.Options{
 		Users:      map[string]string{inv.Router.Username: password},
 		Management: simulatedManagement,
@@ -38,13 +60,113 @@ func Simulate(_ context.Context, inv *inventory.Inventory) (*SimulatedLab, error
 	if err != nil {
 		return nil, fmt.Errorf("start the simulated router: %w", err)
 	}
-	return &SimulatedLab{
-		Router: router,
-		clients: Clients{
-			Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
-			RouterManagement: simulatedManagement,
-		},
-	}, nil
+	lab := &SimulatedLab{Router: router}
+	lab.clients = Clients{
+		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
+		RouterManagement: simulatedManagement,
+	}
+	if err := lab.startProxmox(inv, o); err != nil {
+		lab.Close()
+		return nil, err
+	}
+	return lab, nil
+}
+
+func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions) error {
+	secret := randomSecret()
+	opts := simpve.Options{
+		Tokens:  []simpve.Token{{ID: inv.Proxmox.TokenID, Secret: secret}},
+		Latency: o.Latency,
+	}
+	for _, n := range inv.Proxmox.Nodes {
+		opts.Nodes = append(opts.Nodes, simpve.NodeSpec{Name: n.Name})
+	}
+	storages := []string{inv.Proxmox.Storage}
+	for _, g := range inv.Guests {
+		if !slices.Contains(storages, g.Storage) && g.Storage != "" {
+			storages = append(storages, g.Storage)
+		}
+	}
+	opts.Storages = []simpve.StorageSpec{{Name: "local", Type: "dir", Content: "iso,vztmpl,backup,snippets", Size: 100 << 30}}
+	for _, s := range storages {
+		if s != "" && s != "local" {
+			opts.Storages = append(opts.Storages, simpve.StorageSpec{Name: s, Type: "lvmthin", Content: "images,rootdir", Size: 2 << 40})
+		}
+	}
+	for _, t := range inv.Proxmox.Templates.VM {
+		opts.VMTemplates = append(opts.VMTemplates, simpve.VMTemplateSpec{VMID: t.VMID, Node: t.Node, Name: t.Name, Storage: inv.Proxmox.Storage})
+	}
+	opts.CTTemplates = []string{}
+	for _, t := range inv.Proxmox.Templates.LXC {
+		opts.CTTemplates = append(opts.CTTemplates, t.VolID)
+	}
+	opts.NoTemplates = len(opts.VMTemplates) == 0 && len(opts.CTTemplates) == 0
+	srv, err := simpve.New(opts)
+	if err != nil {
+		return fmt.Errorf("simulated Proxmox: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("start the simulated Proxmox: %w", err)
+	}
+	l.Proxmox = srv
+	api := pve.NewClient(srv.URL(), pve.WithHTTPClient(srv.HTTPClient()), pve.WithAPIToken(inv.Proxmox.TokenID, secret))
+	client := proxmox.NewClient(api)
+	client.TaskPoll = 20 * time.Millisecond
+	l.clients.Proxmox = client
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	l.ssh = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	l.clients.Dial = l.dialGuest
+	return nil
+}
+
+// dialGuest reaches a guest's address: the loopback listener when the PVE
+// simulator has a running guest with that IP, "connection refused"
+// otherwise, as a booting or stopped guest answers.
+func (l *SimulatedLab) dialGuest(ctx context.Context, network, address string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range l.Proxmox.Guests() {
+		if g.Status == "running" && guestIP(g.Config) == host {
+			var d net.Dialer
+			return d.DialContext(ctx, network, l.ssh.Addr().String())
+		}
+	}
+	return nil, &net.OpError{Op: "dial", Net: network, Err: errors.Join(syscall.ECONNREFUSED)}
+}
+
+// guestIP reads a guest's address from ipconfig0 (VMs) or net0 (LXC).
+func guestIP(cfg map[string]string) string {
+	for _, key := range []string{"ipconfig0", "net0"} {
+		for _, part := range strings.Split(cfg[key], ",") {
+			if v, ok := strings.CutPrefix(part, "ip="); ok {
+				if p, err := netip.ParsePrefix(v); err == nil {
+					return p.Addr().String()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func randomSecret() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Clients are the clients that reach the simulated lab.
@@ -53,5 +175,11 @@ func (l *SimulatedLab) Clients() Clients { return l.clients }
 // Close stops the simulators.
 func (l *SimulatedLab) Close() error {
 	l.clients.Close()
+	if l.ssh != nil {
+		l.ssh.Close()
+	}
+	if l.Proxmox != nil {
+		l.Proxmox.Close()
+	}
 	return l.Router.Close()
 }
