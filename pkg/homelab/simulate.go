@@ -42,6 +42,9 @@ var simulatedManagement = netip.MustParseAddr("192.168.88.1")
 type SimulateOptions struct {
 	// Latency is the PVE simulator's task duration model (zero: instant).
 	Latency simpve.Latency
+	// ResourceLag is how far the simulated cluster list lags behind the
+	// guests' own endpoints, as on real clusters.
+	ResourceLag time.Duration
 }
 
 // Simulate starts a simulated lab for inv: a factory-fresh router, and a
@@ -75,8 +78,9 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions) error {
 	secret := randomSecret()
 	opts := simpve.Options{
-		Tokens:  []simpve.Token{{ID: inv.Proxmox.TokenID, Secret: secret}},
-		Latency: o.Latency,
+		Tokens:      []simpve.Token{{ID: inv.Proxmox.TokenID, Secret: secret}},
+		Latency:     o.Latency,
+		ResourceLag: o.ResourceLag,
 	}
 	for _, n := range inv.Proxmox.Nodes {
 		opts.Nodes = append(opts.Nodes, simpve.NodeSpec{Name: n.Name})
