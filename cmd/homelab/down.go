@@ -34,6 +34,11 @@ the mark is listed or touched. --yes skips the question (for scripts).`,
 			if err != nil {
 				return err
 			}
+			_, end, err := g.beginRun(inv, "down", t, false)
+			if err != nil {
+				return err
+			}
+			defer end()
 			clients, done, err := g.clients(cmd.Context(), inv, t)
 			if err != nil {
 				return err

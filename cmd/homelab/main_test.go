@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,42 @@ func TestUpAndApplySimulated(t *testing.T) {
 	code, _, errOut = runCLI(t, "apply", "--simulate", saved)
 	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: the inventory "+copyPath+" changed") {
 		t.Fatalf("stale apply: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// Runs against a real lab take the inventory's run lock and keep a journal
+// beside it; a second run waits its turn with a message naming the holder.
+func TestRealRunsLockAndJournal(t *testing.T) {
+	dir := t.TempDir()
+	invPath := filepath.Join(dir, "small.yaml")
+	data, err := os.ReadFile("../../inventories/small.yaml")
+	if err != nil {
+		data, err = os.ReadFile("inventories/small.yaml")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(invPath, data, 0o600)
+	var stderr bytes.Buffer
+	g := &globals{inventory: invPath, stdout: io.Discard, stderr: &stderr}
+	inv, err := g.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal, end, err := g.begin(inv, "up", target{})
+	if err != nil || journal == nil {
+		t.Fatalf("begin: %v", err)
+	}
+	if _, _, err := g.begin(inv, "down", target{}); err == nil || !strings.Contains(err.Error(), "another run holds") {
+		t.Fatalf("second run: %v", err)
+	}
+	end()
+	if !strings.Contains(stderr.String(), "Run journal: "+filepath.Join(dir, ".homelab", "small", "runs")) {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	if _, end2, err := g.begin(inv, "up", target{}); err != nil {
+		t.Fatalf("after the first run ended: %v", err)
+	} else {
+		end2()
 	}
 }

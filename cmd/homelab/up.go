@@ -11,6 +11,7 @@ import (
 	"github.com/homelabctl/homelab/internal/view"
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -33,7 +34,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.BoolVar(&f.t.simulate, "simulate", false, "run against an in-process simulated lab (loopback only) instead of the real one")
 }
 
-func (f runFlags) options(g *globals, clients homelab.Clients) (homelab.ApplyOptions, error) {
+func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer) (homelab.ApplyOptions, error) {
 	var sink engine.Sink
 	switch f.output {
 	case "text":
@@ -43,7 +44,40 @@ func (f runFlags) options(g *globals, clients homelab.Clients) (homelab.ApplyOpt
 	default:
 		return homelab.ApplyOptions{}, &usageError{fmt.Errorf("-o %s: want text or json", f.output)}
 	}
+	if journal != nil {
+		sink = view.Tee{sink, view.JSON{W: journal}}
+	}
 	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
+}
+
+// begin takes the run lock of a real lab and opens its run journal; a
+// simulated lab lives and dies with this process and needs neither.
+func (g *globals) begin(inv *inventory.Inventory, command string, t target) (journal io.Writer, end func(), err error) {
+	return g.beginRun(inv, command, t, true)
+}
+
+func (g *globals) beginRun(inv *inventory.Inventory, command string, t target, withJournal bool) (journal io.Writer, end func(), err error) {
+	if t.simulate {
+		return nil, func() {}, nil
+	}
+	dir := homelab.StateDir(g.inventory, inv.Name)
+	lock, err := homelab.Lock(dir, command)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !withJournal {
+		return nil, func() { lock.Unlock() }, nil
+	}
+	f, err := homelab.Journal(dir, command)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return f, func() {
+		f.Close()
+		lock.Unlock()
+		fmt.Fprintf(g.stderr, "Run journal: %s\n", f.Name())
+	}, nil
 }
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -70,12 +104,17 @@ change cannot be made in place.`,
 			if err != nil {
 				return err
 			}
+			journal, end, err := g.begin(inv, "up", f.t)
+			if err != nil {
+				return err
+			}
+			defer end()
 			clients, done, err := g.clients(cmd.Context(), inv, f.t)
 			if err != nil {
 				return err
 			}
 			defer done()
-			opts, err := f.options(g, clients)
+			opts, err := f.options(g, clients, journal)
 			if err != nil {
 				return err
 			}
@@ -116,12 +155,17 @@ new plan instead.`,
 			if err != nil {
 				return err
 			}
+			journal, end, err := g.begin(inv, "apply", f.t)
+			if err != nil {
+				return err
+			}
+			defer end()
 			clients, done, err := g.clients(cmd.Context(), inv, f.t)
 			if err != nil {
 				return err
 			}
 			defer done()
-			opts, err := f.options(g, clients)
+			opts, err := f.options(g, clients, journal)
 			if err != nil {
 				return err
 			}

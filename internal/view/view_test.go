@@ -1,0 +1,82 @@
+package view
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+func TestStatus(t *testing.T) {
+	p := &plan.Plan{Steps: []plan.Step{
+		{ID: "router/dns/a", Phase: "network", ObservedDigest: "d", Change: step.Change{Action: step.None}},
+		{ID: "guest/lb-1", Phase: "guests", ObservedDigest: "d", Change: step.Change{Action: step.Update, Fields: []step.Field{{Name: "cores", Old: "8", New: "2"}}}},
+		{ID: "guest/lb-2", Phase: "guests", ObservedDigest: "d", Change: step.Change{Action: step.Create}},
+		{ID: "guest/x", Phase: "guests", ObservedDigest: "d", Change: step.Change{Action: step.Conflict, Reason: "vmid 105 is not ours"}},
+		{ID: "lb/keepalived/lb-1", Phase: "loadbalancers", Change: step.Change{Action: step.Create, Fields: []step.Field{{Name: "auth_pass", New: "secret", Sensitive: true}}}},
+	}}
+	var b bytes.Buffer
+	if err := Status(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"router/dns/a        in sync",
+		`guest/lb-1          drifted       cores: "8" -> "2"`,
+		"guest/lb-2          missing",
+		"guest/x             conflict      vmid 105 is not ours",
+		"lb/keepalived/lb-1  not observed",
+		"5 resources: 1 in sync, 1 missing, 1 drifted, 1 conflict, 1 not observed.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "secret") {
+		t.Error("status shows a secret")
+	}
+}
+
+func TestPlainAndSummary(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	v := &Plain{W: &b}
+	change := step.Change{Action: step.Create}
+	for _, e := range []engine.Event{
+		{Kind: engine.StepStarted, Step: "guest/lb-1", Time: t0},
+		{Kind: engine.StepChange, Step: "guest/lb-1", Time: t0, Change: &change},
+		{Kind: engine.StepOutput, Step: "guest/lb-1", Time: t0, Line: "cloned lb-1"},
+		{Kind: engine.StepRetry, Step: "guest/lb-1", Time: t0, Attempt: 2, Delay: time.Second, Err: "got timeout"},
+		{Kind: engine.StepDone, Step: "guest/lb-1", Time: t0.Add(1500 * time.Millisecond)},
+		{Kind: engine.StepFailed, Step: "guest/lb-2", Time: t0, Err: "boom"},
+		{Kind: engine.StepSkipped, Step: "guest/lb-2/boot", Time: t0, Reason: "needs guest/lb-2, which failed"},
+	} {
+		v.Emit(e)
+	}
+	want := `10:00:00 start   guest/lb-1
+10:00:00 +       guest/lb-1
+10:00:00         guest/lb-1 | cloned lb-1
+10:00:00 retry   guest/lb-1 (attempt 2 in 1s): got timeout
+10:00:01 done    guest/lb-1 (1.5s)
+10:00:00 FAILED  guest/lb-2: boom
+10:00:00 skipped guest/lb-2/boot: needs guest/lb-2, which failed
+`
+	if b.String() != want {
+		t.Errorf("plain view:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	res := &engine.Result{Steps: []engine.StepResult{
+		{ID: "guest/lb-1", Status: engine.Done, Change: change, Started: t0, Ended: t0.Add(1500 * time.Millisecond)},
+		{ID: "guest/lb-2", Status: engine.Failed, Started: t0, Ended: t0.Add(time.Second)},
+		{ID: "guest/lb-2/boot", Status: engine.Skipped},
+	}}
+	b.Reset()
+	Summary(&b, []string{"guests"}, map[step.ID]string{"guest/lb-1": "guests", "guest/lb-2": "guests", "guest/lb-2/boot": "guests"}, res, 2*time.Second)
+	if !strings.Contains(b.String(), "guests         1 created, 0 changed, 0 unchanged, 0 ran, 1 failed, 1 skipped") || !strings.Contains(b.String(), "slowest: guest/lb-1 1.5s, guest/lb-2 1s") {
+		t.Errorf("summary:\n%s", b.String())
+	}
+}
