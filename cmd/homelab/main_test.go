@@ -9,7 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	ros "github.com/go-routeros/routeros/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -289,4 +293,60 @@ func TestRealRunsLockAndJournal(t *testing.T) {
 	} else {
 		end2()
 	}
+}
+
+// sim serve prints where its simulators listen and how to log in, and a
+// go-routeros session with those credentials works; it stops with the
+// context.
+func TestSimServe(t *testing.T) {
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Chdir("../..")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"sim", "serve", "-i", "inventories/small.yaml"}, strings.NewReader(""), out, io.Discard)
+	}()
+	var addr, user, pass string
+	for i := 0; i < 200 && addr == ""; i++ {
+		time.Sleep(10 * time.Millisecond)
+		for _, line := range strings.Split(out.String(), "\n") {
+			// RouterOS API   ADDR  (plain API; user USER, password PASS)
+			if f := strings.Fields(line); len(f) == 9 && f[0] == "RouterOS" {
+				addr, user, pass = f[2], f[6], strings.TrimSuffix(f[8], ")")
+			}
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("no router endpoint in:\n%s", out.String())
+	}
+	c, err := ros.DialTimeout(addr, strings.TrimSuffix(user, ","), pass, 2*time.Second)
+	if err != nil {
+		cancel()
+		t.Fatalf("log in to the served router: %v\n%s", err, out.String())
+	}
+	c.Close()
+	cancel()
+	if code := <-done; code != 0 || !strings.Contains(out.String(), "Stopped.") || !strings.Contains(out.String(), "Proxmox VE API https://127.0.0.1:") {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,7 +1,19 @@
-// Package homelab is the library's front door: load an inventory, compile
-// a plan from it, and (as the phases get wired to their providers) observe,
-// apply, bring up, tear down and report status. The homelab command uses
+// Package homelab is the library's front door. The homelab command uses
 // nothing else; other Go tools import this package the same way.
+//
+//   - Load reads and validates an inventory (every problem with its file,
+//     line and column).
+//   - Plan compiles an inventory and a plan file into ordered steps and,
+//     given Clients, observes the lab (read only) to find what really
+//     changes. PlanOptions.Offline reads nothing.
+//   - Up plans and runs; Apply runs a saved plan exactly, refusing a stale
+//     one; DownPlan lists what carries the inventory's mark and Down
+//     removes it, and nothing else.
+//   - Connect makes Clients for the real lab from the inventory's
+//     addresses, TLS settings and secret references; Simulate starts an
+//     in-process simulated lab on loopback and gives its Clients.
+//   - Lock and Journal keep two runs against one inventory from
+//     interleaving, and record what each did.
 //
 // This is where the phase kinds are assembled: the network phase from
 // pkg/routeros, guests from pkg/proxmox, loadbalancers from

@@ -32,6 +32,21 @@ type SimulatedLab struct {
 	Proxmox *simpve.Server
 	ssh     net.Listener
 	clients Clients
+	access  Access
+}
+
+// Access is how to reach a simulated lab's servers with other tools: the
+// endpoints and the credentials it made up for this run.
+type Access struct {
+	RouterAddress  string
+	RouterUser     string
+	RouterPassword string
+	ProxmoxURL     string
+	// ProxmoxFingerprint is the SHA-256 of the simulator's certificate,
+	// for an inventory's proxmox.tls.fingerprint.
+	ProxmoxFingerprint string
+	ProxmoxTokenID     string
+	ProxmoxTokenSecret string
 }
 
 // simulatedManagement is the simulated router's address as the router
@@ -63,7 +78,7 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 	if err != nil {
 		return nil, fmt.Errorf("start the simulated router: %w", err)
 	}
-	lab := &SimulatedLab{Router: router}
+	lab := &SimulatedLab{Router: router, access: Access{RouterAddress: addr, RouterUser: inv.Router.Username, RouterPassword: password}}
 	lab.clients = Clients{
 		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
 		RouterManagement: simulatedManagement,
@@ -113,6 +128,8 @@ func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions)
 		return fmt.Errorf("start the simulated Proxmox: %w", err)
 	}
 	l.Proxmox = srv
+	l.access.ProxmoxURL, l.access.ProxmoxFingerprint = srv.URL(), srv.Fingerprint()
+	l.access.ProxmoxTokenID, l.access.ProxmoxTokenSecret = inv.Proxmox.TokenID, secret
 	api := pve.NewClient(srv.URL(), pve.WithHTTPClient(srv.HTTPClient()), pve.WithAPIToken(inv.Proxmox.TokenID, secret))
 	client := proxmox.NewClient(api)
 	client.TaskPoll = 20 * time.Millisecond
@@ -172,6 +189,9 @@ func randomSecret() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Access returns the simulated servers' endpoints and credentials.
+func (l *SimulatedLab) Access() Access { return l.access }
 
 // Clients are the clients that reach the simulated lab.
 func (l *SimulatedLab) Clients() Clients { return l.clients }
