@@ -73,6 +73,11 @@ func (g *globals) color(w io.Writer) bool {
 	if g.noColor || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
+	return g.terminal(w)
+}
+
+// terminal reports whether w is a terminal.
+func (g *globals) terminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

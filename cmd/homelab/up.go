@@ -39,6 +39,9 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	switch f.output {
 	case "text":
 		sink = &view.Plain{W: g.stdout}
+		if g.terminal(g.stdout) {
+			sink = &view.Live{W: g.stdout, Color: g.color(g.stdout)}
+		}
 	case "json":
 		sink = view.JSON{W: g.stdout}
 	default:
@@ -119,7 +122,13 @@ change cannot be made in place.`,
 				return err
 			}
 			begin := time.Now()
-			p, res, err := homelab.Up(cmd.Context(), inv, file, opts)
+			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace})
+			if err != nil {
+				return err
+			}
+			stop := live(opts.Sink, len(p.Steps))
+			res, err := homelab.Run(cmd.Context(), p, opts)
+			stop()
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},
 	}
@@ -176,6 +185,25 @@ new plan instead.`,
 	}
 	addRunFlags(cmd, &f)
 	return cmd
+}
+
+// live starts the live view's redraws, if the run shows one.
+func live(sink engine.Sink, total int) (stop func()) {
+	for _, s := range teeOf(sink) {
+		if l, ok := s.(*view.Live); ok {
+			l.Total = total
+			l.Start(time.Second)
+			return l.Stop
+		}
+	}
+	return func() {}
+}
+
+func teeOf(sink engine.Sink) []engine.Sink {
+	if t, ok := sink.(view.Tee); ok {
+		return t
+	}
+	return []engine.Sink{sink}
 }
 
 // finish writes the summary of a run (text output only) and returns its

@@ -80,3 +80,27 @@ func TestPlainAndSummary(t *testing.T) {
 		t.Errorf("summary:\n%s", b.String())
 	}
 }
+
+func TestLive(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	l := &Live{W: &b, Total: 3, Now: func() time.Time { return t0.Add(5 * time.Second) }}
+	l.Emit(engine.Event{Kind: engine.StepStarted, Step: "guest/a", Time: t0})
+	l.Emit(engine.Event{Kind: engine.StepStarted, Step: "guest/b", Time: t0})
+	l.Emit(engine.Event{Kind: engine.StepRetry, Step: "guest/b", Time: t0, Attempt: 2, Delay: time.Second, Err: "got timeout"})
+	out := b.String()
+	if !strings.Contains(out, "[0/3 done, 2 running]\n  guest/a 5s\n  guest/b 5s (retried 1×)\n") {
+		t.Errorf("block:\n%q", out)
+	}
+	b.Reset()
+	l.Emit(engine.Event{Kind: engine.StepDone, Step: "guest/a", Time: t0.Add(2 * time.Second)})
+	out = b.String()
+	// The old block (3 lines) is erased, the finished step scrolls by,
+	// and the new block follows.
+	if strings.Count(out, "\x1b[1A\x1b[2K") != 3 || !strings.Contains(out, "done    guest/a (2s)\n[1/3 done, 1 running]\n  guest/b 5s (retried 1×)\n") {
+		t.Errorf("after done:\n%q", out)
+	}
+	if strings.Contains(out, "\x1b[32m") {
+		t.Error("colours without Color")
+	}
+}

@@ -44,8 +44,17 @@ func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts App
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	res, err := Run(ctx, p, opts)
 	return p, res, err
+}
+
+// Run runs a plan Plan made (with the same clients), for callers that
+// show the plan or count its steps before running it. Up is Plan, then Run.
+func Run(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*engine.Result, error) {
+	if p.Graph() == nil {
+		return nil, fmt.Errorf("run: the plan has no step graph: use Apply for a saved plan")
+	}
+	return engine.Run(ctx, p.Graph(), opts.engine())
 }
 
 // StalePlanError is a saved plan that no longer describes what applying
