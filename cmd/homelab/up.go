@@ -129,6 +129,9 @@ change cannot be made in place.`,
 			stop := live(opts.Sink, len(p.Steps))
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
+			if err == nil && f.output == "text" {
+				defer view.Endpoints(g.stdout, inv)
+			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -102,5 +103,17 @@ func TestLive(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b[32m") {
 		t.Error("colours without Color")
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	inv, _, err := inventory.Load("../../inventories/small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	Endpoints(&b, inv)
+	if !strings.Contains(b.String(), "Kubernetes API  https://"+inv.Kubernetes.Endpoint+":6443") || !strings.Contains(b.String(), "VIP "+inv.LoadBalancer.VIPs[0].Name) {
+		t.Errorf("endpoints:\n%s", b.String())
 	}
 }
