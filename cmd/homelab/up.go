@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,27 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 		sink = view.Tee{sink, view.JSON{W: journal}}
 	}
 	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
+}
+
+// startRun takes the run lock and journal (real labs), makes the clients
+// and the run's options; end releases them all.
+func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, command string, f runFlags) (homelab.ApplyOptions, func(), error) {
+	journal, unlock, err := g.begin(inv, command, f.t)
+	if err != nil {
+		return homelab.ApplyOptions{}, nil, err
+	}
+	clients, done, err := g.clients(ctx, inv, f.t)
+	if err != nil {
+		unlock()
+		return homelab.ApplyOptions{}, nil, err
+	}
+	opts, err := f.options(g, clients, journal)
+	if err != nil {
+		done()
+		unlock()
+		return homelab.ApplyOptions{}, nil, err
+	}
+	return opts, func() { done(); unlock() }, nil
 }
 
 // begin takes the run lock of a real lab and opens its run journal; a
@@ -107,20 +129,12 @@ change cannot be made in place.`,
 			if err != nil {
 				return err
 			}
-			journal, end, err := g.begin(inv, "up", f.t)
+			opts, end, err := g.startRun(cmd.Context(), inv, "up", f)
 			if err != nil {
 				return err
 			}
 			defer end()
-			clients, done, err := g.clients(cmd.Context(), inv, f.t)
-			if err != nil {
-				return err
-			}
-			defer done()
-			opts, err := f.options(g, clients, journal)
-			if err != nil {
-				return err
-			}
+			clients := opts.Clients
 			begin := time.Now()
 			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace})
 			if err != nil {
@@ -167,20 +181,11 @@ new plan instead.`,
 			if err != nil {
 				return err
 			}
-			journal, end, err := g.begin(inv, "apply", f.t)
+			opts, end, err := g.startRun(cmd.Context(), inv, "apply", f)
 			if err != nil {
 				return err
 			}
 			defer end()
-			clients, done, err := g.clients(cmd.Context(), inv, f.t)
-			if err != nil {
-				return err
-			}
-			defer done()
-			opts, err := f.options(g, clients, journal)
-			if err != nil {
-				return err
-			}
 			begin := time.Now()
 			p, res, err := homelab.Apply(cmd.Context(), saved, opts)
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)

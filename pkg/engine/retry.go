@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // RetryPolicy bounds the retries of a step whose error is marked
@@ -39,13 +41,4 @@ func (p RetryPolicy) delay(attempt int, random func() float64) time.Duration {
 }
 
 // sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return step.Sleep(ctx, d) }

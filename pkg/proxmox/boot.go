@@ -83,16 +83,7 @@ func (w BootWork) waitSSH(ctx context.Context, out io.Writer) error {
 		limit = 5 * time.Minute
 	}
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = step.Sleep
 	}
 	addr := net.JoinHostPort(w.Spec.IP.Addr().String(), strconv.Itoa(port))
 	delay, waited := 500*time.Millisecond, time.Duration(0)

@@ -146,12 +146,8 @@ func (c *Client) wait(ctx context.Context, task *pve.Task, what string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: task %s still running after %s", what, task.UPID, limit)
 		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: task %s: %w", what, task.UPID, ctx.Err())
-		case <-t.C:
+		if err := step.Sleep(ctx, poll); err != nil {
+			return fmt.Errorf("%s: task %s: %w", what, task.UPID, err)
 		}
 	}
 	if task.ExitStatus == "OK" || strings.HasPrefix(task.ExitStatus, "WARNINGS") {

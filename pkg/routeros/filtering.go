@@ -99,7 +99,7 @@ func (w FilteringWork) verify(ctx context.Context) (int, error) {
 		wait = time.Minute
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = step.Sleep
 	}
 	delay, spent := 200*time.Millisecond, time.Duration(0)
 	var last error
@@ -122,17 +122,6 @@ func (w FilteringWork) verify(ctx context.Context) (int, error) {
 		}
 		spent += delay
 		delay = min(2*delay, 5*time.Second)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -1,6 +1,10 @@
 package step
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // retryable marks an error as transient: the engine may run the step again.
 type retryable struct{ err error }
@@ -23,4 +27,17 @@ func Retryable(err error) error {
 func IsRetryable(err error) bool {
 	var r *retryable
 	return errors.As(err, &r)
+}
+
+// Sleep waits for d or until ctx is done, for the waits inside a step's
+// work (redials, polls) that must stop when the run is cancelled.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
