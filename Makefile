@@ -26,7 +26,8 @@ lint: ## gofmt and go vet
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint ## every test, with the race detector
+test: lint ## every test, with the race detector (lab tests need root on Linux)
+	@if [ "$$(id -u)" != 0 ]; then echo "note: not root: the network-namespace lab tests (internal/lab and the phases' lab tests) will skip"; fi
 	$(GO) test -race -count=1 ./...
 
 bench: ## benchmarks (compile 1,000 guests on 30 nodes, engine)
