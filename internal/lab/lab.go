@@ -113,6 +113,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		opts.Mask = DefaultMask()
 	}
 	l = &Lab{opts: opts, bridge: opts.Prefix + "br"}
+	exec.Command("ip", "link", "del", l.bridge).Run() // left by a lab that died
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -167,9 +168,14 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	return l, nil
 }
 
-// network makes the host's namespace and joins it to the bridge.
+func (l *Lab) veth(i int) string { return fmt.Sprintf("%sv%d", l.opts.Prefix, i) }
+
+// network makes the host's namespace and joins it to the bridge. A link
+// or namespace of the same name left by a lab that died first is removed.
 func (l *Lab) network(ctx context.Context, h *Host, i int) error {
-	veth := fmt.Sprintf("%sv%d", l.opts.Prefix, i)
+	veth := l.veth(i)
+	exec.Command("ip", "link", "del", veth).Run()
+	exec.Command("ip", "netns", "del", h.NS).Run()
 	return runAll(ctx,
 		[]string{"ip", "netns", "add", h.NS},
 		[]string{"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
@@ -301,7 +307,10 @@ func (l *Lab) Command(host string, argv ...string) (*exec.Cmd, error) {
 // deletes the namespaces, links and files. It is safe to call twice.
 func (l *Lab) Close() error {
 	var errs []error
-	for _, h := range l.hosts {
+	for i, h := range l.hosts {
+		// Deleting the veth deletes its peer in the host at once; the
+		// namespace itself may outlive ip netns del for a while.
+		exec.Command("ip", "link", "del", l.veth(i)).Run()
 		if h.PID != 0 {
 			killPID(h.PID)
 		}
