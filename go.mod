@@ -11,9 +11,13 @@ require (
 	// PVE simulator is tested against it unmodified. Its retries stay off:
 	// they re-send POSTs.
 	github.com/luthermonson/go-proxmox v0.8.1
+	// pkg/sftp: file sync on hosts (temp file + posix-rename), over x/crypto/ssh.
+	github.com/pkg/sftp v1.13.10
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).
 	github.com/spf13/cobra v1.10.1
 	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.
+	// x/crypto/ssh: commands on hosts, known_hosts checks, the simulated SSH hosts.
+	golang.org/x/crypto v0.45.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -26,8 +30,6 @@ require (
 	github.com/jinzhu/copier v0.3.4 // indirect
 	github.com/kr/fs v0.1.0 // indirect
 	github.com/magefile/mage v1.14.0 // indirect
-	github.com/pkg/sftp v1.13.10 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	golang.org/x/crypto v0.45.0 // indirect
 	golang.org/x/sys v0.43.0 // indirect
 )

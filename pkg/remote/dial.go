@@ -1,0 +1,175 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+const (
+	defaultConnectTimeout = 2 * time.Minute
+	defaultDialTimeout    = 15 * time.Second
+	defaultBackoff        = 250 * time.Millisecond
+	maxBackoff            = 5 * time.Second
+)
+
+// permanentError is a dial failure that retrying cannot fix (authentication,
+// host key, configuration).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// auth returns the authentication methods for cfg and a function releasing
+// what they hold (the agent connection).
+func auth(cfg *Config) ([]ssh.AuthMethod, func(), error) {
+	signers := append([]ssh.Signer(nil), cfg.Signers...)
+	if cfg.KeyFile != "" {
+		pem, err := os.ReadFile(cfg.KeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ssh %s: key: %w", cfg.name(), err)
+		}
+		s, err := ssh.ParsePrivateKey(pem)
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, nil, fmt.Errorf("ssh %s: key %s is encrypted: load it into ssh-agent and leave KeyFile empty", cfg.name(), cfg.KeyFile)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("ssh %s: key %s: %w", cfg.name(), cfg.KeyFile, err)
+		}
+		signers = append(signers, s)
+	}
+	if len(signers) > 0 {
+		return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, func() {}, nil
+	}
+	sock := os.Getenv("SSH_AUTH_SOCK")
+	if sock == "" {
+		return nil, nil, fmt.Errorf("ssh %s: no key: set KeyFile or run an ssh-agent (SSH_AUTH_SOCK is empty)", cfg.name())
+	}
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ssh %s: ssh-agent: %w", cfg.name(), err)
+	}
+	ag := agent.NewClient(conn)
+	return []ssh.AuthMethod{ssh.PublicKeysCallback(ag.Signers)}, func() { conn.Close() }, nil
+}
+
+// dial connects to cfg's host, retrying transient failures with bounded
+// exponential backoff and jitter until the connect timeout.
+func (p *Pool) dial(ctx context.Context, cfg *Config) (*ssh.Client, error) {
+	name := cfg.name()
+	start := time.Now()
+	deadline := start.Add(p.connectTimeout)
+	delay := p.backoff
+	var last error
+	for attempt := 1; ; attempt++ {
+		c, err := p.dialOnce(ctx, cfg)
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info("ssh: connected", "host", name, "attempts", attempt)
+			}
+			return c, nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return nil, perm.err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ssh %s: connect: %w (last error: %v)", name, ctx.Err(), err)
+		}
+		last = err
+		// Full jitter on the upper half: delay/2 .. delay.
+		wait := delay/2 + rand.N(delay/2+1)
+		if time.Now().Add(wait).After(deadline) {
+			return nil, step.Retryable(fmt.Errorf("ssh %s: gave up connecting to %s after %d attempts in %s (connect timeout %s): %w",
+				name, cfg.Address, attempt, time.Since(start).Round(time.Millisecond), p.connectTimeout, last))
+		}
+		p.log.Debug("ssh: dial failed, retrying", "host", name, "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("ssh %s: connect: %w (last error: %v)", name, ctx.Err(), last)
+		case <-t.C:
+		}
+		delay = min(delay*2, maxBackoff)
+	}
+}
+
+// dialOnce makes one connection attempt (TCP, directly or through the jump
+// host, then the SSH handshake).
+func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
+	name := cfg.name()
+	addr := hostKeyAddress(cfg.Address)
+	check, algos, err := p.hostKeyCheck(cfg)
+	if err != nil {
+		return nil, &permanentError{err}
+	}
+	methods, release, err := auth(cfg)
+	if err != nil {
+		return nil, &permanentError{err}
+	}
+	defer release()
+	ccfg := &ssh.ClientConfig{
+		User:              cfg.user(),
+		Auth:              methods,
+		HostKeyCallback:   check,
+		HostKeyAlgorithms: algos,
+	}
+	actx, cancel := context.WithTimeout(ctx, p.dialTimeout)
+	defer cancel()
+	var conn net.Conn
+	if cfg.Jump != nil {
+		jh := p.hostFor(cfg.Jump)
+		jump, err := jh.conn(ctx)
+		if err != nil {
+			// The jump host's own dial already retried until its deadline.
+			return nil, &permanentError{fmt.Errorf("ssh %s: via jump host: %w", name, err)}
+		}
+		conn, err = jump.DialContext(actx, "tcp", addr)
+		if err != nil {
+			if !alive(jump) {
+				jh.drop(jump) // the next attempt redials the jump host
+			}
+			return nil, fmt.Errorf("ssh %s: dial %s via %s: %w", name, addr, cfg.Jump.name(), err)
+		}
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(actx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("ssh %s: dial %s: %w", name, addr, err)
+		}
+	}
+	// The handshake has no context: close the connection to abort it.
+	stop := context.AfterFunc(actx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, ccfg)
+	if !stop() {
+		if err == nil {
+			c.Close()
+		}
+		return nil, fmt.Errorf("ssh %s: handshake with %s: %w", name, addr, actx.Err())
+	}
+	if err != nil {
+		conn.Close()
+		var hk *HostKeyError
+		if errors.As(err, &hk) {
+			return nil, &permanentError{hk}
+		}
+		err = fmt.Errorf("ssh %s: handshake with %s: %w", name, addr, err)
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, &permanentError{fmt.Errorf("%w (user %s)", err, cfg.user())}
+		}
+		return nil, err
+	}
+	return ssh.NewClient(c, chans, reqs), nil
+}

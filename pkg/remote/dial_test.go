@@ -1,0 +1,237 @@
+package remote_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/sim/sshd"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+func TestTOFURecordsThenRefusesChangedKey(t *testing.T) {
+	l := newLab(t, nil)
+	cfg := l.config(t)
+	file := cfg.HostKeys.TOFUFile
+	h := host(t, newPool(t, remote.Options{}), cfg)
+	run(t, h, "true")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := knownhosts.Line([]string{l.srv.Addr()}, l.srv.HostKey()); strings.TrimSpace(string(b)) != want {
+		t.Fatalf("TOFU file = %q, want %q", b, want)
+	}
+	// Known now: a second pool trusts it without appending.
+	run(t, host(t, newPool(t, remote.Options{}), cfg), "true")
+	if b2, _ := os.ReadFile(file); string(b2) != string(b) {
+		t.Fatalf("TOFU file changed: %q", b2)
+	}
+
+	if err := l.srv.RotateHostKey(); err != nil {
+		t.Fatal(err)
+	}
+	before := l.srv.Connections()
+	_, err = host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
+	var hk *remote.HostKeyError
+	if !errors.As(err, &hk) || !hk.Changed {
+		t.Fatalf("err = %v, want a changed host key", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"lb-1", "host key changed", ssh.FingerprintSHA256(l.srv.HostKey()), file} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+	if step.IsRetryable(err) {
+		t.Error("a host key mismatch must not be retryable")
+	}
+	if n := l.srv.Connections() - before; n != 1 {
+		t.Errorf("dialed %d times, want 1 (no retries)", n)
+	}
+}
+
+func TestKnownHostsFile(t *testing.T) {
+	l := newLab(t, nil)
+	dir := t.TempDir()
+	write := func(name string, key ssh.PublicKey) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(knownhosts.Line([]string{l.srv.Addr()}, key)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", l.srv.HostKey())
+	bad := write("bad", newKey(t).PublicKey())
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, []byte(knownhosts.Line([]string{"10.9.9.9:22"}, l.srv.HostKey())+"\n"), 0o600)
+
+	cfg := l.config(t)
+	cfg.HostKeys = remote.HostKeyPolicy{KnownHostsFile: good}
+	run(t, host(t, newPool(t, remote.Options{}), cfg), "true")
+
+	cfg.HostKeys = remote.HostKeyPolicy{KnownHostsFile: bad}
+	_, err := host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
+	var hk *remote.HostKeyError
+	if !errors.As(err, &hk) || !hk.Changed || !strings.Contains(err.Error(), "host key changed") || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("mismatch: err = %v", err)
+	}
+
+	cfg.HostKeys = remote.HostKeyPolicy{KnownHostsFile: other}
+	_, err = host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
+	if !errors.As(err, &hk) || hk.Changed || !strings.Contains(err.Error(), "host key unknown") {
+		t.Fatalf("unknown: err = %v", err)
+	}
+	if b, _ := os.ReadFile(other); strings.Count(string(b), "\n") != 1 {
+		t.Fatal("a known_hosts file is read only")
+	}
+}
+
+func TestInsecureWarnsOnce(t *testing.T) {
+	l := newLab(t, nil)
+	var logs logBuffer
+	p := newPool(t, remote.Options{Logger: logs.logger()})
+	cfg := l.config(t)
+	cfg.HostKeys = remote.HostKeyPolicy{Insecure: true}
+	run(t, host(t, p, cfg), "true")
+	cfg.User = "other"
+	run(t, host(t, p, cfg), "true")
+	if n := strings.Count(logs.String(), "NOT verified"); n != 1 {
+		t.Fatalf("warnings = %d, log:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+func TestNoHostKeyPolicyIsRefused(t *testing.T) {
+	l := newLab(t, nil)
+	cfg := l.config(t)
+	cfg.HostKeys = remote.HostKeyPolicy{}
+	if _, err := newPool(t, remote.Options{}).Host(cfg); err == nil || !strings.Contains(err.Error(), "no host key policy") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRetriesWhileBooting(t *testing.T) {
+	l := newLab(t, nil)
+	l.srv.RefuseNext(3)
+	var logs logBuffer
+	h := host(t, newPool(t, remote.Options{Logger: logs.logger()}), l.config(t))
+	run(t, h, "true")
+	if n := l.srv.Connections(); n != 1 {
+		t.Fatalf("connections = %d", n)
+	}
+	if !strings.Contains(logs.String(), "attempts=4") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+func TestGivesUpAtDeadline(t *testing.T) {
+	l := newLab(t, nil)
+	l.srv.RefuseNext(1 << 30)
+	h := host(t, newPool(t, remote.Options{ConnectTimeout: 200 * time.Millisecond}), l.config(t))
+	_, err := h.Run(context.Background(), remote.Command{Script: "true"})
+	if err == nil || !strings.Contains(err.Error(), "gave up connecting") || !strings.Contains(err.Error(), "connect timeout 200ms") {
+		t.Fatalf("err = %v", err)
+	}
+	if !step.IsRetryable(err) {
+		t.Fatal("a dial failure is retryable")
+	}
+	// The context bounds it too.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	h2 := host(t, newPool(t, remote.Options{ConnectTimeout: time.Hour}), l.config(t))
+	if _, err := h2.Run(ctx, remote.Command{Script: "true"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+}
+
+func TestAuthFailureIsNotRetried(t *testing.T) {
+	l := newLab(t, nil)
+	cfg := l.config(t)
+	cfg.Signers = []ssh.Signer{newKey(t)}
+	_, err := host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
+	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") || step.IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := l.srv.Connections(); n != 1 {
+		t.Fatalf("dialed %d times, want 1", n)
+	}
+}
+
+func TestKeyFileAndAgent(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sshd.New(sshd.Options{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := remote.Config{Name: "k", Address: srv.Addr(), HostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts")}}
+
+	// From a key file.
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeyFile = filepath.Join(dir, "id_ed25519")
+	os.WriteFile(cfg.KeyFile, pem.EncodeToMemory(block), 0o600)
+	run(t, host(t, newPool(t, remote.Options{}), cfg), "true")
+
+	// A missing key file is a configuration error, not retried.
+	cfg.KeyFile = filepath.Join(dir, "missing")
+	_, err = host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
+	if err == nil || !strings.Contains(err.Error(), "key") || step.IsRetryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+
+	// From the agent when no key is given.
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sockDir, err := os.MkdirTemp("", "agent") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { agent.ServeAgent(keyring, c); c.Close() }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	cfg.KeyFile = ""
+	run(t, host(t, newPool(t, remote.Options{}), cfg), "true")
+}

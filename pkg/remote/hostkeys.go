@@ -1,0 +1,173 @@
+package remote
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyError is a host key that was refused: a known host presenting
+// another key (Changed), or a host missing from a read-only known_hosts file.
+type HostKeyError struct {
+	// Host is the host's name and Address the name it was looked up by.
+	Host, Address string
+	// Fingerprint is the SHA256 fingerprint of the key the host presented.
+	Fingerprint string
+	// File is the known_hosts file consulted.
+	File string
+	// Changed is true for a known host with another key, false for an
+	// unknown host.
+	Changed bool
+}
+
+// Error names the host, the presented key and the file.
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("ssh %s: host key changed: %s presented %s, but %s holds another key for it "+
+			"(if the host was reinstalled, remove its line from that file)", e.Host, e.Address, e.Fingerprint, e.File)
+	}
+	return fmt.Sprintf("ssh %s: host key unknown: %s presented %s, which is not in %s", e.Host, e.Address, e.Fingerprint, e.File)
+}
+
+// fakeAddr is a net.Addr that prints as the host name being checked, so
+// knownhosts looks up only that name.
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+// hostKeyCheck returns the host key callback for cfg and the host key
+// algorithms to offer (those of the keys already known for the host, so a
+// server with several keys presents the one on file; nil: defaults).
+func (p *Pool) hostKeyCheck(cfg *Config) (ssh.HostKeyCallback, []string, error) {
+	pol := cfg.HostKeys
+	name := cfg.name()
+	if pol.Insecure {
+		p.warnOnce.Do(func() {
+			p.log.Warn("ssh host keys are NOT verified (insecure mode): anyone on the path can impersonate a host",
+				"host", name)
+		})
+		return ssh.InsecureIgnoreHostKey(), nil, nil
+	}
+	if pol.KnownHostsFile == "" && pol.TOFUFile == "" {
+		return nil, nil, fmt.Errorf("ssh %s: no host key policy: set KnownHostsFile, TOFUFile or Insecure", name)
+	}
+	var algos []string
+	var known ssh.HostKeyCallback
+	if pol.KnownHostsFile != "" {
+		cb, err := knownhosts.New(pol.KnownHostsFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ssh %s: known hosts: %w", name, err)
+		}
+		known = cb
+		algos = knownAlgorithms(cb, hostKeyAddress(cfg.Address))
+	}
+	if pol.TOFUFile != "" && algos == nil {
+		p.tofuMu.Lock()
+		if cb, err := knownhosts.New(pol.TOFUFile); err == nil {
+			algos = knownAlgorithms(cb, hostKeyAddress(cfg.Address))
+		}
+		p.tofuMu.Unlock()
+	}
+	check := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if known != nil {
+			err := known(hostname, remote, key)
+			var ke *knownhosts.KeyError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &ke) && len(ke.Want) > 0:
+				return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
+					File: pol.KnownHostsFile, Changed: true}
+			case errors.As(err, &ke) && pol.TOFUFile == "":
+				return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
+					File: pol.KnownHostsFile}
+			case !errors.As(err, &ke):
+				return fmt.Errorf("ssh %s: known hosts: %w", name, err)
+			}
+		}
+		return p.trustOnFirstUse(name, pol.TOFUFile, hostname, remote, key)
+	}
+	return check, algos, nil
+}
+
+// hostKeyAddress is the name host keys are recorded under (host:port).
+func hostKeyAddress(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return net.JoinHostPort(addr, "22")
+	}
+	return addr
+}
+
+// trustOnFirstUse checks key against file, appending it when the host is
+// unknown.
+func (p *Pool) trustOnFirstUse(name, file, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	p.tofuMu.Lock()
+	defer p.tofuMu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	defer f.Close()
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	err = cb(hostname, remote, key)
+	var ke *knownhosts.KeyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ke) && len(ke.Want) > 0:
+		return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
+			File: file, Changed: true}
+	case !errors.As(err, &ke):
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	if _, err := f.Seek(0, 2); err != nil {
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	if _, err := f.WriteString(knownhosts.Line([]string{hostname}, key) + "\n"); err != nil {
+		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	p.log.Info("ssh: trusting new host key", "host", name, "address", hostname,
+		"fingerprint", ssh.FingerprintSHA256(key), "file", file)
+	return nil
+}
+
+// knownAlgorithms returns the host key algorithms of the keys cb knows for
+// addr, or nil when it knows none.
+func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil
+	}
+	probe, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if !errors.As(cb(addr, fakeAddr(addr), probe), &ke) {
+		return nil
+	}
+	var algos []string
+	for _, k := range ke.Want {
+		switch t := k.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
+		}
+	}
+	return algos
+}
