@@ -2,11 +2,13 @@ package homelab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	pve "github.com/luthermonson/go-proxmox"
@@ -14,6 +16,7 @@ import (
 	"github.com/homelabctl/homelab/internal/tlsconf"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/proxmox"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/routeros"
 )
 
@@ -54,6 +57,12 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 	if c.Proxmox, err = proxmoxClient(inv.Proxmox, opts, logger); err != nil {
 		return c, err
 	}
+	// Guests homelab creates have host keys nobody knew before: they are
+	// trusted on first use and recorded beside the inventory; a key that
+	// changes later is refused.
+	c.pool = remote.NewPool(remote.Options{Logger: logger})
+	tofu := filepath.Join(StateDir(inv.Source.Path, inv.Name), "known_hosts")
+	c.Hosts = sshPolicy{pool: c.pool, secrets: opts.Secrets, hostKeys: remote.HostKeyPolicy{TOFUFile: tofu}}.dialer(inv)
 	return c, nil
 }
 
@@ -101,8 +110,12 @@ func routerConn(r inventory.Router, host, password string, timeout time.Duration
 
 // Close closes every client that holds a connection.
 func (c Clients) Close() error {
+	var errs []error
 	if c.Router != nil {
-		return c.Router.Close()
+		errs = append(errs, c.Router.Close())
 	}
-	return nil
+	if c.pool != nil {
+		errs = append(errs, c.pool.Close())
+	}
+	return errors.Join(errs...)
 }

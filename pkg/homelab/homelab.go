@@ -11,6 +11,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/loadbalancer"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/proxmox"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/routeros"
 )
 
@@ -27,6 +28,10 @@ type Clients struct {
 	Proxmox *proxmox.Client
 	// Dial reaches guests (their SSH ports); nil means the network.
 	Dial proxmox.Dialer
+	// Hosts logs in to guests over SSH (load balancers, Kubernetes nodes).
+	Hosts HostDialer
+	// pool holds the SSH connections behind Hosts, closed with the clients.
+	pool *remote.Pool
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
