@@ -11,6 +11,8 @@ require (
 	// PVE simulator is tested against it unmodified. Its retries stay off:
 	// they re-send POSTs.
 	github.com/luthermonson/go-proxmox v0.8.1
+	// go-difflib: the unified diffs plans show for files homelab changes on hosts.
+	github.com/pmezard/go-difflib v1.0.0
 	// pkg/sftp: file sync on hosts (temp file + posix-rename), over x/crypto/ssh.
 	github.com/pkg/sftp v1.13.10
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).

@@ -30,6 +30,9 @@ type Clients struct {
 	Dial proxmox.Dialer
 	// Hosts logs in to guests over SSH (load balancers, Kubernetes nodes).
 	Hosts HostDialer
+	// Secrets resolves the inventory's secret references when steps run
+	// (the VRRP password); nil reads the environment and files.
+	Secrets func(inventory.SecretRef) (string, error)
 	// pool holds the SSH connections behind Hosts, closed with the clients.
 	pool *remote.Pool
 	// RouterManagement is the router address the API session reaches, for
@@ -44,7 +47,20 @@ func Phases(c Clients) []plan.PhaseKind { return phases(c, nil) }
 
 // phases returns the phase kinds; replace names guests that may be rebuilt.
 func phases(c Clients, replace []string) []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: replace}, loadbalancer.Phase{}, kubeadm.Phase{}}
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: replace}, lbPhase(c), kubeadm.Phase{}}
+}
+
+// lbPhase is the loadbalancers phase, working over SSH when c can reach
+// hosts.
+func lbPhase(c Clients) loadbalancer.Phase {
+	if c.Hosts == nil {
+		return loadbalancer.Phase{}
+	}
+	secrets := c.Secrets
+	if secrets == nil {
+		secrets = inventory.Resolver{}.Resolve
+	}
+	return loadbalancer.Phase{Hosts: loadbalancer.HostDialer(c.Hosts), Secrets: secrets}
 }
 
 // Registry returns a registry of Phases.

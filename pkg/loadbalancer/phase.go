@@ -1,16 +1,29 @@
 package loadbalancer
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-// Phase is the "loadbalancers" phase kind.
-type Phase struct{}
+// Phase is the "loadbalancers" phase kind. With Hosts its steps observe
+// and apply on the load balancers over SSH; without, they are planned only.
+type Phase struct {
+	Hosts HostDialer
+	// Secrets resolves the inventory's secret references (keepalived's
+	// auth_pass) when a step observes or applies; secrets never reach a
+	// plan.
+	Secrets func(inventory.SecretRef) (string, error)
+	// GateTimeout bounds the wait for a VIP (default 2 minutes).
+	GateTimeout time.Duration
+}
 
 // Kind returns "loadbalancers".
 func (Phase) Kind() string { return "loadbalancers" }
@@ -39,7 +52,7 @@ const (
 // keepalived.conf steps, and per VIP a gate. Each file step's intent carries
 // the files it writes, rendered in full; keepalived.conf's auth_pass shows
 // as step.Redacted (the real value is rendered at apply time).
-func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	lb := inv.LoadBalancer
 	if lb == nil {
 		return nil, nil
@@ -54,6 +67,7 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	}
 	var steps []*step.Step
 	var keepaliveds []step.ID
+	var lbs []string
 	for _, g := range inv.LoadBalancers() {
 		haproxyCfg, err := RenderHAProxy(inv, g)
 		if err != nil {
@@ -106,18 +120,109 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 				},
 			},
 		}
+		if p.Hosts != nil {
+			p.attach(inv, g, packages, sysctl, haproxy, keepalived, haproxyCfg, sysctlConf, dropIn)
+		}
 		steps = append(steps, packages, sysctl, haproxy, keepalived)
 		keepaliveds = append(keepaliveds, keepalived.ID)
+		lbs = append(lbs, g.Name)
 	}
 	for _, vip := range lb.VIPs {
-		steps = append(steps, &step.Step{
+		gate := &step.Step{
 			ID:          step.VIPGateID(vip.Name),
 			Description: fmt.Sprintf("wait until exactly one load balancer holds VIP %s (%s)", vip.Name, vip.Address),
 			Needs:       keepaliveds,
 			Intent:      step.Change{Action: step.Run, Reason: "a gate: checked on every run"},
-		})
+		}
+		if p.Hosts != nil {
+			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, name: vip.Name, vip: vip.Address, timeout: p.GateTimeout}
+		}
+		steps = append(steps, gate)
 	}
 	return steps, nil
+}
+
+// attachHAProxy gives the haproxy step its work: check with haproxy -c,
+// install, reload (or start).
+func (p Phase) attachHAProxy(guest string, haproxy *step.Step, haproxyCfg []byte) {
+	haproxy.Work = filesWork{hosts: p.Hosts, guest: guest, active: "haproxy.service",
+		files: []file{{path: HAProxyConfig, mode: 0o644, content: func() ([]byte, error) { return haproxyCfg, nil }}},
+		validate: func(ctx context.Context, run Runner, _ remote.Host, tmp []string) error {
+			_, err := CheckHAProxy(ctx, run, tmp[0])
+			return err
+		},
+		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
+			return ensureService(ctx, h, guest, "haproxy.service", changed, "reload", out)
+		},
+	}
+}
+
+// attach gives a load balancer's steps their work over SSH.
+func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sysctl, haproxy, keepalived *step.Step, haproxyCfg, sysctlConf, dropIn []byte) {
+	fixed := func(b []byte) func() ([]byte, error) { return func() ([]byte, error) { return b, nil } }
+	password := func() (string, error) {
+		if p.Secrets == nil {
+			return "", fmt.Errorf("no way to resolve loadbalancer.vrrp_password")
+		}
+		pw, err := p.Secrets(inv.LoadBalancer.VRRPPassword)
+		if err != nil {
+			return "", fmt.Errorf("loadbalancer.vrrp_password: %w", err)
+		}
+		return pw, CheckAuthPass(pw)
+	}
+	packages.Work = packagesWork{hosts: p.Hosts, guest: g.Name}
+	sysctl.Work = filesWork{hosts: p.Hosts, guest: g.Name,
+		files: []file{{path: SysctlFile, mode: 0o644, content: fixed(sysctlConf)}},
+		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
+			if !changed {
+				return nil
+			}
+			if err := systemctl(ctx, h, g.Name, "sysctl -q -p "+remote.Quote(SysctlFile)); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "applied net.ipv4.ip_nonlocal_bind=1")
+			return nil
+		},
+	}
+	p.attachHAProxy(g.Name, haproxy, haproxyCfg)
+	keepalivedConf := func() ([]byte, error) {
+		pw, err := password()
+		if err != nil {
+			return nil, err
+		}
+		return RenderKeepalived(inv, g, pw)
+	}
+	secrets := func() []string {
+		pw, _ := password()
+		return []string{pw}
+	}
+	keepalived.Work = filesWork{hosts: p.Hosts, guest: g.Name, active: "keepalived.service", secrets: secrets,
+		files: []file{
+			{path: KeepalivedConfig, mode: 0o640, content: keepalivedConf, shown: RedactAuthPass},
+			{path: KeepalivedDropIn, mode: 0o644, content: fixed(dropIn)},
+		},
+		validate: func(ctx context.Context, run Runner, h remote.Host, tmp []string) error {
+			conf, err := keepalivedConf()
+			if err != nil {
+				return err
+			}
+			stripped := tmp[0] + ".noscripts"
+			if _, err := h.Sync(ctx, remote.File{Path: stripped, Content: StripScripts(conf), Mode: 0o600}); err != nil {
+				return err
+			}
+			defer h.Run(ctx, remote.Command{Script: "rm -f " + remote.Quote(stripped)})
+			_, err = CheckKeepalived(ctx, run, tmp[0], stripped)
+			return err
+		},
+		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
+			if changed {
+				if err := systemctl(ctx, h, g.Name, "systemctl daemon-reload"); err != nil {
+					return err
+				}
+			}
+			return ensureService(ctx, h, g.Name, "keepalived.service", changed, "reload", out)
+		},
+	}
 }
 
 // Packages are the Debian packages the phase installs on a load balancer;

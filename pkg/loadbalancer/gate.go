@@ -1,0 +1,88 @@
+package loadbalancer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// vipGate waits until exactly one load balancer holds a VIP: none means
+// keepalived is not up (or HAProxy's check fails everywhere), two means
+// the nodes do not hear each other (split brain).
+type vipGate struct {
+	hosts   HostDialer
+	lbs     []string
+	name    string
+	vip     netip.Addr
+	timeout time.Duration
+	poll    time.Duration
+	sleep   func(context.Context, time.Duration) error
+}
+
+func (g vipGate) Observe(context.Context) (step.Change, error) {
+	return step.Change{Action: step.Run, Reason: "a gate: checked on every run"}, nil
+}
+
+// Holders returns the load balancers that have the VIP on an interface.
+func (g vipGate) holders(ctx context.Context) ([]string, error) {
+	var out []string
+	for _, lb := range g.lbs {
+		h, err := g.hosts(lb)
+		if err != nil {
+			return nil, err
+		}
+		res, err := h.Run(ctx, remote.Command{Script: "ip -o addr show", Timeout: 30 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lb, err)
+		}
+		for _, line := range strings.Split(string(res.Stdout), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 4 && (f[2] == "inet" || f[2] == "inet6") && strings.HasPrefix(f[3], g.vip.String()+"/") {
+				out = append(out, lb)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	timeout, poll, sleep := g.timeout, g.poll, g.sleep
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	if poll <= 0 {
+		poll = time.Second
+	}
+	if sleep == nil {
+		sleep = step.Sleep
+	}
+	var seen []string
+	for waited := time.Duration(0); ; waited += poll {
+		holders, err := g.holders(ctx)
+		if err != nil {
+			return err
+		}
+		if len(holders) == 1 {
+			fmt.Fprintf(out, "VIP %s (%s) is held by %s\n", g.name, g.vip, holders[0])
+			return nil
+		}
+		seen = holders
+		if waited >= timeout {
+			what := "no load balancer holds it"
+			if len(seen) > 1 {
+				what = "it is held by " + strings.Join(seen, " and ") + " at once (do the nodes hear each other's VRRP?)"
+			}
+			return fmt.Errorf("VIP %s (%s): waited %s for exactly one load balancer to hold it; last seen: %s", g.name, g.vip, timeout, what)
+		}
+		if err := sleep(ctx, poll); err != nil {
+			return err
+		}
+	}
+}
