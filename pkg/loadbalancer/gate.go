@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -85,4 +86,22 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 			return err
 		}
 	}
+}
+
+// BackendStates reads HAProxy's view of its backends on a load balancer:
+// the admin socket through socat where the host has it, else the stats
+// page's CSV export. A server counts as up only after a completed check
+// (see ServerStatus.Up).
+func BackendStates(ctx context.Context, h remote.Host, inv *inventory.Inventory, lb *inventory.Guest) ([]BackendStatus, error) {
+	socket := inv.LoadBalancer.Stats.Socket
+	script := "echo 'show stat' | socat stdio " + remote.Quote("unix-connect:"+socket)
+	if port := inv.LoadBalancer.Stats.Port; port > 0 {
+		url := fmt.Sprintf("http://%s%s;csv", netip.AddrPortFrom(lb.IP, uint16(port)), StatsURI)
+		script = "if command -v socat >/dev/null; then " + script + "; else curl -sf --max-time 5 " + remote.Quote(url) + "; fi"
+	}
+	res, err := h.Run(ctx, remote.Command{Script: script, Timeout: 30 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%s: read HAProxy's backend states: %w", lb.Name, err)
+	}
+	return ParseStats(res.Stdout)
 }

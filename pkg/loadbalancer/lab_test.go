@@ -223,6 +223,34 @@ func TestLoadBalancersOnLab(t *testing.T) {
 	if body, err := through(); err != nil || !strings.HasPrefix(body, "ok from") {
 		t.Fatalf("HTTPS /readyz through the VIP: %q %v", body, err)
 	}
+	// HAProxy's own view: every control plane up after a layer-7 check
+	// (right after a reload they show UP with check INI, which does not
+	// count: wait for the checks).
+	lb1, _ := inv.Guest("lb-1")
+	h1, _ := dial("lb-1")
+	var api loadbalancer.BackendStatus
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		states, err := loadbalancer.BackendStates(ctx, h1, inv, lb1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range states {
+			if b.Name == "kube-apiserver" {
+				api = b
+			}
+		}
+		if len(api.Servers) == 3 && len(api.NotUp()) == 0 {
+			break
+		}
+	}
+	if len(api.Servers) != 3 || len(api.NotUp()) != 0 {
+		t.Fatalf("kube-apiserver backends as HAProxy sees them: %+v", api)
+	}
+	for _, s := range api.Servers {
+		if !s.Layer7() {
+			t.Errorf("%s is up without a layer-7 check: %s", s.Server, s)
+		}
+	}
 	if o, err := l.Exec(ctx, "client", "bash", "-c", "exec 3<>/dev/tcp/"+net+".100/6443 && echo connected"); err != nil || !strings.Contains(string(o), "connected") {
 		t.Fatalf("TCP through the VIP: %q %v", o, err)
 	}
