@@ -305,6 +305,20 @@ func TestLoadBalancersOnLab(t *testing.T) {
 		}
 	}
 
+	// Someone edits haproxy.cfg by hand: the plan shows the file with a
+	// unified diff, and a run puts it back.
+	if _, err := l.Exec(ctx, "lb-3", "sed", "-i", "s/timeout connect 5s/timeout connect 9s/", loadbalancer.HAProxyConfig); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = compile().Step(step.HAProxyID("lb-3"))
+	if st.Change.Action != step.Update || len(st.Change.Files) != 1 ||
+		!strings.Contains(st.Change.Files[0].Diff, "-    timeout connect 9s\n+    timeout connect 5s") {
+		t.Fatalf("hand-edited haproxy.cfg: %s %+v", st.Change.Action.Name(), st.Change.Files)
+	}
+	if _, err := engine.Run(ctx, compile().Graph(), engine.Options{Parallelism: 4}); err != nil {
+		t.Fatalf("run after the hand edit: %v", err)
+	}
+
 	// A configuration that haproxy -c rejects is never installed, and the
 	// running HAProxy keeps serving.
 	h, _ := dial("lb-1")
