@@ -96,12 +96,21 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		})
 	}
 
+	// Plans show the files in full with the secrets redacted; the real
+	// token and key are rendered when a step applies.
+	redacted := Secrets{}.Redacted()
+	initFile, err := InitConfig(inv, m1, redacted)
+	if err != nil {
+		return nil, err
+	}
 	add(&step.Step{
 		ID:          initID(m1.Name),
 		Description: fmt.Sprintf("kubeadm init on %s (%s) with controlPlaneEndpoint %s:6443 and --upload-certs", m1.Name, m1.IP, k.Endpoint),
 		Needs:       []step.ID{prepareID(m1.Name), pinOf(m1.Name)},
 		Locks:       []step.Lock{etcdLock()},
-		Intent:      step.Change{Action: step.Create, Fields: initFields(inv, m1)},
+		Intent: step.Change{Action: step.Create, Fields: initFields(inv, m1), Files: []step.File{
+			{Host: m1.Name, Path: InitConfigPath, Mode: ConfigMode, Content: string(initFile)},
+		}},
 	})
 	add(&step.Step{
 		ID:          apiGateID(m1.Name),
@@ -111,12 +120,16 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	})
 	cpDone := []step.ID{apiGateID(m1.Name)}
 	for _, m := range masters[1:] {
+		intent, err := joinIntent(inv, m, true, redacted)
+		if err != nil {
+			return nil, err
+		}
 		cpDone = append(cpDone, add(&step.Step{
 			ID:          joinID(m.Name),
 			Description: fmt.Sprintf("kubeadm join %s (%s) as a control plane through %s (still master1)", m.Name, m.IP, k.Endpoint),
 			Needs:       []step.ID{apiGateID(m1.Name), prepareID(m.Name), pinOf(m.Name)},
 			Locks:       []step.Lock{etcdLock()},
-			Intent:      step.Change{Action: step.Create, Fields: joinFields(m, true)},
+			Intent:      intent,
 		}).ID)
 	}
 	add(&step.Step{
@@ -181,11 +194,15 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 
 	ready := []step.ID{}
 	for _, w := range workers {
+		intent, err := joinIntent(inv, w, false, redacted)
+		if err != nil {
+			return nil, err
+		}
 		ready = append(ready, add(&step.Step{
 			ID:          joinID(w.Name),
 			Description: fmt.Sprintf("kubeadm join %s (%s) as a worker through %s (now the VIP)", w.Name, w.IP, k.Endpoint),
 			Needs:       []step.ID{GateEndpoint, prepareID(w.Name)},
-			Intent:      step.Change{Action: step.Create, Fields: joinFields(w, false)},
+			Intent:      intent,
 		}).ID)
 	}
 	cni := add(&step.Step{
@@ -223,6 +240,18 @@ func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 		step.SensitiveField("bootstrapToken"),
 		step.SensitiveField("certificateKey"),
 	}
+}
+
+// joinIntent is a join step's intent: its fields and its join file,
+// rendered with s (redacted in plans).
+func joinIntent(inv *inventory.Inventory, n *inventory.Guest, controlPlane bool, s Secrets) (step.Change, error) {
+	file, err := JoinConfig(inv, n, controlPlane, s)
+	if err != nil {
+		return step.Change{}, err
+	}
+	return step.Change{Action: step.Create, Fields: joinFields(n, controlPlane), Files: []step.File{
+		{Host: n.Name, Path: JoinConfigPath, Mode: ConfigMode, Content: string(file)},
+	}}, nil
 }
 
 func joinFields(n *inventory.Guest, controlPlane bool) []step.Field {

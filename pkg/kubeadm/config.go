@@ -1,0 +1,342 @@
+package kubeadm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"embed"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// The kubeadm files are text/template templates with typed data rather than
+// Go structs marshalled with yaml.v3: the two API versions differ in shape
+// (extraArgs as a map or a list), the output keeps a fixed, reviewable field
+// order with a header comment, and STYLE.md §8 asks every rendered file to
+// be a template parsed once from embed. Every string value goes through
+// "q" (a double-quoted YAML scalar), so no value can change the structure.
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// tmpl holds every template of the package, parsed once.
+var tmpl = template.Must(template.New("kubeadm").
+	Funcs(template.FuncMap{"q": quote}).
+	ParseFS(templateFS, "templates/*.tmpl"))
+
+// quote renders s as a double-quoted YAML scalar. Go's escapes (\n, \t,
+// \", \\, \xNN, \uNNNN, \UNNNNNNNN) are all valid YAML escapes.
+func quote(s string) string { return strconv.Quote(s) }
+
+// Where the rendered files go on a node, and the mode they are written with
+// (they hold the bootstrap token and the certificate key).
+const (
+	InitConfigPath = "/etc/kubernetes/homelab/init.yaml"
+	JoinConfigPath = "/etc/kubernetes/homelab/join.yaml"
+	ConfigMode     = "0600"
+)
+
+// Fixed parts of the rendered configuration.
+const (
+	// APIServerPort is the port every apiserver binds and the endpoint
+	// name is reached at.
+	APIServerPort = 6443
+	// DNSDomain is the cluster's service DNS domain.
+	DNSDomain = "cluster.local"
+	// CRISocket is containerd's socket, which the prepare step installs.
+	CRISocket = "unix:///var/run/containerd/containerd.sock"
+	// TokenTTL is how long the bootstrap token homelab chooses lives:
+	// as long as the certificates uploaded by --upload-certs.
+	TokenTTL = "2h0m0s"
+)
+
+// The Kubernetes minors homelab renders kubeadm configuration for. Below
+// 1.31 the configuration is kubeadm.k8s.io/v1beta3, from 1.31 on
+// kubeadm.k8s.io/v1beta4 (v1beta3 is removed in kubeadm 1.36). The range
+// is what tools/kubeadm's kubeadm (v1.34) validates; widen it together
+// with that tool and the golden tests.
+const (
+	MinMinor     = 29
+	MaxMinor     = 34
+	v1beta4Minor = 31
+)
+
+// kubeadm config API versions.
+const (
+	APIv1beta3 = "kubeadm.k8s.io/v1beta3"
+	APIv1beta4 = "kubeadm.k8s.io/v1beta4"
+)
+
+// PendingCACertHash stands in a plan for the CA certificate hash, which is
+// known only once master1 is initialised.
+const PendingCACertHash = "(known after kubeadm init)"
+
+// Secrets are the values homelab chooses (token, certificate key) or reads
+// from master1 (CA hash) that go into kubeadm's files.
+type Secrets struct {
+	// Token is the bootstrap token, [a-z0-9]{6}.[a-z0-9]{16}.
+	Token string
+	// CertificateKey is the 32-byte AES key, hex, that encrypts the
+	// control-plane certificates --upload-certs shares.
+	CertificateKey string
+	// CACertHash pins the cluster CA: sha256:<hex of the SPKI digest>.
+	CACertHash string
+}
+
+// Redacted returns the secrets as a plan shows them: the token and the
+// certificate key as step.Redacted, and the CA hash (not a secret) as it
+// is, or PendingCACertHash when it is not known yet.
+func (s Secrets) Redacted() Secrets {
+	r := Secrets{Token: step.Redacted, CertificateKey: step.Redacted, CACertHash: s.CACertHash}
+	if r.CACertHash == "" {
+		r.CACertHash = PendingCACertHash
+	}
+	return r
+}
+
+// CACertHash returns the pin a joining node checks the cluster CA against
+// (discovery.bootstrapToken.caCertHashes), from master1's
+// /etc/kubernetes/pki/ca.crt: "sha256:" and the hex SHA-256 of the
+// certificate's DER SubjectPublicKeyInfo, as kubeadm's pubkeypin.Hash.
+func CACertHash(caPEM []byte) (string, error) {
+	block, _ := pem.Decode(caPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", errors.New("CA certificate: no PEM CERTIFICATE block")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("CA certificate: %w", err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+var (
+	tokenRE   = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
+	certKeyRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	caHashRE  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// check reports the secrets that are neither well formed nor placeholders
+// of a redacted rendering.
+func (s Secrets) check(needKey, needHash bool) error {
+	var errs []error
+	if s.Token != step.Redacted && !tokenRE.MatchString(s.Token) {
+		errs = append(errs, errors.New("bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}"))
+	}
+	if needKey && s.CertificateKey != step.Redacted && !certKeyRE.MatchString(s.CertificateKey) {
+		errs = append(errs, errors.New("certificate key is not 64 lowercase hex characters"))
+	}
+	if needHash && s.CACertHash != PendingCACertHash && !caHashRE.MatchString(s.CACertHash) {
+		errs = append(errs, errors.New("CA certificate hash is not of the form sha256:<64 hex>"))
+	}
+	return errors.Join(errs...)
+}
+
+// Version is a Kubernetes release as the inventory gives it.
+type Version struct {
+	Major, Minor, Patch int
+}
+
+// ParseVersion reads the inventory's kubernetes.version (1.31.4 or
+// v1.31.4) and checks that its minor is one homelab renders for.
+func ParseVersion(s string) (Version, error) {
+	bad := func(why string) (Version, error) {
+		return Version{}, fmt.Errorf("kubernetes.version %q: %s", s, why)
+	}
+	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
+	if len(parts) != 3 {
+		return bad("want an exact release such as 1.31.4")
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || p != strconv.Itoa(v) {
+			return bad("want an exact release such as 1.31.4")
+		}
+		n[i] = v
+	}
+	v := Version{n[0], n[1], n[2]}
+	if v.Major != 1 || v.Minor < MinMinor || v.Minor > MaxMinor {
+		return bad(fmt.Sprintf("homelab renders kubeadm configuration for Kubernetes 1.%d to 1.%d", MinMinor, MaxMinor))
+	}
+	return v, nil
+}
+
+// String returns the version as kubeadm's kubernetesVersion: v1.31.4.
+func (v Version) String() string { return fmt.Sprintf("v%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// APIVersion returns the kubeadm config API the version is rendered with.
+func (v Version) APIVersion() string {
+	if v.Minor >= v1beta4Minor {
+		return APIv1beta4
+	}
+	return APIv1beta3
+}
+
+// arg is one extra command-line argument of a component.
+type arg struct{ Name, Value string }
+
+// argList is extra arguments with how to render them: a list of
+// {name, value} (v1beta4) or a map (v1beta3), at an indent.
+type argList struct {
+	List   bool
+	Indent string
+	Args   []arg
+}
+
+// nodeData is a node's nodeRegistration.
+type nodeData struct {
+	Name, IP, CRISocket string
+	KubeletArgs         argList
+}
+
+// initData is the data of init.yaml.
+type initData struct {
+	Header, APIVersion       string
+	Token, CertificateKey    string
+	TokenTTL                 string
+	BindPort                 int
+	Node                     nodeData
+	KubernetesVersion        string
+	ControlPlaneEndpoint     string
+	CertificatesDir          string
+	CertSANs                 []string
+	PodSubnet, ServiceSubnet string
+	DNSDomain                string
+}
+
+// joinData is the data of join.yaml.
+type joinData struct {
+	Header, APIVersion string
+	APIServerEndpoint  string
+	Token, CACertHash  string
+	ControlPlane       bool
+	CertificateKey     string
+	BindPort           int
+	Node               nodeData
+}
+
+// ManagedMark starts every file homelab renders for kubeadm.
+const ManagedMark = "# managed by homelab"
+
+func header(inv *inventory.Inventory) string {
+	return fmt.Sprintf("%s (inventory %s); rewritten on every run", ManagedMark, strings.Join(strings.Fields(inv.Name), "_"))
+}
+
+// Endpoint returns the address every client reaches the API at:
+// <kubernetes.endpoint>:6443.
+func Endpoint(inv *inventory.Inventory) string {
+	return fmt.Sprintf("%s:%d", inv.Kubernetes.Endpoint, APIServerPort)
+}
+
+// CertSANs returns the names and addresses the apiserver certificate
+// carries beside kubeadm's own: the endpoint name, every VIP, every control
+// plane's IP and hostname.
+func CertSANs(inv *inventory.Inventory) []string { return certSANs(inv) }
+
+// settings checks what every rendering needs and returns the version.
+func settings(inv *inventory.Inventory, node *inventory.Guest) (Version, error) {
+	k := inv.Kubernetes
+	if k == nil {
+		return Version{}, errors.New("the inventory has no kubernetes section")
+	}
+	if node == nil {
+		return Version{}, errors.New("no node given")
+	}
+	if !node.IP.IsValid() {
+		return Version{}, fmt.Errorf("guest %s has no IP", node.Name)
+	}
+	if k.Endpoint == "" {
+		return Version{}, errors.New("kubernetes.endpoint is empty")
+	}
+	return ParseVersion(k.Version)
+}
+
+// nodeFor is g's nodeRegistration: its name, containerd, and the kubelet's
+// node-ip pinned to its real IP (the VIP also lives on its network).
+func nodeFor(v Version, g *inventory.Guest) nodeData {
+	return nodeData{
+		Name: g.Name, IP: g.IP.String(), CRISocket: CRISocket,
+		KubeletArgs: argList{List: v.APIVersion() == APIv1beta4, Indent: "    ", Args: []arg{{"node-ip", g.IP.String()}}},
+	}
+}
+
+// InitConfig renders master's kubeadm init configuration: InitConfiguration
+// (bootstrap token, certificate key, the node's real IP), ClusterConfiguration
+// (controlPlaneEndpoint on the endpoint name, certSANs, networking) and
+// KubeletConfiguration (systemd cgroups). Use s.Redacted() for plans.
+func InitConfig(inv *inventory.Inventory, master *inventory.Guest, s Secrets) ([]byte, error) {
+	return renderInit(inv, master, s, "")
+}
+
+// renderInit is InitConfig with an optional certificatesDir, which the
+// validation tests point into a temporary directory.
+func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, certDir string) ([]byte, error) {
+	v, err := settings(inv, master)
+	if err == nil {
+		err = s.check(true, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubeadm init configuration for %s: %w", guestName(master), err)
+	}
+	k := inv.Kubernetes
+	return execute("init.yaml", initData{
+		Header: header(inv), APIVersion: v.APIVersion(),
+		Token: s.Token, CertificateKey: s.CertificateKey, TokenTTL: TokenTTL,
+		BindPort: APIServerPort, Node: nodeFor(v, master),
+		KubernetesVersion: v.String(), ControlPlaneEndpoint: Endpoint(inv),
+		CertificatesDir: certDir, CertSANs: certSANs(inv),
+		PodSubnet: k.PodSubnet.String(), ServiceSubnet: k.ServiceSubnet.String(), DNSDomain: DNSDomain,
+	}, master)
+}
+
+// JoinConfig renders node's kubeadm join configuration: discovery through
+// the endpoint name with the token and the CA hash, and for a control plane
+// its own advertise address and the certificate key. Use s.Redacted() for
+// plans.
+func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bool, s Secrets) ([]byte, error) {
+	v, err := settings(inv, node)
+	if err == nil {
+		err = s.check(controlPlane, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubeadm join configuration for %s: %w", guestName(node), err)
+	}
+	d := joinData{
+		Header: header(inv), APIVersion: v.APIVersion(),
+		APIServerEndpoint: Endpoint(inv), Token: s.Token, CACertHash: s.CACertHash,
+		ControlPlane: controlPlane, BindPort: APIServerPort, Node: nodeFor(v, node),
+	}
+	if controlPlane {
+		d.CertificateKey = s.CertificateKey
+	}
+	return execute("join.yaml", d, node)
+}
+
+func guestName(g *inventory.Guest) string {
+	if g == nil {
+		return "(no node)"
+	}
+	return g.Name
+}
+
+func execute(name string, data any, g *inventory.Guest) ([]byte, error) {
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("render kubeadm %s for %s: %w", name, guestName(g), err)
+	}
+	if b.Len() > 0 && b.Bytes()[b.Len()-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), nil
+}

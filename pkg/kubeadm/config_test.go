@@ -1,0 +1,272 @@
+package kubeadm
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// testSecrets are realistic fake secrets: the shapes kubeadm accepts.
+var testSecrets = Secrets{
+	Token:          "abcdef.0123456789abcdef",
+	CertificateKey: "3f2a0c9e8d7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877",
+	CACertHash:     "sha256:7b1c2b4d9e0f3a5c6d8e7f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c",
+}
+
+// inventories are the example inventories the golden cases render.
+var inventories = map[string]string{
+	"rachuna-net": "../../inventories/rachuna-net.yaml",
+	"small":       "../../inventories/small.yaml",
+}
+
+// testVersions are the boundary releases of the supported range: the
+// first and last v1beta3 minors, the first and last v1beta4 minors.
+var testVersions = []string{"1.29.15", "1.30.14", "1.31.14", "1.34.2"}
+
+func loadInventory(t testing.TB, name string) *inventory.Inventory {
+	t.Helper()
+	inv, _, err := inventory.Load(inventories[name])
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	return inv
+}
+
+// withVersion returns a copy of inv whose kubernetes.version is version.
+func withVersion(inv *inventory.Inventory, version string) *inventory.Inventory {
+	c := *inv
+	k := *inv.Kubernetes
+	k.Version = version
+	c.Kubernetes = &k
+	return &c
+}
+
+// renderCase is one rendered file of one inventory.
+type renderCase struct {
+	name   string
+	render func(*inventory.Inventory, Secrets) ([]byte, error)
+}
+
+// renderCases are init on master1, a second control plane's join (when the
+// inventory has one) and the first worker's join.
+func renderCases(inv *inventory.Inventory) []renderCase {
+	masters, workers := inv.ControlPlanes(), inv.Workers()
+	cases := []renderCase{{"init-" + masters[0].Name, func(inv *inventory.Inventory, s Secrets) ([]byte, error) {
+		return InitConfig(inv, masters[0], s)
+	}}}
+	if len(masters) > 1 {
+		cases = append(cases, renderCase{"join-" + masters[1].Name, func(inv *inventory.Inventory, s Secrets) ([]byte, error) {
+			return JoinConfig(inv, masters[1], true, s)
+		}})
+	}
+	if len(workers) > 0 {
+		cases = append(cases, renderCase{"join-" + workers[0].Name, func(inv *inventory.Inventory, s Secrets) ([]byte, error) {
+			return JoinConfig(inv, workers[0], false, s)
+		}})
+	}
+	return cases
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/kubeadm -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run go test ./pkg/kubeadm -update and review the diff)\n--- got ---\n%s", path, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for name := range inventories {
+		base := loadInventory(t, name)
+		for _, version := range testVersions {
+			inv := withVersion(base, version)
+			for _, c := range renderCases(inv) {
+				t.Run(fmt.Sprintf("%s/%s/%s", name, version, c.name), func(t *testing.T) {
+					got, err := c.render(inv, testSecrets)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkGolden(t, filepath.Join("testdata", "golden", name, version, c.name+".yaml"), got)
+				})
+			}
+		}
+	}
+}
+
+// TestGoldenRedacted renders each inventory at its own version as a plan
+// shows it: no token, no certificate key.
+func TestGoldenRedacted(t *testing.T) {
+	for name := range inventories {
+		inv := loadInventory(t, name)
+		for _, c := range renderCases(inv) {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				got, err := c.render(inv, Secrets{}.Redacted())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, secret := range []string{testSecrets.Token, testSecrets.CertificateKey} {
+					if bytes.Contains(got, []byte(secret)) {
+						t.Errorf("redacted rendering carries a secret")
+					}
+				}
+				if !bytes.Contains(got, []byte(step.Redacted)) {
+					t.Errorf("redacted rendering shows no %s", step.Redacted)
+				}
+				checkGolden(t, filepath.Join("testdata", "golden", name, "redacted", c.name+".yaml"), got)
+			})
+		}
+	}
+}
+
+func TestAPIVersionShape(t *testing.T) {
+	inv := loadInventory(t, "rachuna-net")
+	m := inv.ControlPlanes()[0]
+	for _, tc := range []struct {
+		version, api, kubeletArgs string
+	}{
+		{"1.30.14", APIv1beta3, `    "node-ip": "` + m.IP.String() + `"`},
+		{"1.31.0", APIv1beta4, `    - name: "node-ip"` + "\n" + `      value: "` + m.IP.String() + `"`},
+	} {
+		got, err := InitConfig(withVersion(inv, tc.version), m, testSecrets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(got), "apiVersion: "+tc.api+"\n"); n != 2 {
+			t.Errorf("%s: %d documents of %s, want 2", tc.version, n, tc.api)
+		}
+		if !strings.Contains(string(got), "  kubeletExtraArgs:\n"+tc.kubeletArgs+"\n") {
+			t.Errorf("%s: kubeletExtraArgs not in the %s shape:\n%s", tc.version, tc.api, got)
+		}
+	}
+}
+
+func TestVersionRange(t *testing.T) {
+	for _, tc := range []struct {
+		version, want string
+	}{
+		{"1.29.0", ""},
+		{"v1.34.9", ""},
+		{"1.28.15", `kubernetes.version "1.28.15": homelab renders kubeadm configuration for Kubernetes 1.29 to 1.34`},
+		{"1.35.0", `kubernetes.version "1.35.0": homelab renders kubeadm configuration for Kubernetes 1.29 to 1.34`},
+		{"2.31.0", `kubernetes.version "2.31.0": homelab renders`},
+		{"1.31", `kubernetes.version "1.31": want an exact release`},
+		{"1.31.04", `want an exact release`},
+		{"latest", `want an exact release`},
+	} {
+		_, err := ParseVersion(tc.version)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.version, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want one containing %q", tc.version, err, tc.want)
+		}
+	}
+	inv := withVersion(loadInventory(t, "small"), "1.36.0")
+	_, err := InitConfig(inv, inv.ControlPlanes()[0], testSecrets)
+	if err == nil || !strings.Contains(err.Error(), "kubeadm init configuration for master-1: kubernetes.version") {
+		t.Errorf("InitConfig with 1.36.0: error %v", err)
+	}
+}
+
+func TestSecretsChecked(t *testing.T) {
+	inv := loadInventory(t, "rachuna-net")
+	m, w := inv.ControlPlanes()[1], inv.Workers()[0]
+	bad := []struct {
+		name string
+		s    Secrets
+		want string
+	}{
+		{"short token", Secrets{Token: "abc.def", CertificateKey: testSecrets.CertificateKey, CACertHash: testSecrets.CACertHash}, "bootstrap token"},
+		{"upper key", Secrets{Token: testSecrets.Token, CertificateKey: strings.ToUpper(testSecrets.CertificateKey), CACertHash: testSecrets.CACertHash}, "certificate key"},
+		{"no hash", Secrets{Token: testSecrets.Token, CertificateKey: testSecrets.CertificateKey}, "CA certificate hash"},
+	}
+	for _, tc := range bad {
+		_, err := JoinConfig(inv, m, true, tc.s)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one about the %s", tc.name, err, tc.want)
+		}
+	}
+	// A worker needs no certificate key, and a plan needs no CA hash yet.
+	if _, err := JoinConfig(inv, w, false, Secrets{Token: testSecrets.Token, CACertHash: testSecrets.CACertHash}); err != nil {
+		t.Errorf("worker join without a certificate key: %v", err)
+	}
+	got, err := JoinConfig(inv, w, false, Secrets{}.Redacted())
+	if err != nil || !bytes.Contains(got, []byte(PendingCACertHash)) {
+		t.Errorf("redacted worker join: %v\n%s", err, got)
+	}
+	if got, _ := JoinConfig(inv, w, false, testSecrets); bytes.Contains(got, []byte(testSecrets.CertificateKey)) {
+		t.Errorf("a worker's join configuration carries the certificate key")
+	}
+}
+
+// TestQuoted proves a value cannot change the document's structure.
+func TestQuoted(t *testing.T) {
+	inv := loadInventory(t, "small")
+	m := *inv.ControlPlanes()[0]
+	m.Name = "evil\"\n  injected: true"
+	got, err := InitConfig(inv, &m, testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), `  name: "evil\"\n  injected: true"`) {
+		t.Errorf("name not quoted:\n%s", got)
+	}
+}
+
+// TestCACertHash: the pin is sha256 over the certificate's public key info
+// (kubeadm's pubkeypin.Hash); anything but a PEM certificate is an error.
+func TestCACertHash(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(spki)
+	got, err := CACertHash(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	if want := "sha256:" + hex.EncodeToString(sum[:]); err != nil || got != want {
+		t.Errorf("CACertHash = %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range [][]byte{nil, []byte("not pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})} {
+		if _, err := CACertHash(bad); err == nil {
+			t.Errorf("CACertHash(%q) is not an error", bad)
+		}
+	}
+}
