@@ -41,6 +41,7 @@ func TestTOFURecordsThenRefusesChangedKey(t *testing.T) {
 		t.Fatalf("TOFU file changed: %q", b2)
 	}
 
+	old := l.srv.HostKey()
 	if err := l.srv.RotateHostKey(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,8 @@ func TestTOFURecordsThenRefusesChangedKey(t *testing.T) {
 		t.Fatalf("err = %v, want a changed host key", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"lb-1", "host key changed", ssh.FingerprintSHA256(l.srv.HostKey()), file} {
+	for _, want := range []string{"lb-1", "host key changed", "presented " + ssh.FingerprintSHA256(l.srv.HostKey()),
+		"expects " + ssh.FingerprintSHA256(old) + " (" + file + ":1)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}
@@ -86,8 +88,11 @@ func TestKnownHostsFile(t *testing.T) {
 	cfg.HostKeys = remote.HostKeyPolicy{KnownHostsFile: bad}
 	_, err := host(t, newPool(t, remote.Options{}), cfg).Run(context.Background(), remote.Command{Script: "true"})
 	var hk *remote.HostKeyError
-	if !errors.As(err, &hk) || !hk.Changed || !strings.Contains(err.Error(), "host key changed") || !strings.Contains(err.Error(), bad) {
+	if !errors.As(err, &hk) || !hk.Changed || !strings.Contains(err.Error(), "host key changed") || !strings.Contains(err.Error(), bad+":1") {
 		t.Fatalf("mismatch: err = %v", err)
+	}
+	if len(hk.Expected) != 1 || hk.Expected[0].Line != 1 || hk.Expected[0].Fingerprint == hk.Fingerprint {
+		t.Fatalf("expected keys = %+v", hk.Expected)
 	}
 
 	cfg.HostKeys = remote.HostKeyPolicy{KnownHostsFile: other}

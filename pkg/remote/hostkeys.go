@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -25,15 +26,47 @@ type HostKeyError struct {
 	// Changed is true for a known host with another key, false for an
 	// unknown host.
 	Changed bool
+	// Expected are the keys on file for the host (when Changed), with the
+	// file and line that hold each.
+	Expected []KnownKey
 }
 
-// Error names the host, the presented key and the file.
+// KnownKey is a host key recorded in a known_hosts file.
+type KnownKey struct {
+	// Fingerprint is the key's SHA256 fingerprint (SHA256:...).
+	Fingerprint string
+	// File and Line locate the key's entry.
+	File string
+	Line int
+}
+
+// Error names the host, the expected and presented keys and where the
+// expected ones are recorded.
 func (e *HostKeyError) Error() string {
 	if e.Changed {
-		return fmt.Sprintf("ssh %s: host key changed: %s presented %s, but %s holds another key for it "+
-			"(if the host was reinstalled, remove its line from that file)", e.Host, e.Address, e.Fingerprint, e.File)
+		var want []string
+		for _, k := range e.Expected {
+			want = append(want, fmt.Sprintf("%s (%s:%d)", k.Fingerprint, k.File, k.Line))
+		}
+		expected := "another key"
+		if len(want) > 0 {
+			expected = strings.Join(want, ", ")
+		}
+		return fmt.Sprintf("ssh %s: host key changed: %s presented %s, but %s expects %s "+
+			"(if the host was reinstalled, remove that line and connect again)",
+			e.Host, e.Address, e.Fingerprint, e.File, expected)
 	}
 	return fmt.Sprintf("ssh %s: host key unknown: %s presented %s, which is not in %s", e.Host, e.Address, e.Fingerprint, e.File)
+}
+
+// keyError converts a knownhosts error into a HostKeyError.
+func keyError(name, hostname, file string, key ssh.PublicKey, ke *knownhosts.KeyError) *HostKeyError {
+	e := &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
+		File: file, Changed: len(ke.Want) > 0}
+	for _, k := range ke.Want {
+		e.Expected = append(e.Expected, KnownKey{Fingerprint: ssh.FingerprintSHA256(k.Key), File: k.Filename, Line: k.Line})
+	}
+	return e
 }
 
 // fakeAddr is a net.Addr that prints as the host name being checked, so
@@ -83,12 +116,8 @@ func (p *Pool) hostKeyCheck(cfg *Config) (ssh.HostKeyCallback, []string, error) 
 			switch {
 			case err == nil:
 				return nil
-			case errors.As(err, &ke) && len(ke.Want) > 0:
-				return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
-					File: pol.KnownHostsFile, Changed: true}
-			case errors.As(err, &ke) && pol.TOFUFile == "":
-				return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
-					File: pol.KnownHostsFile}
+			case errors.As(err, &ke) && (len(ke.Want) > 0 || pol.TOFUFile == ""):
+				return keyError(name, hostname, pol.KnownHostsFile, key, ke)
 			case !errors.As(err, &ke):
 				return fmt.Errorf("ssh %s: known hosts: %w", name, err)
 			}
@@ -129,8 +158,7 @@ func (p *Pool) trustOnFirstUse(name, file, hostname string, remote net.Addr, key
 	case err == nil:
 		return nil
 	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return &HostKeyError{Host: name, Address: hostname, Fingerprint: ssh.FingerprintSHA256(key),
-			File: file, Changed: true}
+		return keyError(name, hostname, file, key, ke)
 	case !errors.As(err, &ke):
 		return fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}

@@ -54,3 +54,22 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+func TestRedact(t *testing.T) {
+	secrets := []string{"", "s3cret", "it's"}
+	for _, c := range []struct{ in, want string }{
+		{"token s3cret here", "token *** here"},
+		{"s3crets3cret", "******"},
+		{"echo " + remote.Quote("it's"), "echo '***'"},
+		{"sudo -n sh -c " + remote.Quote("echo "+remote.Quote("it's")), `sudo -n sh -c 'echo '\''***'\'''`},
+		{"nothing to hide", "nothing to hide"},
+	} {
+		got := remote.Redact(c.in, secrets)
+		if got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if strings.Contains(got, "s3cret") || strings.Contains(got, "it's") || strings.Contains(got, `it'\''s`) {
+			t.Errorf("Redact(%q) = %q leaks", c.in, got)
+		}
+	}
+}

@@ -58,6 +58,8 @@ type Command struct {
 
 // Result is what a command that ran left behind.
 type Result struct {
+	// ExitStatus is the command's exit status, or -1 when it has none (the
+	// command could not start, timed out or lost its connection).
 	ExitStatus     int
 	Stdout, Stderr []byte
 }
@@ -69,7 +71,8 @@ type File struct {
 	Content []byte
 	// Mode is the permission bits; 0644 when zero.
 	Mode os.FileMode
-	// Owner and Group, when set, are applied with chown.
+	// Owner and Group, when set, are applied with chown and compared by
+	// name (as `stat -c '%U %G'` prints them); empty ones are left alone.
 	Owner, Group string
 }
 
@@ -160,11 +163,18 @@ type Options struct {
 	Backoff time.Duration
 }
 
-// Redact replaces every non-empty secret in s with "***".
+// Redact replaces every non-empty secret in s with "***", also where it
+// appears shell-quoted (once, or twice as in a sudo-wrapped script), so a
+// command echoed back in an error message does not leak it either.
 func Redact(s string, secrets []string) string {
 	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
+		if sec == "" {
+			continue
+		}
+		once := strings.ReplaceAll(sec, "'", `'\''`)
+		twice := strings.ReplaceAll(once, "'", `'\''`)
+		for _, v := range []string{twice, once, sec} {
+			s = strings.ReplaceAll(s, v, "***")
 		}
 	}
 	return s

@@ -47,7 +47,7 @@ func (h *host) Run(ctx context.Context, cmd Command) (Result, error) {
 	}
 	c, sess, err := h.session(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w (running %q)", redactErr(err, cmd.Secrets), shown)
+		return Result{ExitStatus: -1}, fmt.Errorf("%w (running %q)", redactErr(err, cmd.Secrets), shown)
 	}
 	defer sess.Close()
 
@@ -63,7 +63,7 @@ func (h *host) Run(ctx context.Context, cmd Command) (Result, error) {
 
 	h.pool.log.Debug("ssh run", "host", name, "cmd", shown)
 	if err := sess.Start(script); err != nil {
-		return Result{}, h.transport(c, fmt.Errorf("ssh %s: %q: start: %w", name, shown, redactErr(err, cmd.Secrets)))
+		return Result{ExitStatus: -1}, h.transport(c, fmt.Errorf("ssh %s: %q: start: %w", name, shown, redactErr(err, cmd.Secrets)))
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()

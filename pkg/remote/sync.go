@@ -96,7 +96,13 @@ func (h *host) Sync(ctx context.Context, f File) (bool, error) {
 			return fail("stat", err)
 		}
 		if fi.Mode().Perm() == f.Mode.Perm() {
-			return false, nil
+			ok, err := h.sameOwner(ctx, f)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				return false, nil
+			}
 		}
 	}
 	dir := path.Dir(f.Path)
@@ -125,6 +131,31 @@ func (h *host) Sync(ctx context.Context, f File) (bool, error) {
 	}
 	h.pool.log.Debug("ssh sync: wrote file", "host", name, "path", f.Path, "bytes", len(f.Content))
 	return true, nil
+}
+
+// statScript is a `stat -c format path` command.
+func statScript(p, format string) string {
+	return "stat -c " + Quote(format) + " " + Quote(p)
+}
+
+// ownerMatches reports whether "owner group" (as `stat -c '%U %G'` prints
+// them) satisfies f's Owner and Group; empty ones match anything.
+func ownerMatches(f File, st string) bool {
+	owner, group, _ := strings.Cut(strings.TrimSpace(st), " ")
+	return (f.Owner == "" || f.Owner == owner) && (f.Group == "" || f.Group == group)
+}
+
+// sameOwner reports whether the remote file has f's Owner and Group (true
+// when f sets neither: nothing to check).
+func (h *host) sameOwner(ctx context.Context, f File) (bool, error) {
+	if f.Owner == "" && f.Group == "" {
+		return true, nil
+	}
+	res, err := h.Run(ctx, Command{Script: statScript(f.Path, "%U %G")})
+	if err != nil {
+		return false, fmt.Errorf("ssh %s: sync %s: owner: %w", h.cfg.name(), f.Path, err)
+	}
+	return ownerMatches(f, string(res.Stdout)), nil
 }
 
 func ownerGroup(g string) string {
@@ -186,13 +217,17 @@ func removeStale(sc *sftp.Client, dir, prefix string) {
 // into a temporary file next to the target and `mv` it into place.
 func (h *host) syncSudo(ctx context.Context, f File, want [sha256.Size]byte) (bool, error) {
 	name := h.cfg.name()
-	res, err := h.Run(ctx, Command{Script: "sha256sum " + Quote(f.Path)})
+	res, err := h.Run(ctx, Command{Script: statScript(f.Path, "%a %U %G") + " && sha256sum " + Quote(f.Path)})
 	var exit *ExitError
 	if err != nil && !errors.As(err, &exit) {
 		return false, fmt.Errorf("ssh %s: sync %s: %w", name, f.Path, err)
 	}
 	if err == nil {
-		if sum, _, _ := strings.Cut(string(res.Stdout), " "); sum == hex.EncodeToString(want[:]) {
+		// "640 root haproxy\n<sha256>  <path>\n"
+		st, sum, _ := strings.Cut(string(res.Stdout), "\n")
+		sum, _, _ = strings.Cut(sum, " ")
+		if perm, owner, ok := strings.Cut(st, " "); ok && sum == hex.EncodeToString(want[:]) &&
+			perm == fmt.Sprintf("%o", f.Mode.Perm()) && ownerMatches(f, owner) {
 			return false, nil
 		}
 	}
@@ -203,8 +238,13 @@ func (h *host) syncSudo(ctx context.Context, f File, want [sha256.Size]byte) (bo
 	}
 	defer done()
 	prefix := tempPrefix(f.Path)
-	removeStale(sc, "/tmp", prefix)
-	upl := path.Join("/tmp", prefix+randomSuffix())
+	// /tmp is shared by every target directory: the upload's name carries
+	// a tag of the full path, so that cleaning stale uploads of
+	// /etc/a/x.conf never removes one of /etc/b/x.conf in flight.
+	tag := sha256.Sum256([]byte(f.Path))
+	uplPrefix := prefix + hex.EncodeToString(tag[:4]) + "-"
+	removeStale(sc, "/tmp", uplPrefix)
+	upl := path.Join("/tmp", uplPrefix+randomSuffix())
 	if err := upload(sc, upl, f.Content, 0o600); err != nil {
 		if alive(c) {
 			sc.Remove(upl)

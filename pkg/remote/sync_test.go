@@ -87,6 +87,18 @@ func TestSyncOwnerRunsChown(t *testing.T) {
 	if len(log) != 1 || !strings.HasPrefix(log[0], "chown root:kube /etc/kubernetes/.admin.conf.homelab-tmp-") {
 		t.Fatalf("log = %q", log)
 	}
+	// The owner followed the rename: converged.
+	if changed, err := h.Sync(context.Background(), f); err != nil || changed {
+		t.Fatalf("second sync: changed=%v err=%v (log %q)", changed, err, l.srv.Log())
+	}
+	// Someone changed the group: the file is written again.
+	run(t, h, "chown :wheel /etc/kubernetes/admin.conf")
+	if changed, err := h.Sync(context.Background(), f); err != nil || !changed {
+		t.Fatalf("after drift: changed=%v err=%v", changed, err)
+	}
+	if res := run(t, h, "stat -c '%U:%G' /etc/kubernetes/admin.conf"); string(res.Stdout) != "root:kube\n" {
+		t.Fatalf("owner = %q", res.Stdout)
+	}
 }
 
 func TestSyncAtomicUnderDroppedConnection(t *testing.T) {
@@ -155,6 +167,14 @@ func TestSyncWithSudo(t *testing.T) {
 		if left := leftovers(t, filepath.Join(l.srv.Root(), d)); len(left) != 0 {
 			t.Fatalf("temporary files left in %s: %q", d, left)
 		}
+	}
+	// A mode change alone is a change, under sudo too.
+	f.Mode = 0o600
+	if changed, err := h.Sync(ctx, f); err != nil || !changed {
+		t.Fatalf("mode sync: changed=%v err=%v", changed, err)
+	}
+	if changed, err := h.Sync(ctx, f); err != nil || changed {
+		t.Fatalf("mode sync again: changed=%v err=%v", changed, err)
 	}
 	got, err := h.Read(ctx, f.Path)
 	if err != nil || string(got) != "global\n" {

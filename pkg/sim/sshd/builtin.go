@@ -17,24 +17,27 @@ import (
 // by `&&` or `;`, POSIX quoting, `sudo [-n] sh -c SCRIPT` (run as the script),
 // and the file commands a provisioning client needs, applied under the
 // host's Root: true, false, exit, echo, cat, tee, install, mv, cp, rm, mkdir,
-// chmod, chown (accepted, no effect), test -e/-f/-d, sha256sum.
+// chmod, chown, stat -c, test -e/-f/-d, sha256sum. Owners set by chown or
+// install -o/-g are remembered per file (they follow renames) and reported
+// by stat; other files belong to root.
 //
 // A command line that uses anything else is passed unchanged to next; with
 // next nil it fails with status 127 ("command not found").
 func Builtin(next Handler) Handler {
+	sh := &shell{}
 	return func(ctx context.Context, s Session) int {
 		script, err := unwrapSudo(s.Command)
 		if err == nil {
 			var cmds [][]string
 			if cmds, err = parseScript(script); err == nil {
 				for _, c := range cmds {
-					if builtin(c[0]) == nil {
+					if sh.builtin(c[0]) == nil {
 						err = fmt.Errorf("%s: command not found", c[0])
 						break
 					}
 				}
 				if err == nil {
-					return runBuiltins(ctx, s, cmds)
+					return sh.run(ctx, s, cmds)
 				}
 			}
 		}
@@ -195,9 +198,15 @@ func splitWords(s string) ([]string, error) {
 type builtinFunc func(ctx context.Context, s Session, args []string) int
 
 // builtin returns the built-in command called name, or nil.
-func builtin(name string) builtinFunc {
+func (sh *shell) builtin(name string) builtinFunc {
 	switch name {
-	case "true", "chown":
+	case "chown":
+		return sh.chown
+	case "stat":
+		return sh.stat
+	case "install":
+		return func(ctx context.Context, s Session, a []string) int { return biInstall(s, a, sh) }
+	case "true":
 		return func(context.Context, Session, []string) int { return 0 }
 	case "false":
 		return func(context.Context, Session, []string) int { return 1 }
@@ -218,8 +227,6 @@ func builtin(name string) builtinFunc {
 		return biCat
 	case "tee":
 		return biTee
-	case "install":
-		return biInstall
 	case "mv":
 		return biMv
 	case "cp":
@@ -238,12 +245,12 @@ func builtin(name string) builtinFunc {
 	return nil
 }
 
-func runBuiltins(ctx context.Context, s Session, cmds [][]string) int {
+func (sh *shell) run(ctx context.Context, s Session, cmds [][]string) int {
 	for _, c := range cmds {
 		if ctx.Err() != nil {
 			return 130
 		}
-		if st := builtin(c[0])(ctx, s, c[1:]); st != 0 || c[0] == "exit" {
+		if st := sh.builtin(c[0])(ctx, s, c[1:]); st != 0 || c[0] == "exit" {
 			return st
 		}
 	}
@@ -312,7 +319,7 @@ func biTee(_ context.Context, s Session, a []string) int {
 	return 0
 }
 
-func biInstall(_ context.Context, s Session, a []string) int {
+func biInstall(s Session, a []string, sh *shell) int {
 	o, a := flags(a, "mog")
 	if len(a) != 2 {
 		return fail(s, "install", errors.New("want SOURCE DEST"))
@@ -339,6 +346,9 @@ func biInstall(_ context.Context, s Session, a []string) int {
 	}
 	if err := os.Chmod(dst, mode); err != nil {
 		return fail(s, "install", err)
+	}
+	if o['o'] != "" || o['g'] != "" {
+		sh.setOwner(dst, o['o'], o['g'])
 	}
 	return 0
 }

@@ -10,7 +10,8 @@
 //
 // Faults can be injected to exercise a client's error paths: refuse the next
 // N connections (a guest still booting), drop the connection during the next
-// SFTP write after N bytes, and rotate the host key. Every command the server
+// SFTP write after N bytes or on the next `exec` (DropNextExec), and rotate
+// the host key. Every command the server
 // runs is recorded in a log (Log).
 package sshd
 
@@ -80,6 +81,7 @@ type Server struct {
 	hostKey   ssh.Signer
 	refuse    int
 	dropAfter int64 // -1: disarmed
+	dropExec  bool
 	cmdLog    []string
 	conns     map[net.Conn]struct{}
 	accepted  int
@@ -195,6 +197,24 @@ func (s *Server) DropNextWriteAfter(n int64) {
 	s.mu.Lock()
 	s.dropAfter = n
 	s.mu.Unlock()
+}
+
+// DropNextExec makes the server drop the whole connection when the next
+// `exec` request arrives (after recording the command), as a host that
+// reboots or crashes while a command runs would.
+func (s *Server) DropNextExec() {
+	s.mu.Lock()
+	s.dropExec = true
+	s.mu.Unlock()
+}
+
+// takeDropExec disarms and returns the pending exec-drop fault.
+func (s *Server) takeDropExec() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dropExec
+	s.dropExec = false
+	return d
 }
 
 // Log returns the commands run so far, in order.

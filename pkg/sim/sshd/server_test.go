@@ -244,6 +244,10 @@ func TestBuiltin(t *testing.T) {
 		{`cat /nope`, "cat: /nope: No such file or directory\n", 1},
 		{`systemctl reload haproxy`, "sh: systemctl: command not found\n", 127},
 		{`echo $HOME`, "sh: unsupported shell syntax '$'\n", 127},
+		{`mkdir -p /o && chown haproxy:lb /o && stat -c '%a %U %G %n' /o`, "755 haproxy lb /o\n", 0},
+		{`mv /o /p && chown :wheel /p && stat -c %U:%G /p`, "haproxy:wheel\n", 0},
+		{`stat -c %U /etc/x`, "root\n", 0},
+		{`stat -c %U /nope`, "stat: cannot statx '/nope': No such file or directory\n", 1},
 	} {
 		out, st := runCmd(tc.cmd)
 		if out != tc.out || st != tc.status {
@@ -263,5 +267,31 @@ func TestSplitWords(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("splitWords(%s) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+func TestDropNextExec(t *testing.T) {
+	srv, key := start(t, nil)
+	c := mustDial(t, srv, key)
+	srv.DropNextExec()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sess.Run("echo lost")
+	var exit *ssh.ExitError
+	if err == nil || errors.As(err, &exit) {
+		t.Fatalf("err = %v, want a broken connection", err)
+	}
+	if err := c.Wait(); err == nil {
+		t.Log("connection ended cleanly")
+	}
+	if got := srv.Log(); !reflect.DeepEqual(got, []string{"echo lost"}) {
+		t.Fatalf("log = %q", got)
+	}
+	// Disarmed: the next connection runs commands.
+	sess2, _ := mustDial(t, srv, key).NewSession()
+	if out, err := sess2.Output("echo ok"); err != nil || string(out) != "ok\n" {
+		t.Fatalf("after the fault: %q %v", out, err)
 	}
 }

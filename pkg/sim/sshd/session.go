@@ -35,8 +35,12 @@ func (s *Server) serveSession(conn *ssh.ServerConn, raw net.Conn, ch ssh.Channel
 				continue
 			}
 			started = true
-			req.Reply(true, nil)
 			s.logCommand(p.Command)
+			if s.takeDropExec() {
+				raw.Close()
+				continue
+			}
+			req.Reply(true, nil)
 			done.Go(func() {
 				sess := Session{Command: p.Command, User: conn.User(), Root: s.root,
 					Stdin: ch, Stdout: ch, Stderr: ch.Stderr()}
