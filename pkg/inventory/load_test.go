@@ -191,7 +191,7 @@ func TestCheckSecrets(t *testing.T) {
 	}
 	want := []string{
 		"../../inventories/testdata/base.yaml:9:17: proxmox.token_secret: secret env:PVE_TOKEN: environment variable PVE_TOKEN is not set",
-		"../../inventories/testdata/base.yaml:45:18: loadbalancer.vrrp_password: the VRRP password (env:VRRP_PASSWORD) is 13 characters; it must be 1 to 8, as keepalived silently truncates auth_pass to 8",
+		"../../inventories/testdata/base.yaml:45:18: loadbalancer.vrrp_password: env:VRRP_PASSWORD: the VRRP password is 13 characters; it must be 1 to 8, as keepalived silently truncates auth_pass to 8",
 	}
 	for i, d := range verr.Diagnostics {
 		if d.String() != want[i] {
@@ -202,6 +202,12 @@ func TestCheckSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("the error shows a secret value")
 		}
+	}
+
+	// keepalived starts a comment at "#" or "!", even mid-word.
+	env["PVE_TOKEN"], env["VRRP_PASSWORD"] = "pve-secret-value", "ab#cd"
+	if err := inv.CheckSecrets(r); err == nil || !strings.Contains(err.Error(), "a character keepalived would misread") || strings.Contains(err.Error(), "ab#cd") {
+		t.Errorf("a VRRP password with #: %v", err)
 	}
 
 	// file: references read the file, and name it when it is missing.

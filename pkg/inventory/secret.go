@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -82,4 +83,24 @@ func expandHome(path string) string {
 		}
 	}
 	return path
+}
+
+// CheckVRRPPassword checks a VRRP password the way keepalived reads
+// auth_pass: 1 to 8 printable ASCII characters (it silently truncates
+// longer ones) without spaces, quotes, backslashes, braces, or "#" and "!"
+// (keepalived starts a comment at either, even mid-word, and would
+// silently cut the password there). Errors never contain the password.
+func CheckVRRPPassword(pw string) error {
+	if pw == "" {
+		return errors.New("the VRRP password is empty")
+	}
+	for _, r := range pw {
+		if r <= ' ' || r > '~' || strings.ContainsRune("\"'\\#!{}", r) {
+			return errors.New("the VRRP password contains a character keepalived would misread (space, quote, backslash, brace, # or !, or not printable ASCII)")
+		}
+	}
+	if len(pw) > 8 {
+		return fmt.Errorf("the VRRP password is %d characters; it must be 1 to 8, as keepalived silently truncates auth_pass to 8", len(pw))
+	}
+	return nil
 }

@@ -87,6 +87,13 @@ var (
 	k8sVersion = regexp.MustCompile(`^1\.(\d+)\.(\d+)$`)
 )
 
+// The Kubernetes minors homelab renders kubeadm configuration for
+// (pkg/kubeadm): kubeadm.k8s.io/v1beta3 below 1.31, v1beta4 from it.
+const (
+	MinKubernetesMinor = 29
+	MaxKubernetesMinor = 34
+)
+
 // isDNSName reports whether s is an RFC 1123 host name (not an address).
 func isDNSName(s string) bool {
 	if s == "" || len(s) > 253 {

@@ -282,6 +282,8 @@ func (v *validator) kubernetes() {
 	}
 	if m := k8sVersion.FindStringSubmatch(k.Version); m == nil {
 		v.errorf("kubernetes.version", "%q is not a Kubernetes version such as 1.31.4", k.Version)
+	} else if minor, _ := strconv.Atoi(m[1]); minor < MinKubernetesMinor || minor > MaxKubernetesMinor {
+		v.errorf("kubernetes.version", "Kubernetes %s is not supported: homelab renders kubeadm configuration for 1.%d to 1.%d", k.Version, MinKubernetesMinor, MaxKubernetesMinor)
 	}
 	if v.required("kubernetes.endpoint", k.Endpoint == "") && !isDNSName(k.Endpoint) {
 		v.errorf("kubernetes.endpoint", "%q is not a DNS name: the endpoint must be a name that can move from master1 to the VIP", k.Endpoint)
@@ -348,8 +350,8 @@ func (inv *Inventory) CheckSecrets(r Resolver) error {
 	resolve("router.password", inv.Router.Password)
 	if lb := inv.LoadBalancer; lb != nil {
 		if pw, ok := resolve("loadbalancer.vrrp_password", lb.VRRPPassword); ok {
-			if n := len([]rune(pw)); n == 0 || n > 8 {
-				v.errorf("loadbalancer.vrrp_password", "the VRRP password (%s) is %d characters; it must be 1 to 8, as keepalived silently truncates auth_pass to 8", lb.VRRPPassword, n)
+			if err := CheckVRRPPassword(pw); err != nil {
+				v.errorf("loadbalancer.vrrp_password", "%s: %v", lb.VRRPPassword, err)
 			}
 		}
 	}

@@ -84,6 +84,9 @@ func TestValidationRules(t *testing.T) {
 		{"vip-outside-cidr", []string{
 			`testdata/invalid/vip-outside-cidr.yaml:46:29: loadbalancer.vips[0].address: 10.0.99.10 is outside network "lab" (10.0.10.0/24)`,
 		}},
+		{"kubernetes-version-unsupported", []string{
+			`testdata/invalid/kubernetes-version-unsupported.yaml:51:12: kubernetes.version: Kubernetes 1.28.9 is not supported: homelab renders kubeadm configuration for 1.29 to 1.34`,
+		}},
 		{"vlan-out-of-range", []string{
 			`testdata/invalid/vlan-out-of-range.yaml:28:11: networks[0].vlan: VLAN id 5000 is outside 1..4094`,
 		}},

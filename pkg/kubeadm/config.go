@@ -65,8 +65,8 @@ const (
 // is what tools/kubeadm's kubeadm (v1.34) validates; widen it together
 // with that tool and the golden tests.
 const (
-	MinMinor     = 29
-	MaxMinor     = 34
+	MinMinor     = inventory.MinKubernetesMinor
+	MaxMinor     = inventory.MaxKubernetesMinor
 	v1beta4Minor = 31
 )
 

@@ -2,10 +2,10 @@ package loadbalancer
 
 import (
 	"bytes"
-	"errors"
 	"regexp"
 	"strings"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -20,18 +20,7 @@ func CheckAuthPass(pw string) error {
 	if pw == step.Redacted {
 		return nil
 	}
-	if pw == "" {
-		return errors.New("the VRRP password is empty")
-	}
-	for _, r := range pw {
-		if r <= ' ' || r > '~' || strings.ContainsRune("\"'\\#!{}", r) {
-			return errors.New("the VRRP password contains a character keepalived would misread (space, quote, backslash, brace, # or !, or not printable ASCII)")
-		}
-	}
-	if len(pw) > 8 {
-		return errors.New("the VRRP password is longer than 8 characters; keepalived would truncate it")
-	}
-	return nil
+	return inventory.CheckVRRPPassword(pw)
 }
 
 // authPassLine matches an auth_pass line with its value.

@@ -255,7 +255,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"homelab's own name", func(inv *inventory.Inventory) { inv.LoadBalancer.Frontends[0].Name = "homelab-health" }, testAuthPass, "homelab's own"},
 		{"check path with a comment", func(inv *inventory.Inventory) { inv.LoadBalancer.Frontends[0].Check.Path = "/readyz#x" }, testAuthPass, "check path"},
 		{"unknown VIP", func(inv *inventory.Inventory) { inv.LoadBalancer.Frontends[0].VIP = "nope" }, testAuthPass, `unknown VIP "nope"`},
-		{"password too long", func(*inventory.Inventory) {}, "123456789", "longer than 8"},
+		{"password too long", func(*inventory.Inventory) {}, "123456789", "it must be 1 to 8"},
 		{"password with a comment char", func(*inventory.Inventory) {}, "ab!cd", "misread"},
 		{"empty password", func(*inventory.Inventory) {}, "", "empty"},
 		{"VRID out of range", func(inv *inventory.Inventory) { inv.LoadBalancer.VIPs[0].RouterID = 300 }, testAuthPass, "outside 1..255"},
