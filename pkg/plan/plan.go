@@ -70,23 +70,28 @@ func (p *Plan) Graph() *step.Graph { return p.graph }
 // Summary counts the steps by action.
 func (p *Plan) Summary() Summary {
 	var s Summary
-	for _, st := range p.Steps {
-		switch st.Change.Action {
-		case step.Create:
-			s.Create++
-		case step.Update:
-			s.Update++
-		case step.Delete:
-			s.Delete++
-		case step.Run:
-			s.Run++
-		case step.None:
-			s.None++
-		case step.Conflict:
-			s.Conflict++
-		}
+	for i := range p.Steps {
+		s.add(p.Steps[i].Change.Action)
 	}
 	return s
+}
+
+// add counts one step of action a.
+func (s *Summary) add(a step.Action) {
+	switch a {
+	case step.Create:
+		s.Create++
+	case step.Update:
+		s.Update++
+	case step.Delete:
+		s.Delete++
+	case step.Run:
+		s.Run++
+	case step.None:
+		s.None++
+	case step.Conflict:
+		s.Conflict++
+	}
 }
 
 // HasChanges reports whether applying the plan would change anything.

@@ -322,20 +322,7 @@ func layout(p *Plan) ([]phaseView, error) {
 func tally(steps []*Step) Summary {
 	var s Summary
 	for _, st := range steps {
-		switch st.Change.Action {
-		case step.Create:
-			s.Create++
-		case step.Update:
-			s.Update++
-		case step.Delete:
-			s.Delete++
-		case step.Run:
-			s.Run++
-		case step.None:
-			s.None++
-		case step.Conflict:
-			s.Conflict++
-		}
+		s.add(st.Change.Action)
 	}
 	return s
 }
