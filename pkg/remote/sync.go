@@ -254,7 +254,11 @@ func (h *host) syncSudo(ctx context.Context, f File, want [sha256.Size]byte) (bo
 	defer sc.Remove(upl)
 
 	dir := path.Dir(f.Path)
-	tmp := path.Join(dir, prefix+randomSuffix())
+	// The temporary file beside the target is <prefix>t-<random>, and only
+	// <prefix>t-* is cleaned there: the upload (<prefix><hex tag>-...) must
+	// survive when the target is in /tmp too.
+	tmpPrefix := path.Join(dir, prefix+"t-")
+	tmp := tmpPrefix + randomSuffix()
 	install := fmt.Sprintf("install -m %04o", f.Mode.Perm())
 	if f.Owner != "" {
 		install += " -o " + Quote(f.Owner)
@@ -263,7 +267,7 @@ func (h *host) syncSudo(ctx context.Context, f File, want [sha256.Size]byte) (bo
 		install += " -g " + Quote(f.Group)
 	}
 	script := fmt.Sprintf("mkdir -p %s && rm -f %s* && %s %s %s && mv -f %s %s",
-		Quote(dir), Quote(path.Join(dir, prefix)), install, Quote(upl), Quote(tmp), Quote(tmp), Quote(f.Path))
+		Quote(dir), Quote(tmpPrefix), install, Quote(upl), Quote(tmp), Quote(tmp), Quote(f.Path))
 	if _, err := h.Run(ctx, Command{Script: script}); err != nil {
 		return false, fmt.Errorf("ssh %s: sync %s: %w", name, f.Path, err)
 	}
