@@ -145,7 +145,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 // attachHAProxy gives the haproxy step its work: check with haproxy -c,
 // install, reload (or start).
 func (p Phase) attachHAProxy(guest string, haproxy *step.Step, haproxyCfg []byte) {
-	haproxy.Work = filesWork{hosts: p.Hosts, guest: guest, active: "haproxy.service",
+	haproxy.Work = filesWork{hosts: p.Hosts, guest: guest, active: "haproxy.service", intent: haproxy.Intent,
 		files: []file{{path: HAProxyConfig, mode: 0o644, content: func() ([]byte, error) { return haproxyCfg, nil }}},
 		validate: func(ctx context.Context, run Runner, _ remote.Host, tmp []string) error {
 			_, err := CheckHAProxy(ctx, run, tmp[0])
@@ -170,8 +170,8 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		}
 		return pw, CheckAuthPass(pw)
 	}
-	packages.Work = packagesWork{hosts: p.Hosts, guest: g.Name}
-	sysctl.Work = filesWork{hosts: p.Hosts, guest: g.Name,
+	packages.Work = packagesWork{hosts: p.Hosts, guest: g.Name, intent: packages.Intent}
+	sysctl.Work = filesWork{hosts: p.Hosts, guest: g.Name, intent: sysctl.Intent,
 		files: []file{{path: SysctlFile, mode: 0o644, content: fixed(sysctlConf)}},
 		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
 			if !changed {
@@ -196,7 +196,7 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		pw, _ := password()
 		return []string{pw}
 	}
-	keepalived.Work = filesWork{hosts: p.Hosts, guest: g.Name, active: "keepalived.service", secrets: secrets,
+	keepalived.Work = filesWork{hosts: p.Hosts, guest: g.Name, active: "keepalived.service", secrets: secrets, intent: keepalived.Intent,
 		files: []file{
 			{path: KeepalivedConfig, mode: 0o640, content: keepalivedConf, shown: RedactAuthPass},
 			{path: KeepalivedDropIn, mode: 0o644, content: fixed(dropIn)},

@@ -37,11 +37,32 @@ func hostRunner(h remote.Host, secrets []string) Runner {
 	}
 }
 
+// observeTimeout bounds how long observing a load balancer waits for it
+// to answer SSH.
+const observeTimeout = 20 * time.Second
+
+// notAnswering reports whether err, from observing a load balancer under a
+// context bounded by observeTimeout (ctx is the caller's), says the host
+// does not answer SSH (yet): a guest still to be created or started.
+func notAnswering(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && (step.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// freshHost is what a step observes on a load balancer that does not
+// answer yet: its intent, the change it would make on a fresh host. The
+// engine observes the step again right before applying it, once its
+// guest booted.
+func freshHost(guest string, intent step.Change) step.Change {
+	intent.Reason = guest + " does not answer SSH yet: planned as a fresh host"
+	return intent
+}
+
 // packagesWork installs the packages and the keepalived script user where
 // they are missing.
 type packagesWork struct {
-	hosts HostDialer
-	guest string
+	hosts  HostDialer
+	guest  string
+	intent step.Change
 }
 
 // missing lists what is not there yet: packages, and the script user.
@@ -75,7 +96,12 @@ func (w packagesWork) missing(ctx context.Context) (remote.Host, []string, bool,
 }
 
 func (w packagesWork) Observe(ctx context.Context) (step.Change, error) {
-	_, missing, noUser, err := w.missing(ctx)
+	octx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	_, missing, noUser, err := w.missing(octx)
+	if err != nil && notAnswering(ctx, err) {
+		return freshHost(w.guest, w.intent), nil
+	}
 	if err != nil {
 		return step.Change{}, err
 	}
@@ -138,6 +164,8 @@ type filesWork struct {
 	// changed. It also reports whether the service needs a start.
 	after  func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error
 	active string // the systemd unit that must be active, if any
+	// intent is the step's change on a fresh host.
+	intent step.Change
 }
 
 type fileState struct {
@@ -170,7 +198,12 @@ func (w filesWork) read(ctx context.Context) (remote.Host, []fileState, error) {
 }
 
 func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
-	h, states, err := w.read(ctx)
+	octx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	h, states, err := w.read(octx)
+	if err != nil && notAnswering(ctx, err) {
+		return freshHost(w.guest, w.intent), nil
+	}
 	if err != nil {
 		return step.Change{}, err
 	}
