@@ -21,6 +21,10 @@ require (
 	// x/crypto/ssh: commands on hosts, known_hosts checks, the simulated SSH hosts.
 	golang.org/x/crypto v0.45.0
 	gopkg.in/yaml.v3 v3.0.1
+	// mvdan.cc/sh v3.13.1 (the newest that builds with Go 1.25): a real POSIX
+	// shell (parser and interpreter) for the simulated hosts of pkg/sim/host,
+	// which run homelab's scripts as dash and bash would.
+	mvdan.cc/sh/v3 v3.13.1
 )
 
 require (
@@ -34,4 +38,5 @@ require (
 	github.com/magefile/mage v1.14.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/sys v0.43.0 // indirect
+	golang.org/x/term v0.41.0 // indirect
 )

@@ -1,0 +1,246 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// LabOptions configure a Lab.
+type LabOptions struct {
+	// AuthorizedKeys may log in to every host, as any of its users.
+	AuthorizedKeys []ssh.PublicKey
+	// Dir holds the hosts' root directories (one per host, named after
+	// it). A temporary directory, removed by Close, when empty.
+	Dir string
+	// HAProxyBinary, when set, is a real haproxy that `haproxy -c` runs on
+	// a copy of the config (its verdict and words, with the copy's path
+	// replaced by the host path). Empty: the simulator's own structural
+	// check.
+	HAProxyBinary string
+	// Programs are simulated programs added to (or replacing) the built-in
+	// ones, by name. A program runs only where a package installed its
+	// binary, see Packages.
+	Programs map[string]Program
+	// Packages are added to (or replace, by name) the packages apt-get can
+	// install.
+	Packages []Package
+	// StrictBackends reports HAProxy backend servers that nothing serves
+	// (see Host.Serve) as DOWN, L4CON, as HAProxy would. By default they
+	// are UP, their check passed: the simulated lab has no real services
+	// behind its load balancers.
+	StrictBackends bool
+	// VRRPScale scales keepalived's timers: a backup becomes master after
+	// hearing no master for three advertisement intervals plus a skew
+	// (about 3.5s). Zero means 1 (real time); tests use less.
+	VRRPScale float64
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Spec describes one host of a Lab.
+type Spec struct {
+	// Name is the host name (`hostname` prints it).
+	Name string
+	// Address is the host's address on its network, with the network's
+	// prefix length, e.g. 10.10.10.31/24.
+	Address netip.Prefix
+	// Gateway is the default route's next hop, if any.
+	Gateway netip.Addr
+	// Interface is the name of the host's network interface (default
+	// "eth0").
+	Interface string
+	// Users are login users besides root, each with a home directory and
+	// passwordless sudo (as a cloud image's default user).
+	Users []string
+	// SSHPort is the port the host's SSH server answers on at Address
+	// (default 22); see Lab.Address.
+	SSHPort int
+	// Power says whether the host is running; nil means always. While it
+	// is off, SSH is refused and it holds no VIP; when it comes back its
+	// enabled units start again.
+	Power func() bool
+	// Packages are installed when the host is created, besides the base
+	// system.
+	Packages []string
+}
+
+// Lab is a network of simulated hosts. Its methods are safe for
+// concurrent use.
+type Lab struct {
+	opts     LabOptions
+	log      *slog.Logger
+	dir      string
+	tmpDir   bool
+	packages map[string]Package
+	programs map[string]Program
+
+	mu     sync.Mutex
+	hosts  []*Host
+	closed bool
+
+	// refreshMu serialises VRRP elections; vrrp is their memory: per
+	// virtual router ID and host, its state (see vrrp.go).
+	refreshMu sync.Mutex
+	vrrp      map[int]map[string]*vrrpState
+}
+
+// NewLab returns an empty lab.
+func NewLab(opts LabOptions) (*Lab, error) {
+	l := &Lab{opts: opts, log: opts.Logger, vrrp: map[int]map[string]*vrrpState{}}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.dir = opts.Dir
+	if l.dir == "" {
+		dir, err := os.MkdirTemp("", "homelab-sim-hosts-")
+		if err != nil {
+			return nil, fmt.Errorf("simulated hosts: %w", err)
+		}
+		l.dir, l.tmpDir = dir, true
+	}
+	l.packages = map[string]Package{}
+	for _, p := range catalogue() {
+		l.packages[p.Name] = p
+	}
+	for _, p := range opts.Packages {
+		l.packages[p.Name] = p
+	}
+	l.programs = builtinPrograms()
+	for name, p := range opts.Programs {
+		l.programs[name] = p
+	}
+	return l, nil
+}
+
+// Add creates a host from spec and starts its SSH server.
+func (l *Lab) Add(spec Spec) (*Host, error) {
+	if spec.Name == "" || !spec.Address.IsValid() {
+		return nil, fmt.Errorf("simulated host %q: a name and an address (with its prefix length) are needed", spec.Name)
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("simulated host %s: the lab is closed", spec.Name)
+	}
+	for _, h := range l.hosts {
+		if h.spec.Name == spec.Name || h.spec.Address.Addr() == spec.Address.Addr() {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("simulated host %s: name or address %s already taken by %s", spec.Name, spec.Address.Addr(), h.spec.Name)
+		}
+	}
+	l.mu.Unlock()
+	h, err := newHost(l, spec, filepath.Join(l.dir, spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("simulated host %s: %w", spec.Name, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		h.close()
+		return nil, fmt.Errorf("simulated host %s: the lab is closed", spec.Name)
+	}
+	l.hosts = append(l.hosts, h)
+	return h, nil
+}
+
+// Host returns the host named name.
+func (l *Lab) Host(name string) (*Host, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, h := range l.hosts {
+		if h.spec.Name == name {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// Hosts returns the hosts in the order they were added.
+func (l *Lab) Hosts() []*Host {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.hosts)
+}
+
+// byAddress returns the host whose own address is a.
+func (l *Lab) byAddress(a netip.Addr) (*Host, bool) {
+	for _, h := range l.Hosts() {
+		if h.spec.Address.Addr() == a {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// Address returns the loopback address where the SSH server of the host
+// at ap (its address and SSH port) answers, for dialling it.
+func (l *Lab) Address(ap netip.AddrPort) (string, bool) {
+	h, ok := l.byAddress(ap.Addr())
+	if !ok || int(ap.Port()) != h.sshPort() {
+		return "", false
+	}
+	return h.Addr(), true
+}
+
+// Dial reaches a host's SSH port by the host's address (as a proxmox.Dialer
+// or net.Dialer.DialContext would): "connection refused" while the host is
+// off or for any other address or port, as a booting or absent guest
+// answers.
+func (l *Lab) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	refused := &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	local, ok := l.Address(ap)
+	if !ok {
+		return nil, refused
+	}
+	h, _ := l.byAddress(ap.Addr())
+	if !h.powered() {
+		return nil, refused
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, local)
+}
+
+// Holders returns the hosts that hold vip on their interface now (after
+// an election on the current state: see package doc).
+func (l *Lab) Holders(ctx context.Context, vip netip.Addr) []string {
+	l.elect(ctx)
+	var out []string
+	for _, h := range l.Hosts() {
+		if slices.Contains(h.vips(), vip) {
+			out = append(out, h.spec.Name)
+		}
+	}
+	return out
+}
+
+// Close stops every host and removes a temporary Dir.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	hosts := l.hosts
+	l.hosts = nil
+	l.mu.Unlock()
+	var errs []error
+	for _, h := range hosts {
+		errs = append(errs, h.close())
+	}
+	if l.tmpDir {
+		errs = append(errs, os.RemoveAll(l.dir))
+	}
+	return errors.Join(errs...)
+}
