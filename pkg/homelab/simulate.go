@@ -6,11 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
-	"strings"
-	"syscall"
 	"time"
 
 	pve "github.com/luthermonson/go-proxmox"
@@ -18,6 +17,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/routeros"
+	"github.com/homelabctl/homelab/pkg/sim/host"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
 	simros "github.com/homelabctl/homelab/pkg/sim/routeros"
 )
@@ -25,12 +25,14 @@ import (
 // SimulatedLab is an in-process lab to run plans against: simulators that
 // speak the real protocols on loopback ports, so nothing reaches the
 // inventory's real addresses. The router and the Proxmox cluster are
-// simulated; a guest's SSH port "answers" (a loopback listener accepts)
-// while the PVE simulator has it running.
+// simulated, and every guest is a simulated Debian host (pkg/sim/host)
+// whose SSH server answers while the PVE simulator has the guest running.
 type SimulatedLab struct {
 	Router  *simros.Server
 	Proxmox *simpve.Server
-	ssh     net.Listener
+	// Hosts are the guests' simulated hosts, by guest name.
+	Hosts   *host.Lab
+	dir     string // the hosts' roots, the lab's SSH key and known_hosts
 	clients Clients
 	access  Access
 }
@@ -47,6 +49,11 @@ type Access struct {
 	ProxmoxFingerprint string
 	ProxmoxTokenID     string
 	ProxmoxTokenSecret string
+	// SSHKeyFile is the private key the simulated hosts accept, and
+	// SSHHosts the guests' SSH logins on loopback ("user@127.0.0.1:port"),
+	// while the guests run.
+	SSHKeyFile string
+	SSHHosts   map[string]string
 }
 
 // simulatedManagement is the simulated router's address as the router
@@ -60,10 +67,16 @@ type SimulateOptions struct {
 	// ResourceLag is how far the simulated cluster list lags behind the
 	// guests' own endpoints, as on real clusters.
 	ResourceLag time.Duration
+	// VRRPScale scales the simulated keepalived's timers (a VIP finds its
+	// holder after about 3.5s); zero means real time.
+	VRRPScale float64
+	// Logger receives the simulators' diagnostics; nil discards them.
+	Logger *slog.Logger
 }
 
-// Simulate starts a simulated lab for inv: a factory-fresh router, and a
-// Proxmox cluster with the inventory's nodes, storages and templates.
+// Simulate starts a simulated lab for inv: a factory-fresh router, a
+// Proxmox cluster with the inventory's nodes, storages and templates, and
+// a simulated host per guest. Close stops it all.
 func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOptions) (*SimulatedLab, error) {
 	var o SimulateOptions
 	if len(opts) > 0 {
@@ -84,6 +97,10 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 		RouterManagement: simulatedManagement,
 	}
 	if err := lab.startProxmox(inv, o); err != nil {
+		lab.Close()
+		return nil, err
+	}
+	if err := lab.startHosts(inv, o); err != nil {
 		lab.Close()
 		return nil, err
 	}
@@ -134,54 +151,7 @@ func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions)
 	client := proxmox.NewClient(api)
 	client.TaskPoll = 20 * time.Millisecond
 	l.clients.Proxmox = client
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	l.ssh = ln
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	l.clients.Dial = l.dialGuest
 	return nil
-}
-
-// dialGuest reaches a guest's address: the loopback listener when the PVE
-// simulator has a running guest with that IP, "connection refused"
-// otherwise, as a booting or stopped guest answers.
-func (l *SimulatedLab) dialGuest(ctx context.Context, network, address string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range l.Proxmox.Guests() {
-		if g.Status == "running" && guestIP(g.Config) == host {
-			var d net.Dialer
-			return d.DialContext(ctx, network, l.ssh.Addr().String())
-		}
-	}
-	return nil, &net.OpError{Op: "dial", Net: network, Err: errors.Join(syscall.ECONNREFUSED)}
-}
-
-// guestIP reads a guest's address from ipconfig0 (VMs) or net0 (LXC).
-func guestIP(cfg map[string]string) string {
-	for _, key := range []string{"ipconfig0", "net0"} {
-		for _, part := range strings.Split(cfg[key], ",") {
-			if v, ok := strings.CutPrefix(part, "ip="); ok {
-				if p, err := netip.ParsePrefix(v); err == nil {
-					return p.Addr().String()
-				}
-			}
-		}
-	}
-	return ""
 }
 
 func randomSecret() string {
@@ -196,14 +166,18 @@ func (l *SimulatedLab) Access() Access { return l.access }
 // Clients are the clients that reach the simulated lab.
 func (l *SimulatedLab) Clients() Clients { return l.clients }
 
-// Close stops the simulators.
+// Close stops the simulators and removes what the hosts kept on disk.
 func (l *SimulatedLab) Close() error {
-	l.clients.Close()
-	if l.ssh != nil {
-		l.ssh.Close()
+	errs := []error{l.clients.Close()}
+	if l.Hosts != nil {
+		errs = append(errs, l.Hosts.Close())
 	}
 	if l.Proxmox != nil {
-		l.Proxmox.Close()
+		errs = append(errs, l.Proxmox.Close())
 	}
-	return l.Router.Close()
+	errs = append(errs, l.Router.Close())
+	if l.dir != "" {
+		errs = append(errs, os.RemoveAll(l.dir))
+	}
+	return errors.Join(errs...)
 }

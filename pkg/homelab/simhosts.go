@@ -1,0 +1,192 @@
+package homelab
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/pem"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/sim/host"
+)
+
+// startHosts starts a simulated Debian host (pkg/sim/host) per guest of
+// inv, on the guest's address and network. A host is powered while the
+// PVE simulator has its guest running: until then its SSH port refuses.
+// The clients reach the hosts' SSH servers through pkg/remote with a key
+// made for this lab, trusting their host keys on first use in a
+// known_hosts file of the lab's own; made-up secrets stand in for the
+// inventory's references.
+func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions) error {
+	dir, err := os.MkdirTemp("", "homelab-simulated-lab-")
+	if err != nil {
+		return fmt.Errorf("simulated hosts: %w", err)
+	}
+	l.dir = dir
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "homelab simulated lab")
+	if err != nil {
+		return fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	keyFile := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	hosts, err := host.NewLab(host.LabOptions{
+		AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
+		Dir:            filepath.Join(dir, "hosts"),
+		HAProxyBinary:  realHAProxy(),
+		VRRPScale:      o.VRRPScale,
+		Logger:         o.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("simulated hosts: %w", err)
+	}
+	l.Hosts = hosts
+	l.access.SSHKeyFile, l.access.SSHHosts = keyFile, map[string]string{}
+	for i := range inv.Guests {
+		g := &inv.Guests[i]
+		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP)}
+		if n, ok := inv.Network(g.Network); ok {
+			spec.Address, spec.Gateway = netip.PrefixFrom(g.IP, n.CIDR.Bits()), n.Gateway
+		}
+		if u := sshUser(g).User; u != "root" {
+			spec.Users = []string{u}
+		}
+		h, err := hosts.Add(spec)
+		if err != nil {
+			return fmt.Errorf("simulated hosts: %w", err)
+		}
+		l.access.SSHHosts[g.Name] = sshUser(g).User + "@" + h.Addr()
+	}
+	l.clients.Dial = hosts.Dial
+	// A guest answers SSH as soon as it runs (the guests phase waited for
+	// its port): dialing a host that does not run gives up quickly.
+	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: time.Second})
+	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts")},
+		address: func(ap netip.AddrPort) string {
+			addr, _ := hosts.Address(ap)
+			return addr // empty: "no address"
+		}}
+	l.clients.Hosts = func(name string) (remote.Host, error) {
+		g, ok := inv.Guest(name)
+		if !ok {
+			return nil, fmt.Errorf("ssh: no guest %q in the inventory", name)
+		}
+		// The lab's own key, and no jump host: the simulated hosts are on
+		// loopback.
+		sim := *g
+		if g.SSH != nil {
+			s := *g.SSH
+			s.PrivateKey, s.Jump = "", ""
+			sim.SSH = &s
+		}
+		cfg, err := policy.config(&sim)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Signers = []ssh.Signer{signer}
+		return l.clients.pool.Host(cfg)
+	}
+	l.clients.Secrets = madeUpSecrets(inv)
+	return nil
+}
+
+// sshUser is a guest's SSH user and port, with the defaults.
+func sshUser(g *inventory.Guest) inventory.SSH {
+	s := inventory.SSH{User: "root", Port: 22}
+	if g.SSH != nil {
+		if g.SSH.User != "" {
+			s.User = g.SSH.User
+		}
+		if g.SSH.Port != 0 {
+			s.Port = g.SSH.Port
+		}
+	}
+	return s
+}
+
+// power reports whether the PVE simulator runs the guest vmid with the
+// address ip (in its ipconfig0 for VMs, net0 for containers): a guest
+// configured with another address does not answer on this one.
+func (l *SimulatedLab) power(vmid int, ip netip.Addr) func() bool {
+	return func() bool {
+		g, ok := l.Proxmox.Guest(vmid)
+		return ok && g.Status == "running" && guestIP(g.Config) == ip
+	}
+}
+
+// guestIP reads a guest's address from ipconfig0 (VMs) or net0 (LXC).
+func guestIP(cfg map[string]string) netip.Addr {
+	for _, key := range []string{"ipconfig0", "net0"} {
+		for _, part := range strings.Split(cfg[key], ",") {
+			if v, ok := strings.CutPrefix(part, "ip="); ok {
+				if p, err := netip.ParsePrefix(v); err == nil {
+					return p.Addr()
+				}
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// realHAProxy is this machine's haproxy, which checks configs on the
+// simulated hosts when it is installed ("" when not).
+func realHAProxy() string {
+	if p, err := exec.LookPath("haproxy"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
+		return "/usr/sbin/haproxy"
+	}
+	return ""
+}
+
+// madeUpSecrets resolves every secret reference of inv to a value made up
+// for this lab, the same on every call: letters and digits, 8 of them for
+// the VRRP password (what keepalived takes), 24 for the others.
+func madeUpSecrets(inv *inventory.Inventory) func(inventory.SecretRef) (string, error) {
+	seed := randomSecret()
+	var mu sync.Mutex
+	made := map[inventory.SecretRef]string{}
+	return func(ref inventory.SecretRef) (string, error) {
+		if ref.Scheme() == "" {
+			return "", fmt.Errorf("secret %q: not a reference (env:NAME or file:PATH)", string(ref))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := made[ref]; ok {
+			return v, nil
+		}
+		sum := sha256.Sum256([]byte(seed + string(ref)))
+		const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+		n := 24
+		if inv.LoadBalancer != nil && ref == inv.LoadBalancer.VRRPPassword {
+			n = 8
+		}
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = alphabet[int(sum[i])%len(alphabet)]
+		}
+		made[ref] = string(v)
+		return made[ref], nil
+	}
+}

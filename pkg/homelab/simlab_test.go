@@ -1,0 +1,155 @@
+package homelab
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// infraAndLoadBalancers is plans/infrastructure.yaml plus the
+// loadbalancers phase.
+func infraAndLoadBalancers(t *testing.T) *plan.File {
+	t.Helper()
+	file, err := plan.LoadFile("testdata/infrastructure-loadbalancers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// outputSink collects the steps' output lines.
+type outputSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *outputSink) Event(e engine.Event) {
+	if e.Kind == engine.StepOutput {
+		s.mu.Lock()
+		s.lines = append(s.lines, string(e.Step)+": "+e.Line)
+		s.mu.Unlock()
+	}
+}
+
+// The router, the guests and the load balancers of an empty simulated lab
+// in one plan, with the real phases over the real protocols (SSH to the
+// simulated hosts): the run converges with one holder per VIP; a second
+// plan changes nothing and its run only passes the gates.
+func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
+	for _, name := range []string{"small", "rachuna-net"} {
+		t.Run(name, func(t *testing.T) {
+			inv := loadInventory(t, "../../inventories/"+name+".yaml")
+			lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { lab.Close() })
+			ctx := context.Background()
+			file := infraAndLoadBalancers(t)
+			var out outputSink
+			opts := ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(out.Event)}
+			p, _, err := Up(ctx, inv, file, opts)
+			if err != nil {
+				t.Fatalf("up: %v\n%s", err, strings.Join(out.lines, "\n"))
+			}
+			// Planned on an empty lab: the load balancers did not answer
+			// yet and show what they will get.
+			if st, ok := p.Step(step.HAProxyID(inv.LoadBalancers()[0].Name)); !ok || st.Change.Action != step.Create ||
+				!strings.Contains(st.Change.Reason, "does not answer SSH yet") || len(st.Change.Files) != 1 {
+				t.Errorf("the first plan's haproxy step: %+v", st.Change)
+			}
+			for _, vip := range inv.LoadBalancer.VIPs {
+				if h := lab.Hosts.Holders(ctx, vip.Address); len(h) != 1 {
+					t.Errorf("VIP %s holders: %v", vip.Name, h)
+				}
+			}
+			for _, g := range inv.LoadBalancers() {
+				h, _ := lab.Hosts.Host(g.Name)
+				if !h.Unit("haproxy").Active || !h.Unit("keepalived").Active {
+					t.Errorf("%s: haproxy %+v keepalived %+v", g.Name, h.Unit("haproxy"), h.Unit("keepalived"))
+				}
+			}
+
+			p, err = Plan(ctx, inv, file, PlanOptions{Clients: lab.Clients()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := p.Summary(); sum.Create+sum.Update+sum.Delete+sum.Conflict != 0 || !p.Observed {
+				t.Fatalf("second plan is not converged: %+v (observed %v)", sum, p.Observed)
+			}
+			out = outputSink{}
+			if _, err := Run(ctx, p, opts); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range out.lines {
+				if !strings.Contains(line, "is held by") && !strings.Contains(line, "answers on") {
+					t.Errorf("a converged run did something: %s", line)
+				}
+			}
+		})
+	}
+}
+
+// A guest's SSH port refuses until the PVE simulator runs the guest, for
+// the guests phase's dial and for SSH; Close stops every host and removes
+// their files.
+func TestSimulatedHostsFollowProxmox(t *testing.T) {
+	inv := loadInventory(t, "../../inventories/small.yaml")
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	g, _ := inv.Guest("lb-1")
+	addr := netip.AddrPortFrom(g.IP, 22).String()
+	c := lab.Clients()
+	if conn, err := c.Dial(ctx, "tcp", addr); err == nil {
+		conn.Close()
+		t.Fatal("the SSH port of a guest that does not exist answers")
+	}
+	h, err := c.Hosts("lb-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Read(ctx, "/etc/hostname"); err == nil || !step.IsRetryable(err) {
+		t.Fatalf("SSH to a guest that does not run: %v", err)
+	}
+	file, err := plan.LoadFile("../../plans/infrastructure.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Up(ctx, inv, file, ApplyOptions{Clients: c}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := c.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("the guest runs, its SSH port does not answer: %v", err)
+	}
+	conn.Close()
+	b, err := h.Read(ctx, "/etc/hostname")
+	if err != nil || string(b) != "lb-1\n" {
+		t.Fatalf("read /etc/hostname over SSH: %q %v", b, err)
+	}
+	sshAddr := lab.Access().SSHHosts["lb-1"]
+	dir := lab.dir
+	if err := lab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the hosts' files are still there: %v", err)
+	}
+	_, hostPort, _ := strings.Cut(sshAddr, "@")
+	if conn, err := net.DialTimeout("tcp", hostPort, time.Second); err == nil {
+		conn.Close()
+		t.Error("a host's SSH port still answers after Close")
+	}
+}
