@@ -50,10 +50,10 @@ func TestObserveBeforeTheHostAnswers(t *testing.T) {
 	// A command that ran and failed is not a host that does not answer.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if notAnswering(ctx, errDown) {
+	if remote.NotAnswering(ctx, errDown) {
 		t.Error("a cancelled observation counts as a host that does not answer")
 	}
-	if notAnswering(context.Background(), &remote.ExitError{Status: 1}) {
+	if remote.NotAnswering(context.Background(), &remote.ExitError{Status: 1}) {
 		t.Error("a failed command counts as a host that does not answer")
 	}
 }

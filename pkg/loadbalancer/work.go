@@ -41,19 +41,13 @@ func hostRunner(h remote.Host, secrets []string) Runner {
 // to answer SSH.
 const observeTimeout = 20 * time.Second
 
-// notAnswering reports whether err, from observing a load balancer under a
-// context bounded by observeTimeout (ctx is the caller's), says the host
-// does not answer SSH (yet): a guest still to be created or started.
-func notAnswering(ctx context.Context, err error) bool {
-	return ctx.Err() == nil && (step.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded))
-}
-
 // freshHost is what a step observes on a load balancer that does not
 // answer yet: its intent, the change it would make on a fresh host. The
 // engine observes the step again right before applying it, once its
 // guest booted.
 func freshHost(guest string, intent step.Change) step.Change {
 	intent.Reason = guest + " does not answer SSH yet: planned as a fresh host"
+	intent.Fresh = true
 	return intent
 }
 
@@ -99,7 +93,7 @@ func (w packagesWork) Observe(ctx context.Context) (step.Change, error) {
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	_, missing, noUser, err := w.missing(octx)
-	if err != nil && notAnswering(ctx, err) {
+	if err != nil && remote.NotAnswering(ctx, err) {
 		return freshHost(w.guest, w.intent), nil
 	}
 	if err != nil {
@@ -201,7 +195,7 @@ func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	h, states, err := w.read(octx)
-	if err != nil && notAnswering(ctx, err) {
+	if err != nil && remote.NotAnswering(ctx, err) {
 		return freshHost(w.guest, w.intent), nil
 	}
 	if err != nil {

@@ -57,6 +57,27 @@ func Observe(ctx context.Context, p *Plan, parallel int) error {
 	return nil
 }
 
+// FreshSteps counts the steps that found their resource not answering yet
+// and show what a fresh one needs.
+func (p *Plan) FreshSteps() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Change.Fresh {
+			n++
+		}
+	}
+	return n
+}
+
+// freshNote says how many steps could not read their guest yet, or "".
+func freshNote(p *Plan) string {
+	n := p.FreshSteps()
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d of them found their guest not answering yet (still to be created or started) and show what a fresh one needs.", n)
+}
+
 // ObservedSteps counts the steps that read the lab.
 func (p *Plan) ObservedSteps() int {
 	n := 0

@@ -38,7 +38,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 	}
 	switch n := p.ObservedSteps(); {
 	case p.Observed:
-		b.WriteString("> **Observed:** every step read the lab; the changes below are what a run would do now.\n\n")
+		fmt.Fprintf(&b, "> **Observed:** every step read the lab; the changes below are what a run would do now.%s\n\n", freshNote(p))
 	case n == 0:
 		b.WriteString("> **Not observed:** the lab was not read, so the changes below are those of an empty lab. A run observes first and changes only what differs.\n\n")
 	default:

@@ -549,3 +549,22 @@ func TestSavedPlanRoundTrip(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A plan whose steps found guests not answering yet says so in its header:
+// "every step read the lab" alone would hide that those changes are what
+// a fresh guest needs.
+func TestRenderFreshSteps(t *testing.T) {
+	p := offlinePlan(t)
+	p.Steps[0].Change.Fresh = true
+	p.Steps[1].Change.Fresh = true
+	markObserved(p)
+	note := "2 of them found their guest not answering yet (still to be created or started) and show what a fresh one needs."
+	for _, r := range []rendering{renderings()[0], renderings()[2]} {
+		if got := render(t, p, r.render); !strings.Contains(got, note) {
+			t.Errorf("%s: no note %q in\n%s", r.ext, note, got[:min(len(got), 600)])
+		}
+	}
+	if got := render(t, convergedPlan(t), renderings()[0].render); strings.Contains(got, "not answering") {
+		t.Error("a plan without fresh steps mentions them")
+	}
+}

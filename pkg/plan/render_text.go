@@ -81,7 +81,7 @@ func (t *textWriter) header(p *Plan) {
 	t.line("%s", t.paint(bold, fmt.Sprintf("homelab plan %s for inventory %s", quote(p.PlanFile.Name), quote(p.Inventory.Name))))
 	switch n := p.ObservedSteps(); {
 	case p.Observed:
-		t.line("Observed: every step read the lab; the changes below are what a run would do now.")
+		t.line("Observed: every step read the lab; the changes below are what a run would do now.%s", freshNote(p))
 	case n == 0:
 		t.line("%s", t.paint(yellow, "NOT OBSERVED: the lab was not read, so the changes below are those of an empty lab."))
 		t.line("A run observes first and changes only what differs.")

@@ -173,3 +173,11 @@ func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 	}
 	return ssh.NewClient(c, chans, reqs), nil
 }
+
+// NotAnswering reports whether err, from a call made under a deadline
+// derived from ctx, says the host does not answer SSH (yet): a dial that
+// can be retried, or the derived deadline. A cancelled ctx is not "not
+// answering", nor is a command that ran and failed.
+func NotAnswering(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && (step.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded))
+}

@@ -108,6 +108,10 @@ type Change struct {
 	Fields []Field `json:"fields,omitempty"`
 	Files  []File  `json:"files,omitempty"`
 	Reason string  `json:"reason,omitempty"`
+	// Fresh says the step could not read its resource yet (a guest still
+	// to be created or started does not answer): the change is what a
+	// fresh one needs.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // SensitiveField returns a field whose value is never shown.
