@@ -53,11 +53,15 @@ func (h *host) Run(ctx context.Context, cmd Command) (Result, error) {
 
 	var stdout, stderr lockedBuffer
 	sess.Stdout, sess.Stderr = io.Writer(&stdout), io.Writer(&stderr)
+	// The caller's writers get nothing after Run returns, even from a
+	// session cancelled while its output was still being copied.
+	var cut cutoff
+	defer cut.close()
 	if cmd.Stdout != nil {
-		sess.Stdout = io.MultiWriter(&stdout, cmd.Stdout)
+		sess.Stdout = io.MultiWriter(&stdout, cut.writer(cmd.Stdout))
 	}
 	if cmd.Stderr != nil {
-		sess.Stderr = io.MultiWriter(&stderr, cmd.Stderr)
+		sess.Stderr = io.MultiWriter(&stderr, cut.writer(cmd.Stderr))
 	}
 	sess.Stdin = cmd.Stdin
 
@@ -123,4 +127,33 @@ func redactErr(err error, secrets []string) error {
 		return step.Retryable(out)
 	}
 	return out
+}
+
+// cutoff hands writes on to writers until it is closed, and drops them
+// after.
+type cutoff struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (c *cutoff) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+func (c *cutoff) writer(w io.Writer) io.Writer { return cutoffWriter{c, w} }
+
+type cutoffWriter struct {
+	c *cutoff
+	w io.Writer
+}
+
+func (cw cutoffWriter) Write(p []byte) (int, error) {
+	cw.c.mu.Lock()
+	defer cw.c.mu.Unlock()
+	if cw.c.closed {
+		return len(p), nil
+	}
+	return cw.w.Write(p)
 }

@@ -231,3 +231,53 @@ func TestStreamingStderr(t *testing.T) {
 		t.Fatalf("streamed stderr = %q", got)
 	}
 }
+
+// countingWriter counts the writes it gets, safely.
+type countingWriter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return len(p), nil
+}
+
+func (c *countingWriter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// A command cancelled while its output streams: once Run returned, the
+// caller's writer gets nothing more (it may already be gone, as the
+// engine's step output is).
+func TestRunWritesNothingAfterReturning(t *testing.T) {
+	chatty := func(ctx context.Context, s sshd.Session) int {
+		for ctx.Err() == nil {
+			fmt.Fprintln(s.Stdout, "still running")
+			time.Sleep(time.Millisecond)
+		}
+		return 1
+	}
+	l := newLab(t, chatty)
+	h := host(t, newPool(t, remote.Options{}), l.config(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	var out countingWriter
+	go func() {
+		for out.count() < 5 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := h.Run(ctx, remote.Command{Script: "chatter", Stdout: &out}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	at := out.count()
+	time.Sleep(50 * time.Millisecond)
+	if got := out.count(); got != at {
+		t.Fatalf("%d writes after Run returned", got-at)
+	}
+}
