@@ -12,7 +12,8 @@
 // messages, failures included: coreutils (cat, mkdir, install, stat,
 // sha256sum...), sudo, dpkg-query and apt-get over a package database in
 // /var/lib/dpkg/status, systemctl over the units of installed packages,
-// sysctl, ip, curl, socat, and `haproxy -c` and `keepalived --config-test`
+// sysctl (with --system), ip, curl (https verified against --cacert),
+// socat, modprobe, swapoff, getent, gpg --dearmor, apt-mark, and `haproxy -c` and `keepalived --config-test`
 // judging configs as the real validators do. A program runs only where its
 // binary is installed (a marker file in /usr/bin or /usr/sbin), so
 // `haproxy` is "not found" until apt-get installs it.

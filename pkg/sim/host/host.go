@@ -44,7 +44,8 @@ type Host struct {
 	haproxy    *haproxyConfig // the running HAProxy's config, nil when stopped
 	keepalived *keepalivedConfig
 	services   map[uint16]http.Handler
-	pids       pids // process IDs for messages
+	certs      map[uint16][]byte // PEM certificates of the TLS services
+	pids       pids              // process IDs for messages
 }
 
 func newHost(l *Lab, spec Spec, root string) (*Host, error) {
@@ -52,19 +53,35 @@ func newHost(l *Lab, spec Spec, root string) (*Host, error) {
 		spec.Interface = "eth0"
 	}
 	h := &Host{lab: l, spec: spec, root: root, conns: map[net.Conn]struct{}{},
-		units: map[string]*unit{}, sysctl: map[string]string{}, services: map[uint16]http.Handler{}}
-	if err := os.RemoveAll(root); err != nil {
-		return nil, err
-	}
-	if err := h.seed(); err != nil {
-		return nil, fmt.Errorf("seed the root: %w", err)
+		units: map[string]*unit{}, sysctl: map[string]string{}, services: map[uint16]http.Handler{}, certs: map[uint16][]byte{}}
+	reopened := seeded(root)
+	if reopened {
+		// A host made before, in a lab opened again: its files stay and
+		// it boots as after a reboot.
+		if err := h.restore(); err != nil {
+			return nil, fmt.Errorf("take up the root %s: %w", root, err)
+		}
+	} else {
+		if err := os.RemoveAll(root); err != nil {
+			return nil, err
+		}
+		if err := h.seed(); err != nil {
+			return nil, fmt.Errorf("seed the root: %w", err)
+		}
 	}
 	for _, p := range spec.Packages {
+		if reopened && h.Installed(p) {
+			continue // at the version it has
+		}
 		if err := h.install(p); err != nil {
 			return nil, err
 		}
 	}
-	srv, err := sshd.New(sshd.Options{AuthorizedKeys: l.opts.AuthorizedKeys, Root: root, Logger: l.log,
+	key, err := h.hostKey()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sshd.New(sshd.Options{AuthorizedKeys: l.opts.AuthorizedKeys, HostKey: key, Root: root, Logger: l.log,
 		Handler: func(ctx context.Context, s sshd.Session) int {
 			return h.Run(ctx, s.User, s.Command, s.Stdin, s.Stdout, s.Stderr)
 		}})
@@ -114,11 +131,30 @@ func (h *Host) sshPort() int {
 func (h *Host) Serve(port uint16, handler http.Handler) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	delete(h.certs, port)
 	if handler == nil {
 		delete(h.services, port)
 		return
 	}
 	h.services[port] = handler
+}
+
+// ServeTLS is Serve for a service that answers TLS with the certificate
+// (chain) certPEM: curl verifies it against its --cacert, by the name it
+// asked for, and Request returns it.
+func (h *Host) ServeTLS(port uint16, handler http.Handler, certPEM []byte) {
+	h.Serve(port, handler)
+	if handler != nil {
+		h.mu.Lock()
+		h.certs[port] = certPEM
+		h.mu.Unlock()
+	}
+}
+
+func (h *Host) cert(port uint16) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.certs[port]
 }
 
 func (h *Host) service(port uint16) http.Handler {

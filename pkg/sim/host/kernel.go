@@ -125,7 +125,8 @@ func broadcast(p netip.Prefix) string {
 // default.
 func sysctlDefault(key string) (string, bool) {
 	switch key {
-	case "net.ipv4.ip_nonlocal_bind", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.bridge.bridge-nf-call-iptables":
+	case "net.ipv4.ip_nonlocal_bind", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding",
+		"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.bridge.bridge-nf-call-arptables":
 		return "0", true
 	case "net.ipv4.conf.all.rp_filter":
 		return "2", true
@@ -156,7 +157,7 @@ func (h *Host) applySysctl(file string) (set [][2]string, unknown []string, err 
 			continue
 		}
 		k, v = strings.TrimSpace(strings.TrimPrefix(k, "-")), strings.TrimSpace(v)
-		if _, known := sysctlDefault(k); !known {
+		if !h.knownSysctl(k) {
 			unknown = append(unknown, k)
 			continue
 		}
@@ -172,7 +173,7 @@ func (h *Host) applySysctl(file string) (set [][2]string, unknown []string, err 
 // `sysctl -w KEY=VALUE`.
 func sysctlProgram(_ context.Context, c *Call) int {
 	h := c.Host
-	quiet, values, write := false, false, false
+	quiet, values, write, system := false, false, false, false
 	var files, keys []string
 	args := c.Args[1:]
 	for i := 0; i < len(args); i++ {
@@ -183,6 +184,8 @@ func sysctlProgram(_ context.Context, c *Call) int {
 			values = true
 		case a == "-w" || a == "--write":
 			write = true
+		case a == "--system":
+			system = true
 		case a == "-p" || a == "--load":
 			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 				files = append(files, args[i+1])
@@ -200,6 +203,9 @@ func sysctlProgram(_ context.Context, c *Call) int {
 		}
 	}
 	status := 0
+	if system {
+		return sysctlSystem(c, quiet)
+	}
 	for _, f := range files {
 		if !c.Root() {
 			fmt.Fprintln(c.Stderr, "sysctl: permission denied on key \"net.ipv4.ip_nonlocal_bind\"")
@@ -222,7 +228,7 @@ func sysctlProgram(_ context.Context, c *Call) int {
 	}
 	for _, k := range keys {
 		key, val, assign := strings.Cut(k, "=")
-		if _, known := sysctlDefault(key); !known {
+		if !h.knownSysctl(key) {
 			fmt.Fprintf(c.Stderr, "sysctl: cannot stat /proc/sys/%s: No such file or directory\n", strings.ReplaceAll(key, ".", "/"))
 			status = 255
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,7 +22,10 @@ type LabOptions struct {
 	// AuthorizedKeys may log in to every host, as any of its users.
 	AuthorizedKeys []ssh.PublicKey
 	// Dir holds the hosts' root directories (one per host, named after
-	// it). A temporary directory, removed by Close, when empty.
+	// it). A temporary directory, removed by Close, when empty. A Dir
+	// that already holds a host's root keeps it: Add takes that host up
+	// with its files, SSH host key, enabled units and file owners, and it
+	// boots as after a reboot (see Lab.Save).
 	Dir string
 	// HAProxyBinary, when set, is a real haproxy that `haproxy -c` runs on
 	// a copy of the config (its verdict and words, with the copy's path
@@ -35,6 +39,10 @@ type LabOptions struct {
 	// Packages are added to (or replace, by name) the packages apt-get can
 	// install.
 	Packages []Package
+	// Internet answers the hosts' requests to names outside the lab (that
+	// no /etc/hosts line gives), by host name: curl of an https:// URL and
+	// apt-get update of a third-party repository reach these handlers.
+	Internet map[string]http.Handler
 	// StrictBackends reports HAProxy backend servers that nothing serves
 	// (see Host.Serve) as DOWN, L4CON, as HAProxy would. By default they
 	// are UP, their check passed: the simulated lab has no real services
@@ -123,7 +131,10 @@ func NewLab(opts LabOptions) (*Lab, error) {
 	return l, nil
 }
 
-// Add creates a host from spec and starts its SSH server.
+// Add creates a host from spec and starts its SSH server. When Dir
+// already holds a root made for spec.Name, the host keeps its files and
+// its SSH host key instead of being seeded afresh; it boots (its enabled
+// units start) when its power is first seen on.
 func (l *Lab) Add(spec Spec) (*Host, error) {
 	if spec.Name == "" || !spec.Address.IsValid() {
 		return nil, fmt.Errorf("simulated host %q: a name and an address (with its prefix length) are needed", spec.Name)
@@ -228,7 +239,8 @@ func (l *Lab) Holders(ctx context.Context, vip netip.Addr) []string {
 	return out
 }
 
-// Close stops every host and removes a temporary Dir.
+// Close stops every host, and removes a temporary Dir or saves the hosts'
+// state in the one given (see Save).
 func (l *Lab) Close() error {
 	l.mu.Lock()
 	l.closed = true
@@ -238,6 +250,9 @@ func (l *Lab) Close() error {
 	var errs []error
 	for _, h := range hosts {
 		errs = append(errs, h.close())
+		if !l.tmpDir {
+			errs = append(errs, h.save())
+		}
 	}
 	if l.tmpDir {
 		errs = append(errs, os.RemoveAll(l.dir))

@@ -3,13 +3,11 @@ package host
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
-	"os"
-	"strconv"
 	"strings"
 )
 
@@ -39,6 +37,8 @@ type httpResult struct {
 	body   []byte
 	// fail is a connection failure: "refused", "unreachable" or "reset".
 	fail string
+	// cert is the PEM certificate of a TLS service that answered.
+	cert []byte
 }
 
 // serve asks the service on target's port.
@@ -51,7 +51,7 @@ func (l *Lab) serve(ctx context.Context, from, target *Host, port uint16, method
 	req.RemoteAddr = netip.AddrPortFrom(from.IP(), 40000).String()
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req)
-	return httpResult{status: rec.Code, body: rec.Body.Bytes()}
+	return httpResult{status: rec.Code, body: rec.Body.Bytes(), cert: target.cert(port)}
 }
 
 // request makes an HTTP request from host from to addr: through HAProxy
@@ -137,142 +137,6 @@ func (h *Host) resolve(name string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// curl is `curl [-sSfkLI] [-o FILE] [-m SECS] [-X METHOD] [-d DATA] [-w
-// FORMAT] URL`, over the lab's simulated network.
-func curl(ctx context.Context, c *Call) int {
-	var rawURL, output, method, data, writeOut string
-	silent, showErr, fail := false, false, false
-	args := c.Args[1:]
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		next := func() string {
-			if i+1 < len(args) {
-				i++
-				return args[i]
-			}
-			return ""
-		}
-		switch {
-		case a == "-o" || a == "--output":
-			output = next()
-		case a == "-X" || a == "--request":
-			method = next()
-		case a == "-d" || a == "--data" || a == "--data-raw":
-			data = next()
-		case a == "-w" || a == "--write-out":
-			writeOut = next()
-		case a == "-m" || a == "--max-time" || a == "--connect-timeout" || a == "-H" || a == "--header" ||
-			a == "--cacert" || a == "--resolve" || a == "-u" || a == "--retry" || a == "--retry-delay" || a == "-A":
-			next()
-		case a == "--silent":
-			silent = true
-		case a == "--show-error":
-			showErr = true
-		case a == "--fail":
-			fail = true
-		case strings.HasPrefix(a, "--"):
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			for _, f := range a[1:] {
-				switch f {
-				case 's':
-					silent = true
-				case 'S':
-					showErr = true
-				case 'f':
-					fail = true
-				case 'o':
-					output = next()
-				case 'm':
-					next()
-				}
-			}
-		default:
-			rawURL = a
-		}
-	}
-	report := func(code int, format string, a ...any) int {
-		if !silent || showErr {
-			fmt.Fprintf(c.Stderr, "curl: (%d) %s\n", code, fmt.Sprintf(format, a...))
-		}
-		return code
-	}
-	if rawURL == "" {
-		fmt.Fprintln(c.Stderr, "curl: no URL specified!\ncurl: try 'curl --help' or 'curl --manual' for more information")
-		return 2
-	}
-	if !strings.Contains(rawURL, "://") {
-		rawURL = "http://" + rawURL
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return report(3, "URL using bad/illegal format or missing URL")
-	}
-	ip, ok := c.Host.resolve(u.Hostname())
-	if u.Hostname() == "localhost" {
-		ip, ok = netip.MustParseAddr("127.0.0.1"), true
-	}
-	if !ok {
-		return report(6, "Could not resolve host: %s", u.Hostname())
-	}
-	port := 80
-	if u.Scheme == "https" {
-		port = 443
-	}
-	if u.Port() != "" {
-		port, _ = strconv.Atoi(u.Port())
-	}
-	if method == "" {
-		method = "GET"
-		if data != "" {
-			method = "POST"
-		}
-	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	if u.RawQuery != "" {
-		path += "?" + u.RawQuery
-	}
-	res := c.Host.lab.request(ctx, c.Host, netip.AddrPortFrom(ip, uint16(port)), method, path, strings.NewReader(data), 0)
-	switch res.fail {
-	case "refused":
-		return report(7, "Failed to connect to %s port %d after 0 ms: Couldn't connect to server", u.Hostname(), port)
-	case "unreachable":
-		return report(28, "Failed to connect to %s port %d after 3001 ms: Timeout was reached", u.Hostname(), port)
-	case "reset":
-		if u.Scheme == "https" {
-			return report(35, "OpenSSL SSL_connect: Connection reset by peer in connection to %s:%d ", u.Hostname(), port)
-		}
-		return report(52, "Empty reply from server")
-	}
-	if fail && res.status >= 400 {
-		return report(22, "The requested URL returned error: %d", res.status)
-	}
-	var out io.Writer = c.Stdout
-	if output != "" && output != "-" {
-		p := c.Path(output)
-		if p != "/dev/null" {
-			if !c.Host.writable(c.User, p) {
-				return report(23, "Failure writing output to destination")
-			}
-			f, err := os.Create(c.Local(p))
-			if err != nil {
-				return report(23, "Failure writing output to destination")
-			}
-			defer f.Close()
-			out = f
-		} else {
-			out = io.Discard
-		}
-	}
-	out.Write(res.body)
-	if writeOut != "" {
-		fmt.Fprint(c.Stdout, strings.ReplaceAll(writeOut, "%{http_code}", fmt.Sprintf("%03d", res.status)))
-	}
-	return 0
-}
-
 // socat is `socat STDIO UNIX-CONNECT:PATH` to HAProxy's admin socket:
 // "show stat" answers the stats CSV, "show info" a few lines.
 func socat(ctx context.Context, c *Call) int {
@@ -333,4 +197,41 @@ func (h *Host) knownGroupMember(user, group string) bool {
 		}
 	}
 	return false
+}
+
+// Resolve looks a host name up as the host's resolver would: an address
+// literal, or a line of its /etc/hosts.
+func (h *Host) Resolve(name string) (netip.Addr, bool) { return h.resolve(name) }
+
+// Errors of Request: what a TCP connect from the host got.
+var (
+	ErrRefused     = errors.New("connection refused")
+	ErrUnreachable = errors.New("no route to host")
+	ErrReset       = errors.New("connection reset by peer")
+)
+
+// Response is what an HTTP(S) request between hosts got back.
+type Response struct {
+	Status int
+	Body   []byte
+	// CertPEM is the certificate chain of the TLS service that answered
+	// (see ServeTLS), nil for plain HTTP.
+	CertPEM []byte
+}
+
+// Request makes an HTTP request from the host to addr over the lab's
+// network, as curl does: to a VIP's holder, through HAProxy frontends to
+// their backends, or to a service on a host. A failed connection is
+// ErrRefused, ErrUnreachable or ErrReset.
+func (h *Host) Request(ctx context.Context, addr netip.AddrPort, method, path string, body io.Reader) (Response, error) {
+	res := h.lab.request(ctx, h, addr, method, path, body, 0)
+	switch res.fail {
+	case "refused":
+		return Response{}, ErrRefused
+	case "unreachable":
+		return Response{}, ErrUnreachable
+	case "reset":
+		return Response{}, ErrReset
+	}
+	return Response{Status: res.status, Body: res.body, CertPEM: res.cert}, nil
 }

@@ -27,12 +27,21 @@ type Package struct {
 	Units, Enable []string
 	// Depends are installed with it.
 	Depends []string
+	// External packages are not on Debian's mirror: apt-get finds them
+	// only in the Packages index of a third-party repository that a
+	// sources list names and `apt-get update` fetched (from
+	// LabOptions.Internet), at the versions that index lists.
+	External bool
+	// ActiveState, when set, is the state systemctl reports for a started
+	// unit of the package: "" is "active"; "activating" is a service that
+	// keeps crashing and being restarted.
+	ActiveState func(h *Host, unit string) string
 }
 
 // baseSystem returns the packages of a fresh Debian 12 cloud image.
 func baseSystem() []string {
 	return []string{"base-files", "bash", "coreutils", "dash", "dpkg", "apt", "grep", "sed", "hostname",
-		"passwd", "sudo", "systemd", "procps", "iproute2", "openssh-server", "cron"}
+		"passwd", "sudo", "systemd", "procps", "iproute2", "openssh-server", "cron", "kmod", "mount", "libc-bin"}
 }
 
 // catalogue returns the packages the simulated Debian mirror has.
@@ -49,7 +58,12 @@ func catalogue() []Package {
 		{Name: "coreutils", Version: "9.1-1", Binaries: coreutils},
 		{Name: "dash", Version: "0.5.12-2", Binaries: []string{"/usr/bin/dash", "/usr/bin/sh"}},
 		{Name: "dpkg", Version: "1.21.22", Binaries: []string{"/usr/bin/dpkg", "/usr/bin/dpkg-query"}},
-		{Name: "apt", Version: "2.6.1", Binaries: []string{"/usr/bin/apt-get", "/usr/bin/apt"}},
+		{Name: "apt", Version: "2.6.1", Binaries: []string{"/usr/bin/apt-get", "/usr/bin/apt", "/usr/bin/apt-mark"}},
+		{Name: "kmod", Version: "30+20221128-1", Binaries: []string{"/usr/sbin/modprobe", "/usr/sbin/lsmod"}},
+		{Name: "mount", Version: "2.38.1-5+deb12u3", Binaries: []string{"/usr/sbin/swapoff", "/usr/sbin/swapon"}},
+		{Name: "libc-bin", Version: "2.36-9+deb12u9", Binaries: []string{"/usr/bin/getent"}},
+		{Name: "gpg", Version: "2.2.40-1.1", Binaries: []string{"/usr/bin/gpg"}},
+		{Name: "gnupg", Version: "2.2.40-1.1", Depends: []string{"gpg"}},
 		{Name: "grep", Version: "3.8-5", Binaries: []string{"/usr/bin/grep"}},
 		{Name: "sed", Version: "4.9-1", Binaries: []string{"/usr/bin/sed"}},
 		{Name: "hostname", Version: "3.23+nmu1", Binaries: []string{"/usr/bin/hostname"}},
@@ -108,6 +122,7 @@ const markerContent = "#!/bin/sh\n# a program simulated by homelab's pkg/sim/hos
 // dpkgStatus is one stanza of /var/lib/dpkg/status.
 type dpkgStatus struct {
 	name, version, arch string
+	held                bool
 }
 
 type packageDB []dpkgStatus
@@ -143,7 +158,8 @@ func (h *Host) packageDB() (packageDB, error) {
 			case "Architecture":
 				p.arch = v
 			case "Status":
-				installed = v == "install ok installed"
+				installed = v == "install ok installed" || v == "hold ok installed"
+				p.held = v == "hold ok installed"
 			}
 		}
 		if p.name != "" && installed {
@@ -156,16 +172,28 @@ func (h *Host) packageDB() (packageDB, error) {
 // install puts a package (and what it depends on) on the host: its
 // status, binaries, files, users and units. It neither prints nor starts
 // anything; see aptGet.
-func (h *Host) install(name string) error {
+func (h *Host) install(name string) error { return h.installVersion(name, "") }
+
+// installVersion installs version of a package ("" is the newest
+// available), replacing another installed version.
+func (h *Host) installVersion(name, version string) error {
 	pkg, ok := h.lab.packages[name]
 	if !ok {
 		return fmt.Errorf("no package %s", name)
+	}
+	if version == "" {
+		if vs := h.versions(pkg); len(vs) > 0 {
+			version = vs[len(vs)-1]
+		}
+	}
+	if version != "" {
+		pkg.Version = version
 	}
 	db, err := h.packageDB()
 	if err != nil {
 		return err
 	}
-	if db.installed(name) {
+	if p, ok := db.find(name); ok && p.version == pkg.Version {
 		return nil
 	}
 	for _, d := range pkg.Depends {
@@ -202,8 +230,15 @@ func (h *Host) install(name string) error {
 	}
 	h.dbMu.Lock()
 	status, _ := h.readFile("/var/lib/dpkg/status")
-	status = fmt.Appendf(status, "Package: %s\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: %s\nDescription: %s (simulated)\n\n",
-		pkg.Name, pkg.Version, pkg.Name)
+	selection := "install"
+	if old, ok := db.find(name); ok {
+		status = removeStanza(status, name)
+		if old.held {
+			selection = "hold"
+		}
+	}
+	status = fmt.Appendf(status, "Package: %s\nStatus: %s ok installed\nPriority: optional\nArchitecture: amd64\nVersion: %s\nDescription: %s (simulated)\n\n",
+		pkg.Name, selection, pkg.Version, pkg.Name)
 	err = h.writeFile("/var/lib/dpkg/status", status, 0o644)
 	h.dbMu.Unlock()
 	if err != nil {
@@ -251,13 +286,13 @@ func dpkgFormat(format string, p dpkgStatus) string {
 			case "Architecture":
 				b.WriteString(p.arch)
 			case "Status":
-				b.WriteString("install ok installed")
+				b.WriteString(map[bool]string{false: "install", true: "hold"}[p.held] + " ok installed")
 			case "db:Status-Status":
 				b.WriteString("installed")
 			case "db:Status-Want":
-				b.WriteString("install")
+				b.WriteString(map[bool]string{false: "install", true: "hold"}[p.held])
 			case "db:Status-Abbrev":
-				b.WriteString("ii ")
+				b.WriteString(map[bool]string{false: "ii ", true: "hi "}[p.held])
 			}
 			i += end
 		default:
@@ -279,6 +314,7 @@ func dpkgQuery(_ context.Context, c *Call) int {
 		return 2
 	}
 	format, given := f['f']
+	format = strings.TrimPrefix(format, "=") // dpkg reads -f=FORMAT as -f FORMAT
 	if !given {
 		format = "${binary:Package}\t${Version}\n"
 	}
@@ -363,8 +399,7 @@ func aptGet(ctx context.Context, c *Call) int {
 		if !c.Root() {
 			return lock("/var/lib/apt/lists/lock")
 		}
-		fmt.Fprintln(c.Stdout, "Hit:1 http://deb.debian.org/debian bookworm InRelease\nHit:2 http://deb.debian.org/debian bookworm-updates InRelease\nHit:3 http://deb.debian.org/debian-security bookworm-security InRelease\nReading package lists...")
-		return 0
+		return aptUpdate(ctx, c)
 	case "install":
 	default:
 		fmt.Fprintf(c.Stderr, "E: Invalid operation %s\n", words[0])
@@ -386,20 +421,35 @@ func aptGet(ctx context.Context, c *Call) int {
 		return 100
 	}
 	var todo []Package
+	allowHeld := slices.Contains(c.Args, "--allow-change-held-packages")
 	for _, w := range words[1:] {
 		name, version, pinned := strings.Cut(w, "=")
 		pkg, ok := h.lab.packages[name]
-		if !ok {
+		var versions []string
+		if ok {
+			versions = h.versions(pkg)
+		}
+		if len(versions) == 0 {
 			fmt.Fprintf(c.Stderr, "E: Unable to locate package %s\n", name)
 			return 100
 		}
-		if pinned && version != pkg.Version {
-			fmt.Fprintf(c.Stderr, "E: Version '%s' for '%s' was not found\n", version, name)
-			return 100
+		pkg.Version = versions[len(versions)-1]
+		if pinned {
+			if !slices.Contains(versions, version) {
+				fmt.Fprintf(c.Stderr, "E: Version '%s' for '%s' was not found\n", version, name)
+				return 100
+			}
+			pkg.Version = version
 		}
-		if db.installed(name) {
-			fmt.Fprintf(c.Stdout, "%s is already the newest version (%s).\n", name, pkg.Version)
-			continue
+		if cur, ok := db.find(name); ok {
+			if cur.version == pkg.Version {
+				fmt.Fprintf(c.Stdout, "%s is already the newest version (%s).\n", name, pkg.Version)
+				continue
+			}
+			if cur.held && !allowHeld {
+				fmt.Fprintln(c.Stderr, "E: Held packages were changed and -y was used without --allow-change-held-packages.")
+				return 100
+			}
 		}
 		if !slices.ContainsFunc(todo, func(p Package) bool { return p.Name == name }) {
 			todo = append(todo, pkg)
@@ -417,7 +467,7 @@ func aptGet(ctx context.Context, c *Call) int {
 	failed := false
 	for _, p := range todo {
 		fmt.Fprintf(c.Stdout, "Selecting previously unselected package %s.\nUnpacking %s (%s) ...\n", p.Name, p.Name, p.Version)
-		if err := h.install(p.Name); err != nil {
+		if err := h.installVersion(p.Name, p.Version); err != nil {
 			fmt.Fprintf(c.Stderr, "dpkg: error processing archive %s: %v\n", p.Name, err)
 			failed = true
 			continue

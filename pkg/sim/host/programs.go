@@ -31,6 +31,8 @@ func builtinPrograms() map[string]Program {
 		"dpkg-query": dpkgQuery, "dpkg": dpkg, "apt-get": aptGet, "apt": aptGet,
 		"systemctl": systemctl, "journalctl": journalctl, "sysctl": sysctlProgram, "ip": ipProgram, "curl": curl, "socat": socat,
 		"haproxy": haproxyProgram, "keepalived": keepalivedProgram,
+		"modprobe": modprobe, "lsmod": lsmod, "swapoff": swapProgram, "swapon": swapProgram, "getent": getent,
+		"gpg": gpgProgram, "apt-mark": aptMark,
 	}
 }
 

@@ -406,3 +406,11 @@ func loginEnv(a account) []string {
 	return []string{"HOME=" + a.home, "USER=" + a.name, "LOGNAME=" + a.name, "SHELL=" + a.shell,
 		"PATH=" + pathVar, "LANG=C.UTF-8", "PWD=" + a.home, "UID=" + a.uid, "EUID=" + a.uid, "GID=" + a.gid}
 }
+
+// Run runs another program (args[0], found in the PATH) as the caller's
+// user, with its environment and directory and the given output.
+func (c *Call) Run(ctx context.Context, stdout, stderr io.Writer, args ...string) int {
+	sub := c.with(args)
+	sub.Stdin, sub.Stdout, sub.Stderr = eofReader{}, stdout, stderr
+	return c.Host.exec(ctx, sub)
+}

@@ -205,6 +205,7 @@ func (h *Host) reloadUnit(ctx context.Context, c *Call, name string) int {
 // boot brings a host up: sysctl.d applied, drop-ins read, enabled units
 // started.
 func (h *Host) boot() {
+	h.bootKernel()
 	entries, _ := os.ReadDir(h.local("/", "/etc/sysctl.d"))
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".conf") {
@@ -276,6 +277,13 @@ func systemctl(ctx context.Context, c *Call) int {
 			active = "failed"
 		case u.active:
 			active = "active"
+			if pkg := h.lab.packages[u.pkg]; pkg.ActiveState != nil {
+				h.mu.Unlock()
+				if st := pkg.ActiveState(h, n); st != "" {
+					active = st
+				}
+				h.mu.Lock()
+			}
 		default:
 			active = "inactive"
 		}

@@ -13,7 +13,7 @@ import (
 func (h *Host) seed() error {
 	for _, d := range []string{"/etc/sudoers.d", "/etc/sysctl.d", "/etc/systemd/system", "/etc/ssh",
 		"/var/lib/dpkg", "/var/tmp", "/tmp", "/root", "/run", "/usr/bin", "/usr/sbin", "/usr/lib/systemd/system",
-		"/home", "/var/log"} {
+		"/home", "/var/log", "/etc/apt/sources.list.d", "/etc/apt/keyrings", "/var/lib/apt/lists"} {
 		if err := os.MkdirAll(h.local("/", d), 0o755); err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func (h *Host) seed() error {
 			return err
 		}
 	}
-	return nil
+	return h.seedKernel()
 }
 
 const osRelease = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
