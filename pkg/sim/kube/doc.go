@@ -1,0 +1,29 @@
+// Package kube simulates the Kubernetes node programs of homelab's
+// simulated hosts (pkg/sim/host): containerd, kubelet, kubeadm and kubectl
+// from their Debian packages, answering as the real kubeadm/kubectl/
+// containerd stack does, and the cluster they build together.
+//
+// A Sim holds one cluster (etcd members, nodes, bootstrap tokens, the
+// kubeadm-certs Secret, daemonsets) shared by every host of a lab. Wire it
+// into a lab with its three extension points:
+//
+//	s := kube.New(kube.Options{})
+//	lab, _ := host.NewLab(host.LabOptions{Programs: s.Programs(), Packages: s.Packages(), Internet: s.Internet()})
+//
+// `kubeadm init` writes a real PKI (ECDSA P-256 keys, so the CA pin in its
+// join commands is the SHA-256 of the real ca.crt's public key), kubeconfigs
+// and static Pod manifests on the host and serves the apiserver on :6443
+// (host.Host.ServeTLS): curl, HAProxy's checks, `kubeadm join` and kubectl
+// reach it over the lab's network, through /etc/hosts, VIPs and HAProxy.
+// Preflight checks, discovery and certificate download fail with kubeadm's
+// words, and FailJoin injects a control-plane join that dies in the etcd
+// phase, leaving an unpromoted learner as the real one does.
+//
+// Save and Load keep the cluster as JSON so a later process can reopen a
+// simulated lab (hosts keep their files on disk); Attach then serves the
+// apiservers again.
+//
+// Texts are the real programs' (kubeadm 1.31, kubectl, etcdctl 3.5, apt,
+// containerd 1.6) as far as known; those written here without a source say
+// so beside them.
+package kube

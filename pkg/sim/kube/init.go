@@ -1,0 +1,312 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/sim/host"
+)
+
+// nodePKI writes a control plane's PKI from the shared CAs: the CAs,
+// apiserver and etcd serving certificates; it returns the admin client
+// pair for kubeconfigs.
+func nodePKI(fs files, cl *Cluster, node, ip string, now time.Time) (keyPair, error) {
+	ca, etcdCA := keyPair{cl.CA, cl.CAKey}, keyPair{cl.EtcdCA, cl.EtcdCAKey}
+	api, err := newLeaf(ca, "kube-apiserver", nil, apiserverNames(cl, node, ip), true, now)
+	if err != nil {
+		return keyPair{}, err
+	}
+	etcdServer, err := newLeaf(etcdCA, node, nil, []string{"localhost", node, ip, "127.0.0.1", "::1"}, true, now)
+	if err != nil {
+		return keyPair{}, err
+	}
+	admin, err := newLeaf(ca, "kubernetes-admin", []string{"kubeadm:cluster-admins"}, nil, false, now)
+	if err != nil {
+		return keyPair{}, err
+	}
+	for p, b := range map[string][]byte{
+		"ca.crt": ca.cert, "ca.key": ca.key, "apiserver.crt": api.cert, "apiserver.key": api.key,
+		"etcd/ca.crt": etcdCA.cert, "etcd/ca.key": etcdCA.key, "etcd/server.crt": etcdServer.cert, "etcd/server.key": etcdServer.key,
+		"etcd/peer.crt": etcdServer.cert, "etcd/peer.key": etcdServer.key,
+		"etcd/healthcheck-client.crt": admin.cert, "etcd/healthcheck-client.key": admin.key,
+		"front-proxy-ca.crt": ca.cert, "front-proxy-ca.key": ca.key, "sa.key": ca.key, "sa.pub": ca.cert,
+	} {
+		mode := 0o644
+		if strings.HasSuffix(p, ".key") {
+			mode = 0o600
+		}
+		if err := fs.write(pkiDir+"/"+p, b, os.FileMode(mode)); err != nil {
+			return keyPair{}, err
+		}
+	}
+	return admin, nil
+}
+
+// writeControlPlane writes kubeconfigs and static Pod manifests.
+func writeControlPlane(fs files, cl *Cluster, node, ip string, admin keyPair, super bool) error {
+	server := "https://" + cl.Endpoint
+	local := "https://" + ip + ":6443"
+	confs := map[string][]byte{
+		"admin.conf":              kubeconfig(server, "kubernetes-admin", cl.CA, admin),
+		"kubelet.conf":            kubeconfig(server, "system:node:"+node, cl.CA, admin),
+		"controller-manager.conf": kubeconfig(local, "system:kube-controller-manager", cl.CA, admin),
+		"scheduler.conf":          kubeconfig(local, "system:kube-scheduler", cl.CA, admin),
+	}
+	if super {
+		confs["super-admin.conf"] = kubeconfig(server, "kubernetes-super-admin", cl.CA, admin)
+	}
+	for n, b := range confs {
+		if err := fs.write(kubeDir+"/"+n, b, 0o600); err != nil {
+			return err
+		}
+	}
+	for _, m := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		manifest := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  labels:\n    component: %s\n    tier: control-plane\n  name: %s\n  namespace: kube-system\nspec:\n  containers:\n  - name: %s\n    image: registry.k8s.io/%s:%s\n  hostNetwork: true\n",
+			m, m, m, m, cl.Version)
+		if m == "kube-apiserver" {
+			manifest += fmt.Sprintf("    command:\n    - kube-apiserver\n    - --advertise-address=%s\n    - --secure-port=6443\n", ip)
+		}
+		if err := fs.write(manifestsDir+"/"+m+".yaml", []byte(manifest), 0o600); err != nil {
+			return err
+		}
+	}
+	return fs.write(etcdDataDir+"/member/snap/db", []byte("simulated etcd data\n"), 0o600)
+}
+
+// writeKubelet writes the kubelet's configuration and starts it.
+func writeKubelet(ctx context.Context, c *host.Call, nodeIP string) error {
+	fs := files{c}
+	if err := fs.write(kubeletDir+"/config.yaml", []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n"), 0o644); err != nil {
+		return err
+	}
+	if err := fs.write(kubeletDir+"/kubeadm-flags.env", []byte(fmt.Sprintf("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip=%s --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n", nodeIP)), 0o644); err != nil {
+		return err
+	}
+	c.Run(ctx, io.Discard, io.Discard, "systemctl", "restart", "kubelet")
+	return nil
+}
+
+// initCmd is `kubeadm init --config F [--upload-certs]`.
+func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
+	cfg, code := readConfig(c, f)
+	if cfg == nil {
+		return code
+	}
+	have := kubeVersion(c.Host, "kubeadm")
+	if cfg.KubernetesVersion == "" {
+		cfg.KubernetesVersion = have
+	}
+	if !checkVersion(c, cfg.KubernetesVersion, have) {
+		return 1
+	}
+	node := cfg.NodeRegistration.Name
+	if node == "" {
+		node = c.Host.Name()
+	}
+	ip := cfg.LocalAPIEndpoint.AdvertiseAddress
+	if ip == "" {
+		ip = c.Host.IP().String()
+	}
+	endpoint := cfg.ControlPlaneEndpoint
+	if endpoint == "" {
+		endpoint = ip + ":6443"
+	} else if !strings.Contains(endpoint, ":") {
+		endpoint += ":6443"
+	}
+	fmt.Fprintf(c.Stdout, "[init] Using Kubernetes version: %s\n[preflight] Running pre-flight checks\n", cfg.KubernetesVersion)
+	served := false
+	s.with(func(cl *Cluster, _ time.Time) {
+		if cl != nil {
+			for _, n := range cl.Nodes {
+				served = served || (n.Host == c.Host.Name() && n.ControlPlane)
+			}
+		}
+	})
+	if !preflight(c, append(controlPlaneFiles, kubeDir+"/kubelet.conf", kubeDir+"/admin.conf"), true, served) {
+		return 1
+	}
+	if err := sleep(ctx, s.opts.Latency.Init); err != nil {
+		return 130
+	}
+	fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")
+	now := s.now()
+	cl := &Cluster{ID: memberID(), Endpoint: endpoint, Version: cfg.KubernetesVersion, CertSANs: cfg.APIServer.CertSANs,
+		DNSDomain: cfg.Networking.DNSDomain, ServiceSubnet: cfg.Networking.ServiceSubnet, PodSubnet: cfg.Networking.PodSubnet,
+		DaemonSets: map[string]*DaemonSet{}, Created: now}
+	ca, err := newCA("kubernetes", now)
+	if err != nil {
+		return fatal(c, "certs/ca", "failure while creating CA: %v", err)
+	}
+	etcdCA, err := newCA("etcd-ca", now)
+	if err != nil {
+		return fatal(c, "certs/etcd-ca", "failure while creating CA: %v", err)
+	}
+	cl.CA, cl.CAKey, cl.EtcdCA, cl.EtcdCAKey = ca.cert, ca.key, etcdCA.cert, etcdCA.key
+	fs := files{c}
+	admin, err := nodePKI(fs, cl, node, ip, now)
+	if err != nil {
+		return fatal(c, "certs", "%v", err)
+	}
+	fmt.Fprintf(c.Stdout, "[certs] Using certificateDir folder \"/etc/kubernetes/pki\"\n[certs] Generating \"ca\" certificate and key\n[certs] Generating \"apiserver\" certificate and key\n[certs] apiserver serving cert is signed for DNS names and IPs %v\n[certs] Generating \"etcd/ca\" certificate and key\n[certs] Generating \"etcd/server\" certificate and key\n[certs] Generating \"sa\" key and public key\n", apiserverNames(cl, node, ip))
+	if err := writeControlPlane(fs, cl, node, ip, admin, true); err != nil {
+		return fatal(c, "kubeconfig", "%v", err)
+	}
+	fmt.Fprint(c.Stdout, "[kubeconfig] Using kubeconfig folder \"/etc/kubernetes\"\n[kubeconfig] Writing \"admin.conf\" kubeconfig file\n[kubeconfig] Writing \"super-admin.conf\" kubeconfig file\n[kubeconfig] Writing \"kubelet.conf\" kubeconfig file\n[kubeconfig] Writing \"controller-manager.conf\" kubeconfig file\n[kubeconfig] Writing \"scheduler.conf\" kubeconfig file\n[etcd] Creating static Pod manifest for local etcd in \"/etc/kubernetes/manifests\"\n[control-plane] Using manifest folder \"/etc/kubernetes/manifests\"\n[control-plane] Creating static Pod manifest for \"kube-apiserver\"\n[control-plane] Creating static Pod manifest for \"kube-controller-manager\"\n[control-plane] Creating static Pod manifest for \"kube-scheduler\"\n[kubelet-start] Writing kubelet environment file with flags to file \"/var/lib/kubelet/kubeadm-flags.env\"\n[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n")
+	writeKubelet(ctx, c, ip)
+	fmt.Fprint(c.Stdout, "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n")
+	if swapOn(c.Host) {
+		fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is not healthy after 4m0.000446713s\n\nUnfortunately, an error has occurred:\n\tThe HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": context deadline exceeded\n\n\nThis error is likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'\n\n")
+		return fatal(c, "wait-control-plane", "The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": context deadline exceeded")
+	}
+	var tokens []Token
+	for _, t := range cfg.Tokens {
+		id, secret, _ := strings.Cut(t.Token, ".")
+		ttl, err := time.ParseDuration(t.TTL)
+		if t.TTL == "" || err != nil {
+			ttl = 24 * time.Hour
+		}
+		tokens = append(tokens, Token{ID: id, Secret: secret, Expires: now.Add(ttl)})
+	}
+	if len(tokens) == 0 {
+		tok := randomToken()
+		tokens = append(tokens, Token{ID: tok[:6], Secret: tok[7:], Expires: now.Add(24 * time.Hour)})
+	}
+	key := cfg.CertificateKey
+	if key == "" {
+		key = randomHex(32)
+	}
+	cl.Tokens = tokens
+	cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
+	cl.Nodes = []Node{{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}}
+	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: "registry.k8s.io/kube-proxy:" + cfg.KubernetesVersion, Created: now}
+	if f.has("upload-certs") {
+		cl.Certs = &UploadedCerts{Uploaded: now, KeyDigest: digest(key)}
+	}
+	s.mu.Lock()
+	s.cluster = cl
+	s.mu.Unlock()
+	s.serveAPI(c.Host)
+	fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is healthy after 501.810011ms\n[api-check] Waiting for a healthy API server. This can take up to 4m0s\n[api-check] The API server is healthy after 4.501919213s\n[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace\n[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster\n")
+	if f.has("upload-certs") {
+		fmt.Fprintf(c.Stdout, "[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n[upload-certs] Using certificate key:\n%s\n", key)
+	} else {
+		fmt.Fprint(c.Stdout, "[upload-certs] Skipping phase. Please see --upload-certs\n")
+	}
+	tok := tokens[0].ID + "." + tokens[0].Secret
+	fmt.Fprintf(c.Stdout, `[mark-control-plane] Marking the node %[1]s as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]
+[mark-control-plane] Marking the node %[1]s as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]
+[bootstrap-token] Using token: %[2]s
+[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles
+[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes
+[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials
+[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token
+[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster
+[bootstrap-token] Creating the "cluster-info" ConfigMap in the "kube-public" namespace
+[kubelet-finalize] Updating "/etc/kubernetes/kubelet.conf" to point to a rotatable kubelet client certificate and key
+[addons] Applied essential addon: CoreDNS
+[addons] Applied essential addon: kube-proxy
+
+Your Kubernetes control-plane has initialized successfully!
+
+To start using your cluster, you need to run the following as a regular user:
+
+  mkdir -p $HOME/.kube
+  sudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config
+  sudo chown $(id -u):$(id -g) $HOME/.kube/config
+
+Alternatively, if you are the root user, you can run:
+
+  export KUBECONFIG=/etc/kubernetes/admin.conf
+
+You should now deploy a pod network to the cluster.
+Run "kubectl apply -f [podnetwork].yaml" with one of the options listed at:
+  https://kubernetes.io/docs/concepts/cluster-administration/addons/
+
+You can now join any number of control-plane nodes running the following command on each as root:
+
+  kubeadm join %[3]s --token %[2]s \
+	--discovery-token-ca-cert-hash %[4]s \
+	--control-plane --certificate-key %[5]s
+
+Please note that the certificate-key gives access to cluster sensitive data, keep it secret!
+As a safeguard, uploaded-certs will be deleted in two hours; If necessary, you can use
+"kubeadm init phase upload-certs --upload-certs" to reload certs afterward.
+
+Then you can join any number of worker nodes by running the following on each as root:
+
+kubeadm join %[3]s --token %[2]s \
+	--discovery-token-ca-cert-hash %[4]s 
+`, node, tok, endpoint, pin(cl.CA), key)
+	return 0
+}
+
+// reset is `kubeadm reset -f`.
+func (s *Sim) reset(ctx context.Context, c *host.Call, f flags) int {
+	if !f.has("f") && !f.has("force") {
+		fmt.Fprint(c.Stdout, "[reset] Reading configuration from the cluster...\n[reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm join' will be reverted.\n[reset] Are you sure you want to proceed? [y/N]: ")
+		return fatal(c, "preflight", "won't proceed; the user didn't answer (Y|y) in order to continue")
+	}
+	if !c.Root() {
+		return fatal(c, "preflight", "[preflight] Some fatal errors occurred:\n\t[ERROR IsPrivilegedUser]: user is not running as root\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`")
+	}
+	fs := files{c}
+	ip := c.Host.IP().String()
+	fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks")
+	if fs.exists(manifestsDir + "/etcd.yaml") {
+		s.with(func(cl *Cluster, _ time.Time) {
+			if cl == nil {
+				return
+			}
+			others := 0
+			for _, m := range cl.Members {
+				if m.PeerURL != peerURL(ip) && m.Started && !m.Learner {
+					others++
+				}
+			}
+			if others == 0 {
+				s.cluster = nil // the last member: the cluster's data goes with it
+				return
+			}
+			if cl.quorum() {
+				for i, m := range cl.Members {
+					if m.PeerURL == peerURL(ip) {
+						cl.Members = append(cl.Members[:i], cl.Members[i+1:]...)
+						break
+					}
+				}
+			}
+		})
+	}
+	c.Host.Serve(6443, nil)
+	fs.clear(etcdDataDir)
+	c.Run(ctx, io.Discard, io.Discard, "systemctl", "stop", "kubelet")
+	for _, d := range []string{manifestsDir, kubeletDir, pkiDir} {
+		fs.clear(d)
+	}
+	confs := []string{"admin.conf", "super-admin.conf", "kubelet.conf", "bootstrap-kubelet.conf", "controller-manager.conf", "scheduler.conf"}
+	for _, n := range confs {
+		fs.remove(kubeDir + "/" + n)
+	}
+	fmt.Fprintf(c.Stdout, `[reset] Deleted contents of the etcd data directory: /var/lib/etcd
+[reset] Stopping the kubelet service
+[reset] Unmounting mounted directories in "/var/lib/kubelet"
+[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet /etc/kubernetes/pki]
+[reset] Deleting files: [/etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf]
+
+The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d
+
+The reset process does not reset or clean up iptables rules or IPVS tables.
+If you wish to reset iptables, you must do so manually by using the "iptables" command.
+
+If your cluster was setup to utilize IPVS, run ipvsadm --clear (or similar)
+to reset your system's IPVS tables.
+
+The reset process does not clean your kubeconfig files and you must remove them manually.
+Please, check the contents of the $HOME/.kube/config file.
+`)
+	return 0
+}
