@@ -1,15 +1,31 @@
 package kubeadm
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-// Phase is the "kubernetes" phase kind.
-type Phase struct{}
+// Phase is the "kubernetes" phase kind. Without Hosts its steps have no
+// work: plans compile (offline) but do not observe or run.
+type Phase struct {
+	// Hosts logs in to the Kubernetes nodes and the load balancers.
+	Hosts HostDialer
+	// Kubeconfig, when set, is where the admin kubeconfig is written
+	// instead of the inventory's kubernetes.kubeconfig.
+	Kubeconfig string
+	// Timeouts bound the gates and commands; zero fields take defaults.
+	Timeouts Timeouts
+	// Now is the clock of token and certificate-key lifetimes; nil means
+	// time.Now.
+	Now func() time.Time
+	// Sleep pauses between a gate's looks; nil means step.Sleep.
+	Sleep func(context.Context, time.Duration) error
+}
 
 // Kind returns "kubernetes".
 func (Phase) Kind() string { return "kubernetes" }
@@ -49,7 +65,7 @@ func initID(node string) step.ID    { return step.ID("kube/init/" + node) }
 func apiGateID(node string) step.ID { return step.ID("kube/gate/apiserver/" + node) }
 
 // Steps returns the bootstrap sequence in the order DESIGN.md gives it.
-func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	k := inv.Kubernetes
 	if k == nil {
 		return nil, nil
@@ -219,13 +235,26 @@ func (Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	})
 	add(&step.Step{
 		ID:          Kubeconfig,
-		Description: fmt.Sprintf("write the admin kubeconfig to %s (mode 0600)", k.Kubeconfig),
+		Description: fmt.Sprintf("write the admin kubeconfig to %s (mode 0600)", p.kubeconfigPath(inv)),
 		Needs:       []step.ID{GateNodesReady},
 		Intent: step.Change{Action: step.Create, Fields: []step.Field{
-			step.Set("path", k.Kubeconfig), step.Set("server", fmt.Sprintf("https://%s:6443", k.Endpoint)),
+			step.Set("path", p.kubeconfigPath(inv)), step.Set("server", fmt.Sprintf("https://%s:6443", k.Endpoint)),
 		}},
 	})
+	if p.Hosts != nil {
+		if err := p.attach(inv, steps); err != nil {
+			return nil, err
+		}
+	}
 	return steps, nil
+}
+
+// kubeconfigPath is where the admin kubeconfig goes, as the user wrote it.
+func (p Phase) kubeconfigPath(inv *inventory.Inventory) string {
+	if p.Kubeconfig != "" {
+		return p.Kubeconfig
+	}
+	return inv.Kubernetes.Kubeconfig
 }
 
 func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {

@@ -1,0 +1,298 @@
+package kubeadm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// The block homelab owns in a node's /etc/hosts: one line that points the
+// endpoint name at master1 (pinned) or at the VIP (flipped). Nothing
+// outside it is changed.
+const (
+	hostsBegin = "# BEGIN homelab: Kubernetes endpoint"
+	hostsEnd   = "# END homelab: Kubernetes endpoint"
+)
+
+// hostsEntry is what a node's /etc/hosts says of the endpoint name.
+type hostsEntry struct {
+	ours    netip.Addr // the address in homelab's block; invalid when there is none
+	foreign string     // a line outside the block that names the endpoint
+}
+
+func readHostsEntry(hosts, name string) hostsEntry {
+	var e hostsEntry
+	in := false
+	for _, line := range strings.Split(hosts, "\n") {
+		switch strings.TrimSpace(line) {
+		case hostsBegin:
+			in = true
+			continue
+		case hostsEnd:
+			in = false
+			continue
+		}
+		code, _, _ := strings.Cut(line, "#")
+		f := strings.Fields(code)
+		for _, n := range f[min(1, len(f)):] {
+			if n != name {
+				continue
+			}
+			if in {
+				e.ours, _ = netip.ParseAddr(f[0])
+			} else if e.foreign == "" {
+				e.foreign = strings.TrimSpace(line)
+			}
+		}
+	}
+	return e
+}
+
+// withHostsEntry returns hosts with homelab's block pointing name at
+// addr, added at the end when missing.
+func withHostsEntry(hosts, name string, addr netip.Addr) string {
+	block := fmt.Sprintf("%s\n%s %s\n%s\n", hostsBegin, addr, name, hostsEnd)
+	var out strings.Builder
+	in, done := false, false
+	for _, line := range strings.SplitAfter(hosts, "\n") {
+		switch strings.TrimSpace(line) {
+		case hostsBegin:
+			in = true
+			continue
+		case hostsEnd:
+			if in && !done {
+				out.WriteString(block)
+				done = true
+			}
+			in = false
+			continue
+		}
+		if !in && line != "" {
+			out.WriteString(line)
+		}
+	}
+	s := out.String()
+	if !done {
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		s += block
+	}
+	return s
+}
+
+// hostsWork points the endpoint name at an address in a node's
+// /etc/hosts. A pin (to master1) leaves a block that exists alone, so a
+// re-run after the flip never points a node back at master1; a flip (to
+// the VIP) moves it.
+type hostsWork struct {
+	hosts  HostDialer
+	node   string
+	name   string
+	addr   netip.Addr
+	flip   bool
+	intent step.Change
+}
+
+func (w hostsWork) read(ctx context.Context, h remote.Host) (string, hostsEntry, error) {
+	b, err := run(ctx, h, command{script: "cat /etc/hosts"})
+	if err != nil {
+		return "", hostsEntry{}, err
+	}
+	return b, readHostsEntry(b, w.name), nil
+}
+
+func (w hostsWork) Observe(ctx context.Context) (step.Change, error) {
+	return observeOn(ctx, w.hosts, w.node, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
+		_, e, err := w.read(ctx, h)
+		if err != nil {
+			return step.Change{}, err
+		}
+		return w.change(e), nil
+	})
+}
+
+func (w hostsWork) change(e hostsEntry) step.Change {
+	line := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return fmt.Sprintf("%s %s", a, w.name)
+	}
+	switch {
+	case e.foreign != "":
+		return step.Change{Action: step.Conflict, Reason: fmt.Sprintf("/etc/hosts on %s already names %s outside homelab's block: %q; remove that line so the name can be pinned and moved", w.node, w.name, e.foreign)}
+	case e.ours == w.addr:
+		return step.Change{Action: step.None}
+	case e.ours.IsValid() && !w.flip:
+		return step.Change{Action: step.None, Reason: fmt.Sprintf("already pinned to %s", e.ours)}
+	case e.ours.IsValid():
+		return step.Change{Action: step.Update, Fields: []step.Field{{Name: "/etc/hosts", Old: line(e.ours), New: line(w.addr)}}}
+	}
+	return step.Change{Action: step.Create, Fields: []step.Field{step.Set("/etc/hosts", line(w.addr))}}
+}
+
+func (w hostsWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	h, err := w.hosts(w.node)
+	if err != nil {
+		return err
+	}
+	hosts, e, err := w.read(ctx, h)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.node, err)
+	}
+	c := w.change(e)
+	switch c.Action {
+	case step.None:
+		return nil
+	case step.Conflict:
+		return fmt.Errorf("%s", c.Reason)
+	}
+	if _, err := h.Sync(ctx, remote.File{Path: "/etc/hosts", Content: []byte(withHostsEntry(hosts, w.name, w.addr)), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+		return fmt.Errorf("%s: %w", w.node, err)
+	}
+	fmt.Fprintf(out, "%s: %s -> %s in /etc/hosts\n", w.node, w.name, w.addr)
+	return nil
+}
+
+// kubectl is a kubectl command line run as root on master1 with the admin
+// kubeconfig, against master1's own apiserver: managing the cluster does
+// not depend on the endpoint name or the VIP.
+func kubectl(master *inventory.Guest, args string) string {
+	return fmt.Sprintf("kubectl --kubeconfig %s --server https://%s %s", adminConf, netip.AddrPortFrom(master.IP, APIServerPort), args)
+}
+
+// endpointAnnotation records on kube-proxy's DaemonSet the address its
+// pods were restarted for, so a run that stopped between the flip and the
+// restart restarts them the next time.
+const endpointAnnotation = "homelab/endpoint"
+
+// kubeProxyWork restarts kube-proxy, which reads the endpoint name from
+// /etc/hosts only when it starts (host network), once the name moved.
+type kubeProxyWork struct {
+	hosts   HostDialer
+	master  *inventory.Guest
+	vip     netip.Addr
+	timeout Timeouts
+}
+
+func (w kubeProxyWork) restartedFor(ctx context.Context, h remote.Host) (string, error) {
+	out, err := run(ctx, h, command{script: kubectl(w.master, "-n kube-system get daemonset kube-proxy -o jsonpath='{.metadata.annotations."+endpointAnnotation+"}'")})
+	return strings.TrimSpace(out), err
+}
+
+func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
+	intent := gateChange("kube-proxy has not been restarted since the endpoint moved to the VIP")
+	return observeOn(ctx, w.hosts, w.master.Name, intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
+		got, err := w.restartedFor(ctx, h)
+		if exited(err) {
+			return noCluster(intent), nil
+		}
+		if err != nil {
+			return step.Change{}, err
+		}
+		if got == w.vip.String() {
+			return step.Change{Action: step.None, Reason: "restarted for the VIP " + got}, nil
+		}
+		return intent, nil
+	})
+}
+
+func (w kubeProxyWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	h, err := w.hosts(w.master.Name)
+	if err != nil {
+		return err
+	}
+	script := kubectl(w.master, "-n kube-system rollout restart daemonset kube-proxy") + " && " +
+		kubectl(w.master, "-n kube-system annotate daemonset kube-proxy "+endpointAnnotation+"="+w.vip.String()+" --overwrite") + " && " +
+		kubectl(w.master, fmt.Sprintf("-n kube-system rollout status daemonset kube-proxy --timeout=%ds", int(w.timeout.Endpoint.Seconds())))
+	if _, err := run(ctx, h, command{script: script, timeout: w.timeout.Endpoint + time.Minute, out: out}); err != nil {
+		return fmt.Errorf("%s: restart kube-proxy: %w", w.master.Name, err)
+	}
+	return nil
+}
+
+// readyz is a curl of an apiserver's /readyz from a node. ca is the CA
+// file to verify it with (empty: not verified, for nodes that have no CA
+// yet); resolve pins the name to an address without /etc/hosts.
+func readyz(url, ca, resolve string) string {
+	s := "curl -sS --max-time 5"
+	if ca != "" {
+		s += " --cacert " + remote.Quote(ca)
+	} else {
+		s += " -k"
+	}
+	if resolve != "" {
+		s += " --resolve " + remote.Quote(resolve)
+	}
+	return s + " " + remote.Quote(url) + " 2>&1"
+}
+
+// caFile is the cluster CA on nodes that joined.
+const caFile = "/etc/kubernetes/pki/ca.crt"
+
+// endpointGate waits until the name resolves to the VIP on every node and
+// /readyz answers through it.
+type endpointGate struct {
+	hosts         HostDialer
+	name          string
+	vip           netip.Addr
+	controlPlanes []string
+	nodes         []string
+	gate          gate
+}
+
+func (g endpointGate) Observe(context.Context) (step.Change, error) {
+	return gateChange("a gate: checked on every run"), nil
+}
+
+func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
+	for _, n := range g.nodes {
+		h, err := g.hosts(n)
+		if err != nil {
+			return err
+		}
+		ca := ""
+		if joinedCA(n, g.controlPlanes) {
+			ca = caFile
+		}
+		err = g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+			res, err := run(ctx, h, command{script: "getent hosts " + remote.Quote(g.name) + "; " + readyz(url, ca, "")})
+			if err != nil && !exited(err) {
+				return false, "", err
+			}
+			lines := strings.Split(strings.TrimSpace(res), "\n")
+			f := strings.Fields(lines[0])
+			switch {
+			case len(f) == 0 || f[0] != g.vip.String():
+				return false, fmt.Sprintf("%s resolves %s to %q, not the VIP %s", n, g.name, strings.Join(f[:min(1, len(f))], ""), g.vip), nil
+			case len(lines) < 2 || strings.TrimSpace(lines[len(lines)-1]) != "ok":
+				return false, fmt.Sprintf("%s: %s answered %q", n, url, strings.TrimSpace(strings.Join(lines[1:], " "))), nil
+			}
+			return true, fmt.Sprintf("%s: %s is %s and /readyz answers ok", n, g.name, g.vip), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// joinedCA reports whether a node has the cluster CA at this point of the
+// sequence: the control planes joined before the flip, the workers after.
+func joinedCA(node string, controlPlanes []string) bool {
+	for _, m := range controlPlanes {
+		if m == node {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,240 @@
+package kubeadm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/loadbalancer"
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// always is the Observe of a gate: it looks on every run.
+type always struct{}
+
+func (always) Observe(context.Context) (step.Change, error) {
+	return gateChange("a gate: checked on every run"), nil
+}
+
+// apiserverGate waits until an apiserver answers /readyz by its own IP,
+// verified against the cluster CA.
+type apiserverGate struct {
+	always
+	hosts  HostDialer
+	master string // where curl runs
+	node   *inventory.Guest
+	gate   gate
+}
+
+func apiserverURL(ip netip.Addr) string {
+	return fmt.Sprintf("https://%s/readyz", netip.AddrPortFrom(ip, APIServerPort))
+}
+
+// lookReadyz runs a /readyz curl and reports whether it answered ok.
+func lookReadyz(ctx context.Context, h remote.Host, script string) (bool, string, error) {
+	out, err := run(ctx, h, command{script: script})
+	if err != nil && !exited(err) {
+		return false, "", err
+	}
+	out = strings.TrimSpace(out)
+	if out == "" {
+		out = "no answer"
+	}
+	return out == "ok", out, nil
+}
+
+func (g apiserverGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	h, err := g.hosts(g.master)
+	if err != nil {
+		return err
+	}
+	url := apiserverURL(g.node.IP)
+	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+		ok, seen, err := lookReadyz(ctx, h, readyz(url, caFile, ""))
+		if ok {
+			seen = url + " answers ok"
+		}
+		return ok, seen, err
+	})
+}
+
+// controlPlaneGate waits until every apiserver is ready and etcd has
+// exactly the control planes as started voting members.
+type controlPlaneGate struct {
+	always
+	*bootstrap
+	gate gate
+}
+
+func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	m1, err := g.hosts(g.master.Name)
+	if err != nil {
+		return err
+	}
+	masters := g.inv.ControlPlanes()
+	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+		for _, m := range masters {
+			ok, seen, err := lookReadyz(ctx, m1, readyz(apiserverURL(m.IP), caFile, ""))
+			if err != nil || !ok {
+				return false, fmt.Sprintf("%s: %s", apiserverURL(m.IP), seen), err
+			}
+		}
+		members, err := g.members(ctx, m1)
+		if err != nil {
+			if exited(err) {
+				return false, err.Error(), nil
+			}
+			return false, "", err
+		}
+		if problem := memberProblem(members, masters); problem != "" {
+			return false, problem, nil
+		}
+		return true, fmt.Sprintf("%d apiservers ready; etcd members: %s", len(masters), membersString(members)), nil
+	})
+}
+
+// memberProblem says what is wrong with etcd's members for these control
+// planes, or "" when each is a started voting member and there is no other.
+func memberProblem(members []member, masters []*inventory.Guest) string {
+	var names []string
+	for _, m := range masters {
+		names = append(names, m.Name)
+	}
+	for _, m := range members {
+		if !m.started() || m.IsLearner || !slices.Contains(names, m.Name) {
+			return "etcd members: " + membersString(members)
+		}
+	}
+	if len(members) != len(masters) {
+		return fmt.Sprintf("etcd has %d members, not %d: %s", len(members), len(masters), membersString(members))
+	}
+	return ""
+}
+
+func membersString(members []member) string {
+	var s []string
+	for _, m := range members {
+		s = append(s, m.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// vipGate waits until the name answers /readyz on the VIP through HAProxy
+// (verified with the cluster CA for the name, without /etc/hosts) and
+// every load balancer reports every control plane up.
+type vipGate struct {
+	always
+	*bootstrap
+	name string
+	vip  netip.Addr
+	gate gate
+}
+
+func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	m1, err := g.hosts(g.master.Name)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
+	resolve := fmt.Sprintf("%s:%d:%s", g.name, APIServerPort, g.vip)
+	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+		ok, seen, err := lookReadyz(ctx, m1, readyz(url, caFile, resolve))
+		if err != nil || !ok {
+			return false, fmt.Sprintf("%s through %s: %s", url, g.vip, seen), err
+		}
+		if g.inv.LoadBalancer == nil {
+			return true, url + " answers ok through " + g.vip.String(), nil
+		}
+		for _, lb := range g.inv.LoadBalancers() {
+			h, err := g.hosts(lb.Name)
+			if err != nil {
+				return false, "", err
+			}
+			backends, err := loadbalancer.BackendStates(ctx, h, g.inv, lb)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			if down := notUp(backends, g.inv.ControlPlanes()); down != "" {
+				return false, lb.Name + ": " + down, nil
+			}
+		}
+		return true, fmt.Sprintf("%s answers ok through %s and every load balancer has every control plane up", url, g.vip), nil
+	})
+}
+
+// notUp says which control planes HAProxy does not count up, or "".
+func notUp(backends []loadbalancer.BackendStatus, masters []*inventory.Guest) string {
+	var problems []string
+	for _, m := range masters {
+		seen := false
+		for _, b := range backends {
+			for _, s := range b.Servers {
+				if s.Server != m.Name {
+					continue
+				}
+				seen = true
+				if !s.Up() {
+					problems = append(problems, fmt.Sprintf("%s/%s is %s", b.Name, m.Name, s))
+				}
+			}
+		}
+		if !seen {
+			problems = append(problems, m.Name+" is in no backend")
+		}
+	}
+	return strings.Join(problems, "; ")
+}
+
+// nodesGate waits until every node is Ready.
+type nodesGate struct {
+	always
+	*bootstrap
+	nodes []string
+	gate  gate
+}
+
+func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	m1, err := g.hosts(g.master.Name)
+	if err != nil {
+		return err
+	}
+	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+		res, err := run(ctx, m1, command{script: kubectl(g.master, "get nodes --no-headers")})
+		if err != nil {
+			if exited(err) {
+				return false, err.Error(), nil
+			}
+			return false, "", err
+		}
+		status := parseNodes(res)
+		var notReady []string
+		for _, n := range g.nodes {
+			switch s, ok := status[n]; {
+			case !ok:
+				notReady = append(notReady, n+" is not a node")
+			case s != "Ready":
+				notReady = append(notReady, n+" is "+s)
+			}
+		}
+		if len(notReady) > 0 {
+			return false, strings.Join(notReady, ", "), nil
+		}
+		return true, fmt.Sprintf("%d nodes Ready", len(g.nodes)), nil
+	})
+}
+
+// parseNodes reads `kubectl get nodes --no-headers`: name -> status.
+func parseNodes(out string) map[string]string {
+	nodes := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 {
+			nodes[f[0]] = f[1]
+		}
+	}
+	return nodes
+}

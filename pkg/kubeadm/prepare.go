@@ -1,0 +1,409 @@
+package kubeadm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// Files the prepare step writes, and the repository it adds.
+const (
+	ModulesFile    = "/etc/modules-load.d/k8s.conf"
+	SysctlFile     = "/etc/sysctl.d/99-kubernetes.conf"
+	ContainerdFile = "/etc/containerd/config.toml"
+	RepoFile       = "/etc/apt/sources.list.d/kubernetes.list"
+	RepoKeyring    = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
+)
+
+// kubePackages are installed at the inventory's version and held there.
+var kubePackages = []string{"kubelet", "kubeadm", "kubectl"}
+
+// sysctls are the kernel settings the kubelet and kube-proxy need.
+var sysctls = []string{"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.ipv4.ip_forward"}
+
+// modules are the kernel modules containerd and the bridge sysctls need.
+var modules = []string{"overlay", "br_netfilter"}
+
+const managed = "# managed by homelab: the Kubernetes node preparation\n"
+
+func modulesConf() []byte { return []byte(managed + strings.Join(modules, "\n") + "\n") }
+
+func sysctlConf() []byte {
+	var b strings.Builder
+	b.WriteString(managed)
+	for _, k := range sysctls {
+		b.WriteString(k + " = 1\n")
+	}
+	return []byte(b.String())
+}
+
+// repoURL is the upstream package repository of a Kubernetes minor.
+func repoURL(v Version) string {
+	return fmt.Sprintf("https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/", v.Major, v.Minor)
+}
+
+func repoList(v Version) []byte {
+	return []byte(fmt.Sprintf("%sdeb [signed-by=%s] %s /\n", managed, RepoKeyring, repoURL(v)))
+}
+
+// packageVersion is the upstream Debian package version of v.
+func packageVersion(v Version) string { return fmt.Sprintf("%d.%d.%d-1.1", v.Major, v.Minor, v.Patch) }
+
+// factsScript reads what node preparation looks at, in sections. It only
+// reads.
+const factsScript = `for f in /proc/swaps /etc/fstab /proc/modules ` + ModulesFile + ` ` + SysctlFile + ` ` + ContainerdFile + ` ` + RepoFile + `; do
+  echo "@@ $f"; cat "$f" 2>/dev/null
+done
+echo "@@ sysctl"
+for k in ` + "net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward" + `; do echo "$k=$(sysctl -n "$k" 2>/dev/null)"; done
+echo "@@ packages"
+dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' containerd kubelet kubeadm kubectl 2>/dev/null
+echo "@@ holds"
+apt-mark showhold
+echo "@@ keyring"
+test -s ` + RepoKeyring + ` && echo present
+echo "@@ units"
+echo "containerd=$(systemctl is-active containerd)"
+echo "kubelet=$(systemctl is-enabled kubelet 2>/dev/null)"
+echo "@@ joined"
+test -f /etc/kubernetes/kubelet.conf && echo yes
+true
+`
+
+// nodeFacts is what a node's preparation looked at.
+type nodeFacts struct {
+	sections map[string]string
+}
+
+func readFacts(ctx context.Context, h remote.Host) (nodeFacts, error) {
+	out, err := run(ctx, h, command{script: factsScript})
+	if err != nil {
+		return nodeFacts{}, err
+	}
+	return parseFacts(out), nil
+}
+
+func parseFacts(out string) nodeFacts {
+	f := nodeFacts{sections: map[string]string{}}
+	name := ""
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if s, ok := strings.CutPrefix(line, "@@ "); ok {
+			name = strings.TrimSpace(s)
+			continue
+		}
+		f.sections[name] += line
+	}
+	return f
+}
+
+func (f nodeFacts) lines(section string) []string {
+	return strings.Split(strings.TrimSpace(f.sections[section]), "\n")
+}
+
+// swapOn lists the active swap areas.
+func (f nodeFacts) swapOn() []string {
+	var on []string
+	for _, l := range f.lines("/proc/swaps")[1:] {
+		if fs := strings.Fields(l); len(fs) > 0 {
+			on = append(on, fs[0])
+		}
+	}
+	return on
+}
+
+// commentSwap returns fstab with its swap lines commented out, and
+// whether there were any.
+func commentSwap(fstab string) (string, bool) {
+	lines := strings.SplitAfter(fstab, "\n")
+	found := false
+	for i, l := range lines {
+		fs := strings.Fields(l)
+		if len(fs) >= 3 && !strings.HasPrefix(fs[0], "#") && fs[2] == "swap" {
+			lines[i] = "# swap off for the kubelet (homelab): " + l
+			found = true
+		}
+	}
+	return strings.Join(lines, ""), found
+}
+
+// loaded reports whether a kernel module is loaded.
+func (f nodeFacts) loaded(module string) bool {
+	for _, l := range f.lines("/proc/modules") {
+		if strings.HasPrefix(l, module+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func (f nodeFacts) sysctl(key string) string {
+	for _, l := range f.lines("sysctl") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// installed returns a package's version when dpkg has it installed.
+func (f nodeFacts) installed(pkg string) (string, bool) {
+	for _, l := range f.lines("packages") {
+		fs := strings.Fields(l)
+		// db:Status-Abbrev: the wanted action (i install, h hold), then
+		// the state (i installed).
+		if len(fs) == 3 && fs[0] == pkg && len(fs[2]) >= 2 && fs[2][1] == 'i' {
+			return fs[1], true
+		}
+	}
+	return "", false
+}
+
+func (f nodeFacts) held(pkg string) bool {
+	for _, l := range f.lines("holds") {
+		if strings.TrimSpace(l) == pkg {
+			return true
+		}
+	}
+	return false
+}
+
+func (f nodeFacts) unit(name string) string {
+	for _, l := range f.lines("units") {
+		if v, ok := strings.CutPrefix(l, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// systemdCgroup reports whether containerd's runc runtime uses the systemd
+// cgroup driver, as the kubelet does.
+func systemdCgroup(config string) bool {
+	for _, l := range strings.Split(config, "\n") {
+		if strings.Join(strings.Fields(l), " ") == "SystemdCgroup = true" {
+			return true
+		}
+	}
+	return false
+}
+
+// useSystemdCgroup turns SystemdCgroup on in containerd's default config.
+func useSystemdCgroup(config string) (string, error) {
+	out, n := []string{}, 0
+	for _, l := range strings.SplitAfter(config, "\n") {
+		if strings.Join(strings.Fields(l), " ") == "SystemdCgroup = false" {
+			l = strings.Replace(l, "false", "true", 1)
+			n++
+		}
+		out = append(out, l)
+	}
+	if n == 0 {
+		return "", fmt.Errorf("containerd's default configuration has no SystemdCgroup setting to turn on")
+	}
+	return strings.Join(out, ""), nil
+}
+
+// gap is one thing node preparation must still do.
+type gap struct {
+	field step.Field
+	fix   string // which part of the apply fixes it
+}
+
+// gaps lists what the node lacks. A node whose kubelet already joined a
+// cluster at another version is a conflict: upgrades are kubeadm
+// upgrade's job, not homelab's.
+func gaps(f nodeFacts, v Version) ([]gap, string) {
+	var out []gap
+	add := func(name, old, want, fix string) {
+		out = append(out, gap{field: step.Field{Name: name, Old: old, New: want}, fix: fix})
+	}
+	if on := f.swapOn(); len(on) > 0 {
+		add("swap", strings.Join(on, ","), "off", "swap")
+	}
+	if _, ok := commentSwap(f.sections["/etc/fstab"]); ok {
+		add("/etc/fstab swap", "mounted at boot", "commented out", "swap")
+	}
+	for _, m := range modules {
+		if !f.loaded(m) {
+			add("module "+m, "not loaded", "loaded", "kernel")
+		}
+	}
+	if f.sections[ModulesFile] != string(modulesConf()) {
+		add(ModulesFile, "", strings.Join(modules, ","), "kernel")
+	}
+	if f.sections[SysctlFile] != string(sysctlConf()) {
+		add(SysctlFile, "", "bridge-nf-call-ip(6)tables, ip_forward = 1", "kernel")
+	}
+	for _, k := range sysctls {
+		if got := f.sysctl(k); got != "1" {
+			add(k, got, "1", "kernel")
+		}
+	}
+	if cv, ok := f.installed("containerd"); !ok {
+		add("containerd", "", "installed", "containerd")
+	} else if !systemdCgroup(f.sections[ContainerdFile]) {
+		add("containerd SystemdCgroup", cv, "true", "containerd")
+	} else if f.unit("containerd") != "active" {
+		add("containerd.service", f.unit("containerd"), "active", "containerd")
+	}
+	if f.sections[RepoFile] != string(repoList(v)) || !strings.Contains(f.sections["keyring"], "present") {
+		add("repository", "", repoURL(v), "packages")
+	}
+	want := packageVersion(v)
+	for _, p := range kubePackages {
+		got, ok := f.installed(p)
+		switch {
+		case ok && got != want && strings.TrimSpace(f.sections["joined"]) == "yes":
+			return nil, fmt.Sprintf("%s %s is installed on a node that already joined a cluster; homelab installs %s on new nodes only (upgrades are kubeadm upgrade's job)", p, got, want)
+		case got != want:
+			add(p, got, want, "packages")
+		case !f.held(p):
+			add(p+" hold", "not held", "held", "packages")
+		}
+	}
+	if f.unit("kubelet") != "enabled" {
+		add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
+	}
+	return out, ""
+}
+
+// prepareWork prepares a node: each part only where missing.
+type prepareWork struct {
+	hosts   HostDialer
+	node    string
+	version Version
+	intent  step.Change
+}
+
+func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
+	return observeOn(ctx, w.hosts, w.node, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
+		f, err := readFacts(ctx, h)
+		if err != nil {
+			return step.Change{}, err
+		}
+		missing, conflict := gaps(f, w.version)
+		switch {
+		case conflict != "":
+			return step.Change{Action: step.Conflict, Reason: conflict}, nil
+		case len(missing) == 0:
+			return step.Change{Action: step.None}, nil
+		}
+		c := step.Change{Action: step.Update}
+		if _, ok := f.installed("kubelet"); !ok {
+			c.Action = step.Create
+		}
+		for _, g := range missing {
+			c.Fields = append(c.Fields, g.field)
+		}
+		return c, nil
+	})
+}
+
+func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+	h, err := w.hosts(w.node)
+	if err != nil {
+		return err
+	}
+	f, err := readFacts(ctx, h)
+	if err != nil {
+		return err
+	}
+	missing, conflict := gaps(f, w.version)
+	if conflict != "" {
+		return fmt.Errorf("%s: %s", w.node, conflict)
+	}
+	fix := map[string]bool{}
+	for _, g := range missing {
+		fix[g.fix] = true
+	}
+	for _, part := range []struct {
+		name string
+		do   func(context.Context, remote.Host, nodeFacts, io.Writer) error
+	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}} {
+		if !fix[part.name] {
+			continue
+		}
+		if err := part.do(ctx, h, f, out); err != nil {
+			return fmt.Errorf("%s: prepare %s: %w", w.node, part.name, err)
+		}
+	}
+	return nil
+}
+
+func (w prepareWork) swapOff(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
+	if _, err := run(ctx, h, command{script: "swapoff -a", out: out}); err != nil {
+		return err
+	}
+	if fstab, ok := commentSwap(f.sections["/etc/fstab"]); ok {
+		if _, err := h.Sync(ctx, remote.File{Path: "/etc/fstab", Content: []byte(fstab), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "swap lines of /etc/fstab commented out")
+	}
+	return nil
+}
+
+func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+	for _, file := range []remote.File{
+		{Path: ModulesFile, Content: modulesConf(), Mode: 0o644, Owner: "root", Group: "root"},
+		{Path: SysctlFile, Content: sysctlConf(), Mode: 0o644, Owner: "root", Group: "root"},
+	} {
+		if _, err := h.Sync(ctx, file); err != nil {
+			return err
+		}
+	}
+	_, err := run(ctx, h, command{script: "modprobe -a " + strings.Join(modules, " ") + " && sysctl --system >/dev/null", out: out})
+	return err
+}
+
+func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
+	if _, ok := f.installed("containerd"); !ok {
+		if _, err := run(ctx, h, command{script: "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y containerd", timeout: 10 * time.Minute, out: out}); err != nil {
+			return err
+		}
+	}
+	config := f.sections[ContainerdFile]
+	if !systemdCgroup(config) {
+		def, err := run(ctx, h, command{script: "containerd config default"})
+		if err != nil {
+			return err
+		}
+		if config, err = useSystemdCgroup(def); err != nil {
+			return err
+		}
+		if _, err := h.Sync(ctx, remote.File{Path: ContainerdFile, Content: []byte(config), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, ContainerdFile+": the default configuration with SystemdCgroup = true")
+	}
+	_, err := run(ctx, h, command{script: "systemctl restart containerd", out: out})
+	return err
+}
+
+func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+	// curl and gpg fetch and unpack the repository's key (Kubernetes'
+	// install guide); a Debian cloud image may have neither.
+	key := repoURL(w.version) + "Release.key"
+	script := "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y curl gpg && " +
+		"install -d -m 0755 /etc/apt/keyrings && curl -fsSL " + remote.Quote(key) +
+		" | gpg --dearmor --batch --yes -o " + RepoKeyring
+	if _, err := run(ctx, h, command{script: script, out: out}); err != nil {
+		return err
+	}
+	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.version), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+		return err
+	}
+	var pins []string
+	for _, p := range kubePackages {
+		pins = append(pins, p+"="+packageVersion(w.version))
+	}
+	script = "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages " + strings.Join(pins, " ") +
+		" && apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
+	_, err := run(ctx, h, command{script: script, timeout: 15 * time.Minute, out: out})
+	return err
+}

@@ -1,0 +1,241 @@
+package kubeadm
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/loadbalancer"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+func TestHostsBlock(t *testing.T) {
+	m1, vip := netip.MustParseAddr("10.0.0.11"), netip.MustParseAddr("10.0.0.100")
+	const name = "k8s-api.lab.example"
+	base := "127.0.0.1 localhost\n10.0.0.11 master-1\n"
+	pinned := withHostsEntry(base, name, m1)
+	if want := base + hostsBegin + "\n10.0.0.11 " + name + "\n" + hostsEnd + "\n"; pinned != want {
+		t.Fatalf("pinned:\n%s\nwant:\n%s", pinned, want)
+	}
+	flipped := withHostsEntry(pinned, name, vip)
+	if !strings.HasPrefix(flipped, base) || strings.Count(flipped, name) != 1 || !strings.Contains(flipped, "10.0.0.100 "+name) {
+		t.Fatalf("flipped:\n%s", flipped)
+	}
+	if got := withHostsEntry("127.0.0.1 localhost", name, m1); !strings.HasPrefix(got, "127.0.0.1 localhost\n"+hostsBegin) {
+		t.Errorf("no final newline: %q", got)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		hosts string
+		flip  bool
+		want  step.Action
+		field string
+	}{
+		{"pin on a fresh node", base, false, step.Create, "10.0.0.11 " + name},
+		{"pin again", pinned, false, step.None, ""},
+		{"pin after the flip leaves the VIP", flipped, false, step.None, ""},
+		{"flip a pinned node", pinned, true, step.Update, "10.0.0.100 " + name},
+		{"flip again", flipped, true, step.None, ""},
+		{"flip a node never pinned", base, true, step.Create, "10.0.0.100 " + name},
+		{"a line of someone else's", base + "10.9.9.9 " + name + " # by hand\n", false, step.Conflict, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := m1
+			if tc.flip {
+				addr = vip
+			}
+			w := hostsWork{node: "master-2", name: name, addr: addr, flip: tc.flip}
+			c := w.change(readHostsEntry(tc.hosts, name))
+			if c.Action != tc.want {
+				t.Fatalf("action %s, want %s (%s)", c.Action, tc.want, c.Reason)
+			}
+			if tc.field != "" && (len(c.Fields) != 1 || c.Fields[0].New != tc.field) {
+				t.Errorf("fields %+v, want new %q", c.Fields, tc.field)
+			}
+			if c.Action == step.Conflict && !strings.Contains(c.Reason, "10.9.9.9 "+name+" # by hand") {
+				t.Errorf("conflict does not name the line: %s", c.Reason)
+			}
+		})
+	}
+}
+
+func TestCommentSwap(t *testing.T) {
+	fstab := "UUID=abc / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n# /old none swap sw 0 0\n"
+	got, ok := commentSwap(fstab)
+	if !ok || !strings.Contains(got, "# swap off for the kubelet (homelab): /swapfile none swap sw 0 0\n") || !strings.HasPrefix(got, "UUID=abc / ext4") {
+		t.Fatalf("commentSwap = %v\n%s", ok, got)
+	}
+	if _, ok := commentSwap(got); ok {
+		t.Error("a commented swap line is found again")
+	}
+}
+
+func TestSystemdCgroup(t *testing.T) {
+	def := "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n            SystemdCgroup = false\n"
+	if systemdCgroup(def) {
+		t.Fatal("default config read as systemd")
+	}
+	got, err := useSystemdCgroup(def)
+	if err != nil || !systemdCgroup(got) || !strings.Contains(got, "            SystemdCgroup = true\n") {
+		t.Fatalf("useSystemdCgroup: %v\n%s", err, got)
+	}
+	if _, err := useSystemdCgroup("version = 2\n"); err == nil {
+		t.Error("a config without the setting was accepted")
+	}
+}
+
+func TestGaps(t *testing.T) {
+	v := Version{Major: 1, Minor: 31, Patch: 4}
+	prepared := parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
+		"@@ /etc/fstab\nUUID=abc / ext4 defaults 0 1\n" +
+		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
+		"@@ " + ModulesFile + "\n" + string(modulesConf()) +
+		"@@ " + SysctlFile + "\n" + string(sysctlConf()) +
+		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n" +
+		"@@ " + RepoFile + "\n" + string(repoList(v)) +
+		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
+		"@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\nkubelet 1.31.4-1.1 hi\nkubeadm 1.31.4-1.1 hi\nkubectl 1.31.4-1.1 hi\n" +
+		"@@ holds\nkubeadm\nkubectl\nkubelet\n@@ keyring\npresent\n@@ units\ncontainerd=active\nkubelet=enabled\n@@ joined\n")
+	if g, c := gaps(prepared, v); len(g) != 0 || c != "" {
+		t.Fatalf("a prepared node has gaps %+v %q", g, c)
+	}
+	fresh := parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n" +
+		"@@ /etc/fstab\n/swapfile none swap sw 0 0\n@@ /proc/modules\n@@ sysctl\nnet.ipv4.ip_forward=0\n@@ packages\n@@ holds\n@@ units\ncontainerd=inactive\nkubelet=\n")
+	g, _ := gaps(fresh, v)
+	var names []string
+	for _, x := range g {
+		names = append(names, x.field.Name)
+	}
+	for _, want := range []string{"swap", "/etc/fstab swap", "module br_netfilter", "net.ipv4.ip_forward", "containerd", "repository", "kubelet", "kubelet.service"} {
+		if !strings.Contains(","+strings.Join(names, ",")+",", ","+want+",") {
+			t.Errorf("fresh node: no gap %q in %v", want, names)
+		}
+	}
+	other := parseFacts(strings.Replace(prepared.sectionsText(), "kubelet 1.31.4-1.1 hi", "kubelet 1.30.2-1.1 hi", 1) + "@@ joined\nyes\n")
+	if _, c := gaps(other, v); !strings.Contains(c, "kubelet 1.30.2-1.1 is installed on a node that already joined") {
+		t.Errorf("a joined node at another version: %q", c)
+	}
+}
+
+// sectionsText writes facts back in the facts script's form.
+func (f nodeFacts) sectionsText() string {
+	var b strings.Builder
+	for _, name := range []string{"/proc/swaps", "/etc/fstab", "/proc/modules", ModulesFile, SysctlFile, ContainerdFile, RepoFile, "sysctl", "packages", "holds", "keyring", "units"} {
+		b.WriteString("@@ " + name + "\n" + f.sections[name])
+	}
+	return b.String()
+}
+
+func TestMembers(t *testing.T) {
+	out := `{"header":{"cluster_id":1,"member_id":2,"raft_term":3},"members":[` +
+		`{"ID":10276657743932975437,"name":"master-1","peerURLs":["https://10.0.0.11:2380"],"clientURLs":["https://10.0.0.11:2379"]},` +
+		`{"ID":1234,"peerURLs":["https://10.0.0.12:2380"],"isLearner":true}]}`
+	members, err := parseMembers(out)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("parseMembers: %v %+v", err, members)
+	}
+	if s := members[1].String(); s != "https://10.0.0.12:2380 (4d2, not started)" {
+		t.Errorf("member string %q", s)
+	}
+	masters := []*inventory.Guest{{Name: "master-1"}, {Name: "master-2"}}
+	if p := memberProblem(members, masters); !strings.Contains(p, "not started") {
+		t.Errorf("an unstarted learner passes: %q", p)
+	}
+	members[1] = member{ID: 1234, Name: "master-2", PeerURLs: []string{"https://10.0.0.12:2380"}, ClientURLs: []string{"https://10.0.0.12:2379"}}
+	if p := memberProblem(members, masters); p != "" {
+		t.Errorf("healthy members: %q", p)
+	}
+	if p := memberProblem(members[:1], masters); !strings.Contains(p, "1 members, not 2") {
+		t.Errorf("a missing member: %q", p)
+	}
+	if _, err := parseMembers("Error from server (NotFound): pods \"etcd-x\" not found"); err == nil {
+		t.Error("not JSON parsed")
+	}
+}
+
+func TestParseNodesAndBackends(t *testing.T) {
+	nodes := parseNodes("master-1   Ready      control-plane   5m    v1.31.4\nworker-1   NotReady   <none>          10s   v1.31.4\n")
+	if nodes["master-1"] != "Ready" || nodes["worker-1"] != "NotReady" {
+		t.Errorf("parseNodes: %v", nodes)
+	}
+	masters := []*inventory.Guest{{Name: "master-1"}, {Name: "master-2"}}
+	backends := []loadbalancer.BackendStatus{{Name: "k8s-api", Servers: []loadbalancer.ServerStatus{
+		{Backend: "k8s-api", Server: "master-1", Status: "UP", CheckStatus: "L7OK"},
+		{Backend: "k8s-api", Server: "master-2", Status: "DOWN", CheckStatus: "L4CON"},
+	}}}
+	if got := notUp(backends, masters); !strings.Contains(got, "k8s-api/master-2") || strings.Contains(got, "master-1") {
+		t.Errorf("notUp: %q", got)
+	}
+	if got := notUp(backends, append(masters, &inventory.Guest{Name: "master-3"})); !strings.Contains(got, "master-3 is in no backend") {
+		t.Errorf("notUp: %q", got)
+	}
+}
+
+func TestKubeconfigServer(t *testing.T) {
+	admin := "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: Q0EK\n    server: https://10.0.0.11:6443\n  name: kubernetes\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: S0VZ\n"
+	got, err := withServer([]byte(admin), "https://k8s-api.lab.example:6443")
+	if err != nil || !strings.Contains(string(got), "server: https://k8s-api.lab.example:6443") || !strings.Contains(string(got), "client-key-data: S0VZ") {
+		t.Fatalf("withServer: %v\n%s", err, got)
+	}
+	if !sameCluster([]byte(admin), got) {
+		t.Error("the same CA is not the same cluster")
+	}
+	if sameCluster([]byte(strings.Replace(admin, "Q0EK", "T1RIRVIK", 1)), got) || sameCluster([]byte("not: [a kubeconfig"), got) {
+		t.Error("another CA or no kubeconfig counts as the same cluster")
+	}
+	if _, err := withServer([]byte("apiVersion: v1\n"), "https://x:6443"); err == nil {
+		t.Error("a kubeconfig without clusters was accepted")
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	var out bytes.Buffer
+	r := &redactor{w: &out, secrets: []string{"abcdef.0123456789abcdef", "deadbeef"}}
+	r.Write([]byte("kubeadm join x --token abcdef.01234"))
+	r.Write([]byte("56789abcdef --certificate-key dead"))
+	r.Write([]byte("beef\nlast line without newline"))
+	r.Flush()
+	if got := out.String(); got != "kubeadm join x --token "+step.Redacted+" --certificate-key "+step.Redacted+"\nlast line without newline\n" {
+		t.Errorf("redacted: %q", got)
+	}
+}
+
+func TestCredentialsRenewal(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	c := newCredentials(func() time.Time { return now })
+	if !tokenRE.MatchString(c.token) || len(c.key) != 64 {
+		t.Fatalf("token %q key %q", c.token, c.key)
+	}
+	if fresh, tok := c.tokenFresh(); fresh || tok != c.token {
+		t.Fatal("a token never created is fresh")
+	}
+	c.tokenCreated()
+	c.certsUploaded()
+	first, firstKey := c.token, c.key
+	now = now.Add(90 * time.Minute)
+	if fresh, _ := c.tokenFresh(); !fresh {
+		t.Fatal("a 90-minute-old token is not fresh")
+	}
+	if fresh, _ := c.certsFresh(); !fresh {
+		t.Fatal("a 90-minute-old upload is not fresh")
+	}
+	now = now.Add(20 * time.Minute)
+	fresh, tok := c.tokenFresh()
+	if fresh || tok == first {
+		t.Fatalf("a token with 10 minutes left is reused: %v", fresh)
+	}
+	fresh, key := c.certsFresh()
+	if fresh || key == firstKey {
+		t.Fatal("an upload with 10 minutes left is reused")
+	}
+	secrets := strings.Join(c.secrets(), " ")
+	for _, s := range []string{first, firstKey, tok, key} {
+		if !strings.Contains(secrets, s) {
+			t.Errorf("secret %s is no longer redacted", s)
+		}
+	}
+}
