@@ -16,10 +16,12 @@ build: ## build bin/homelab
 # The demo validates the reference inventory, shows its full plan offline,
 # then builds the router and the guests on the simulated lab (simulators on
 # loopback: nothing outside this machine is contacted). The host phases
-# join it as they gain simulated hosts.
+# join it as they gain simulated hosts. It starts from a fresh simulated
+# lab (sim reset), since --simulate keeps the last one.
 demo: build ## validate the reference lab, show its plan, build it on the simulated lab
 	$(BIN) validate -i $(INVENTORY) -p plans/full-stack.yaml
 	$(BIN) plan -i $(INVENTORY) -p plans/full-stack.yaml --offline
+	$(BIN) sim reset -i $(INVENTORY)
 	$(BIN) up -i $(INVENTORY) -p plans/infrastructure.yaml --simulate
 
 lint: ## gofmt and go vet

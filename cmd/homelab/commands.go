@@ -102,14 +102,21 @@ func (g *globals) load() (*inventory.Inventory, error) {
 }
 
 // target says which lab a command reads: none (offline), the simulated
-// lab, or the real one the inventory names.
+// lab, or the real one the inventory names; and where that lab's admin
+// kubeconfig goes, when not the inventory's path.
 type target struct {
 	offline, simulate bool
+	kubeconfig        string
+}
+
+func addKubeconfigFlag(cmd *cobra.Command, t *target) {
+	cmd.Flags().StringVar(&t.kubeconfig, "kubeconfig", "", "write the admin kubeconfig here instead of the inventory's kubernetes.kubeconfig")
 }
 
 func addTargetFlags(cmd *cobra.Command, t *target) {
 	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
-	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read an in-process simulated lab (loopback only) instead of the real one")
+	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+	addKubeconfigFlag(cmd, t)
 }
 
 // compile loads the inventory and the plan file and makes the plan,
@@ -131,7 +138,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -141,7 +148,7 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	case t.offline:
 		return homelab.Clients{}, func() {}, nil
 	case t.simulate:
-		lab, err := homelab.Simulate(ctx, inv)
+		lab, err := homelab.Simulate(ctx, inv, homelab.SimulateOptions{StateDir: homelab.SimulatedLabDir(g.inventory, inv.Name), Logger: g.logger()})
 		if err != nil {
 			return homelab.Clients{}, nil, err
 		}
@@ -217,8 +224,11 @@ for each, what it would do: + create, ~ update (with a field diff), - delete,
 Without flags it reads the lab the inventory names (read only: plan never
 changes anything). --offline compiles without reading the lab and shows the
 plan as it would be on an empty lab; reviewers without access to the lab use
-it. --simulate reads an in-process simulated lab instead. --out saves the
-plan as JSON for a later apply.`,
+it. --simulate reads the simulated lab instead: an in-process lab on
+loopback that keeps its state in .homelab/<inventory>/simulated-lab/ beside
+the inventory, so after "up --simulate" the plan shows what is left to do
+(homelab sim reset starts it over). --out saves the plan as JSON for a
+later apply.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid

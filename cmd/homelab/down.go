@@ -22,9 +22,11 @@ func newDownCommand(g *globals) *cobra.Command {
 (guests: homelab's description or tag; router entries: the
 homelab:<inventory>: comment), asks, then removes them: guests first, then
 router entries in the reverse of the order they were made. Nothing without
-the mark is listed or touched. --yes skips the question (for scripts).`,
+the mark is listed or touched. --yes skips the question (for scripts).
+--simulate removes them from the simulated lab (see up --help).`,
 		Example: `  homelab down -i inventories/small.yaml
-  homelab down -i inventories/small.yaml --yes`,
+  homelab down -i inventories/small.yaml --yes
+  homelab down -i inventories/small.yaml --simulate --yes`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if t.offline {

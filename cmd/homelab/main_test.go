@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -188,7 +189,8 @@ func TestNoSecretsInOutput(t *testing.T) {
 // (the router phase has a client) and, on a factory-fresh router, creates
 // every entry; the router's password never shows.
 func TestPlanSimulate(t *testing.T) {
-	code, out, errOut := runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml", "-o", "json", "-v")
+	invPath := tempInventory(t, "small")
+	code, out, errOut := runCLI(t, "plan", "--simulate", "-i", invPath, "-p", "plans/network.yaml", "-o", "json", "-v")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -212,10 +214,29 @@ func TestPlanSimulate(t *testing.T) {
 			t.Errorf("%s: %s on a factory router", s.ID, s.Change.Action)
 		}
 	}
-	code, out, _ = runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml")
+	code, out, _ = runCLI(t, "plan", "--simulate", "-i", invPath, "-p", "plans/network.yaml")
 	if code != 0 || !strings.Contains(out, "Observed: every step read the lab") || !strings.Contains(out, "+ router/lease/lb-1") {
 		t.Errorf("text plan (exit %d):\n%s", code, out)
 	}
+}
+
+// tempInventory copies inventories/NAME.yaml into a temporary directory
+// and returns the copy's path: the simulated lab a --simulate command
+// keeps beside it goes with the test.
+func tempInventory(t *testing.T, name string) string {
+	t.Helper()
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Chdir("../..")
+	}
+	data, err := os.ReadFile(filepath.Join("inventories", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func lineAt(lines []string, i int) string {
@@ -229,14 +250,14 @@ func lineAt(lines []string, i int) string {
 // with a summary; apply runs a saved plan, and refuses one whose inventory
 // changed since.
 func TestUpAndApplySimulated(t *testing.T) {
-	code, out, errOut := runCLI(t, "up", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml")
+	code, out, errOut := runCLI(t, "up", "--simulate", "-i", tempInventory(t, "small"), "-p", "plans/network.yaml")
 	if code != 0 || !strings.Contains(out, "network        17 created, 0 changed, 0 unchanged") {
 		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 
 	dir := t.TempDir()
 	saved := filepath.Join(dir, "plan.json")
-	if code, _, errOut := runCLI(t, "plan", "--simulate", "-i", "inventories/small.yaml", "-p", "plans/network.yaml", "--out", saved, "-o", "json"); code != 0 {
+	if code, _, errOut := runCLI(t, "plan", "--simulate", "-i", tempInventory(t, "small"), "-p", "plans/network.yaml", "--out", saved, "-o", "json"); code != 0 {
 		t.Fatalf("plan --out: %s", errOut)
 	}
 	code, out, errOut = runCLI(t, "apply", "--simulate", saved)
@@ -329,6 +350,11 @@ func TestSimServe(t *testing.T) {
 	}
 	c.Close()
 	cancel()
+	for _, guest := range []string{"lb-1", "master-1", "worker-1"} {
+		if !regexp.MustCompile(`(?m)^ +` + guest + ` +ssh -i \S+id_ed25519 -p \d+ \w+@127\.0\.0\.1$`).MatchString(out.String()) {
+			t.Errorf("no ssh line for %s in:\n%s", guest, out.String())
+		}
+	}
 	if code := <-done; code != 0 || !strings.Contains(out.String(), "Stopped.") || !strings.Contains(out.String(), "Proxmox VE API https://127.0.0.1:") {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}

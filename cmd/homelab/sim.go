@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +25,8 @@ func newSimCommand(g *globals) *cobra.Command {
 loopback ports — a MikroTik RouterOS API and a Proxmox VE API that speak
 the real protocols — prints their endpoints and the credentials made up for
 this run, and serves until Ctrl-C. Point your own tools (or go-routeros and
-go-proxmox) at them. Nothing outside this machine is contacted.`,
+go-proxmox) at them. Nothing outside this machine is contacted. The served
+lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
 		Example: `  homelab sim serve -i inventories/rachuna-net.yaml`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,11 +46,59 @@ go-proxmox) at them. Nothing outside this machine is contacted.`,
                  token %s=%s
                  certificate fingerprint %s
 `, inv.Name, a.RouterAddress, a.RouterUser, a.RouterPassword, a.ProxmoxURL, a.ProxmoxTokenID, a.ProxmoxTokenSecret, a.ProxmoxFingerprint)
+			if len(a.SSHHosts) > 0 {
+				fmt.Fprintf(g.stdout, "  SSH            key %s; a guest answers once the PVE simulator runs it\n", a.SSHKeyFile)
+				for _, name := range slices.Sorted(maps.Keys(a.SSHHosts)) {
+					fmt.Fprintf(g.stdout, "                 %-12s ssh -i %s -p %s %s\n", name, a.SSHKeyFile, port(a.SSHHosts[name]), login(a.SSHHosts[name]))
+				}
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "Stopped.")
 			return nil
 		},
 	}
-	sim.AddCommand(serve)
+	reset := &cobra.Command{
+		Use:   "reset",
+		Short: "Forget the simulated lab: the next --simulate starts from a fresh one",
+		Long: `sim reset removes the simulated lab that up, plan, apply, status and down
+--simulate keep for the inventory in .homelab/<inventory>/simulated-lab/
+beside it, and nothing else. It refuses while a --simulate run has the lab
+open.`,
+		Example: `  homelab sim reset -i inventories/small.yaml`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			inv, err := g.load()
+			if err != nil {
+				return err
+			}
+			dir := homelab.SimulatedLabDir(g.inventory, inv.Name)
+			removed, err := homelab.ResetSimulation(dir)
+			if err != nil {
+				return err
+			}
+			if !removed {
+				fmt.Fprintf(g.stdout, "No simulated lab in %s: nothing to reset.\n", dir)
+				return nil
+			}
+			fmt.Fprintf(g.stdout, "Removed the simulated lab in %s.\n", dir)
+			return nil
+		},
+	}
+	sim.AddCommand(serve, reset)
 	return sim
+}
+
+// login and port split "user@host:port" for an ssh command line.
+func login(hostport string) string {
+	if i := strings.LastIndex(hostport, ":"); i >= 0 {
+		return hostport[:i]
+	}
+	return hostport
+}
+
+func port(hostport string) string {
+	if i := strings.LastIndex(hostport, ":"); i >= 0 {
+		return hostport[i+1:]
+	}
+	return "22"
 }

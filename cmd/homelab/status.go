@@ -16,7 +16,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Long: `status reads the lab (read only, as plan does) and shows, per resource, whether
 it is in sync with the inventory, missing, drifted (with the fields that
 differ), in conflict with something homelab does not own, or a gate that
-is checked on every run.`,
+is checked on every run. --simulate reads the simulated lab (see up --help).`,
 		Example: `  homelab status -i inventories/rachuna-net.yaml
   homelab status -i inventories/small.yaml -p plans/network.yaml --simulate`,
 		Args: usageArgs(cobra.NoArgs),

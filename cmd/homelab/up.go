@@ -32,7 +32,8 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.IntVar(&f.parallelism, "parallel", 4, "most steps running at once")
 	fl.BoolVar(&f.strictOrder, "strict-order", false, "run the phases one after another")
 	fl.StringSliceVar(&f.replace, "replace", nil, "guests that may be rebuilt when a change cannot be made in place")
-	fl.BoolVar(&f.t.simulate, "simulate", false, "run against an in-process simulated lab (loopback only) instead of the real one")
+	addKubeconfigFlag(cmd, &f.t)
+	fl.BoolVar(&f.t.simulate, "simulate", false, "run against the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
 }
 
 func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer) (homelab.ApplyOptions, error) {
@@ -51,7 +52,7 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	if journal != nil {
 		sink = view.Tee{sink, view.JSON{W: journal}}
 	}
-	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
+	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Kubeconfig: f.t.kubeconfig, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
 }
 
 // startRun takes the run lock and journal (real labs), makes the clients
@@ -76,7 +77,7 @@ func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, comman
 }
 
 // begin takes the run lock of a real lab and opens its run journal; a
-// simulated lab lives and dies with this process and needs neither.
+// simulated lab has its own lock (Simulate takes it) and no journal.
 func (g *globals) begin(inv *inventory.Inventory, command string, t target) (journal io.Writer, end func(), err error) {
 	return g.beginRun(inv, command, t, true)
 }
@@ -115,7 +116,13 @@ changes only what differs, so a re-run after a failure carries on where the
 last one stopped, and a run on a built lab changes nothing. A conflict (an
 object homelab does not own in the way) fails its step; homelab never
 changes what is not its own. --replace NAME allows rebuilding a guest whose
-change cannot be made in place.`,
+change cannot be made in place.
+
+--simulate runs against the simulated lab instead of the real one: the
+router, the Proxmox cluster and every guest simulated in-process on
+loopback. It keeps its state in .homelab/<inventory>/simulated-lab/ beside
+the inventory, so a second "up --simulate" changes nothing; "homelab sim
+reset" starts it over.`,
 		Example: `  homelab up -i inventories/rachuna-net.yaml --simulate
   homelab up -i inventories/rachuna-net.yaml -p plans/network.yaml
   homelab up -i inventories/small.yaml -o json > run.jsonl`,
@@ -136,7 +143,7 @@ change cannot be made in place.`,
 			defer end()
 			clients := opts.Clients
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace})
+			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 			if err != nil {
 				return err
 			}
@@ -144,7 +151,7 @@ change cannot be made in place.`,
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
 			if err == nil && f.output == "text" {
-				defer view.Endpoints(g.stdout, inv)
+				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv))
 			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},

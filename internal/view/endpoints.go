@@ -11,7 +11,7 @@ import (
 // Endpoints writes where the lab answers once it is up: each VIP with its
 // names and the services it fronts, the Kubernetes API, and the admin
 // kubeconfig's path.
-func Endpoints(w io.Writer, inv *inventory.Inventory) {
+func Endpoints(w io.Writer, inv *inventory.Inventory, kubeconfig string) {
 	lb := inv.LoadBalancer
 	if lb == nil && inv.Kubernetes == nil {
 		return
@@ -41,8 +41,8 @@ func Endpoints(w io.Writer, inv *inventory.Inventory) {
 	}
 	if k := inv.Kubernetes; k != nil {
 		fmt.Fprintf(w, "  Kubernetes API  https://%s:6443\n", k.Endpoint)
-		if k.Kubeconfig != "" {
-			fmt.Fprintf(w, "  kubeconfig      %s\n", k.Kubeconfig)
+		if kubeconfig != "" {
+			fmt.Fprintf(w, "  kubeconfig      %s\n", kubeconfig)
 		}
 	}
 }

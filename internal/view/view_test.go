@@ -112,8 +112,9 @@ func TestEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	Endpoints(&b, inv)
-	if !strings.Contains(b.String(), "Kubernetes API  https://"+inv.Kubernetes.Endpoint+":6443") || !strings.Contains(b.String(), "VIP "+inv.LoadBalancer.VIPs[0].Name) {
+	Endpoints(&b, inv, "/tmp/lab.conf")
+	if !strings.Contains(b.String(), "Kubernetes API  https://"+inv.Kubernetes.Endpoint+":6443") || !strings.Contains(b.String(), "VIP "+inv.LoadBalancer.VIPs[0].Name) ||
+		!strings.Contains(b.String(), "kubeconfig      /tmp/lab.conf") {
 		t.Errorf("endpoints:\n%s", b.String())
 	}
 }

@@ -19,6 +19,9 @@ type ApplyOptions struct {
 	// Replace names guests that may be rebuilt when a change cannot be
 	// made in place.
 	Replace []string
+	// Kubeconfig is where the admin kubeconfig is written, instead of the
+	// inventory's kubernetes.kubeconfig.
+	Kubeconfig string
 	// Parallelism is the most steps running at once (default 4).
 	Parallelism int
 	// StrictOrder runs the phases one after another instead of letting a
@@ -40,7 +43,7 @@ func (o ApplyOptions) engine() engine.Options {
 // its step (homelab never changes what is not its own) and skips what
 // needs it.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace})
+	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +93,7 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if len(stale) > 0 {
 		return nil, nil, &StalePlanError{Reasons: stale}
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace})
+	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,4 +128,18 @@ func differences(saved, now *plan.Plan) []string {
 
 func actionName(c step.Change) string {
 	return fmt.Sprintf("%s (%s)", c.Action.Name(), c.Action)
+}
+
+// KubeconfigPath is where a run with these options writes the admin
+// kubeconfig of inv.
+func (o ApplyOptions) KubeconfigPath(inv *inventory.Inventory) string {
+	switch {
+	case o.Kubeconfig != "":
+		return o.Kubeconfig
+	case o.Clients.Kubeconfig != "":
+		return o.Clients.Kubeconfig
+	case inv.Kubernetes != nil:
+		return inv.Kubernetes.Kubeconfig
+	}
+	return ""
 }

@@ -39,15 +39,45 @@ type Clients struct {
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
 	RouterManagement netip.Addr
+	// Kubeconfig is where the admin kubeconfig goes when the options name
+	// no path; empty means the inventory's. The simulated lab sets one of
+	// its own, so a simulated run never writes the user's kubeconfig.
+	Kubeconfig string
+	// KubeTimeouts bound the Kubernetes bootstrap's gates; zero fields
+	// take kubeadm.DefaultTimeouts.
+	KubeTimeouts kubeadm.Timeouts
 }
 
 // Phases returns the phase kinds plan files can name, in the order a full
 // plan runs them.
-func Phases(c Clients) []plan.PhaseKind { return phases(c, nil) }
+func Phases(c Clients) []plan.PhaseKind { return phases(c, runOptions{}) }
 
-// phases returns the phase kinds; replace names guests that may be rebuilt.
-func phases(c Clients, replace []string) []plan.PhaseKind {
-	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement}, proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: replace}, lbPhase(c), kubeadm.Phase{}}
+// runOptions are the options of a plan or run that shape its steps.
+type runOptions struct {
+	// replace names guests that may be rebuilt.
+	replace []string
+	// kubeconfig is where the admin kubeconfig goes, if not the
+	// inventory's path.
+	kubeconfig string
+}
+
+// phases returns the phase kinds.
+func phases(c Clients, o runOptions) []plan.PhaseKind {
+	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement},
+		proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: o.replace}, lbPhase(c), kubePhase(c, o)}
+}
+
+// kubePhase is the kubernetes phase, working over SSH when c can reach
+// hosts.
+func kubePhase(c Clients, o runOptions) kubeadm.Phase {
+	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts}
+	if p.Kubeconfig == "" {
+		p.Kubeconfig = c.Kubeconfig
+	}
+	if c.Hosts != nil {
+		p.Hosts = kubeadm.HostDialer(c.Hosts)
+	}
+	return p
 }
 
 // lbPhase is the loadbalancers phase, working over SSH when c can reach
@@ -88,6 +118,9 @@ type PlanOptions struct {
 	// Replace names guests that may be rebuilt (stopped, deleted and
 	// created again) when a change cannot be made in place.
 	Replace []string
+	// Kubeconfig is where the admin kubeconfig is written, instead of the
+	// inventory's kubernetes.kubeconfig.
+	Kubeconfig string
 }
 
 // Plan compiles the inventory and the plan file into a plan. Unless
@@ -103,7 +136,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if opts.Offline {
 		clients = Clients{}
 	}
-	reg, err := plan.NewRegistry(phases(clients, opts.Replace)...)
+	reg, err := plan.NewRegistry(phases(clients, runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig})...)
 	if err != nil {
 		return nil, err
 	}

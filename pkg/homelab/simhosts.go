@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/sim/host"
 )
@@ -27,28 +28,21 @@ import (
 // The clients reach the hosts' SSH servers through pkg/remote with a key
 // made for this lab, trusting their host keys on first use in a
 // known_hosts file of the lab's own; made-up secrets stand in for the
-// inventory's references.
-func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions) error {
-	dir, err := os.MkdirTemp("", "homelab-simulated-lab-")
-	if err != nil {
-		return fmt.Errorf("simulated hosts: %w", err)
+// inventory's references (the same on every run of a lab kept in a
+// StateDir, from the manifest's seed).
+func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, seed string) error {
+	dir := l.stateDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "homelab-simulated-lab-"); err != nil {
+			return fmt.Errorf("simulated hosts: %w", err)
+		}
 	}
 	l.dir = dir
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("simulated hosts: key: %w", err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return fmt.Errorf("simulated hosts: key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "homelab simulated lab")
-	if err != nil {
-		return fmt.Errorf("simulated hosts: key: %w", err)
-	}
 	keyFile := filepath.Join(dir, "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		return fmt.Errorf("simulated hosts: key: %w", err)
+	signer, err := labKey(keyFile)
+	if err != nil {
+		return err
 	}
 	hosts, err := host.NewLab(host.LabOptions{
 		AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
@@ -56,6 +50,12 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions) e
 		HAProxyBinary:  realHAProxy(),
 		VRRPScale:      o.VRRPScale,
 		Logger:         o.Logger,
+		Programs:       l.Kube.Programs(),
+		Packages:       l.Kube.Packages(),
+		Internet:       l.Kube.Internet(),
+		// A backend is up only when its apiserver (or another simulated
+		// service) answers, so the VIP gate means what it says.
+		StrictBackends: true,
 	})
 	if err != nil {
 		return fmt.Errorf("simulated hosts: %w", err)
@@ -76,6 +76,14 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions) e
 			return fmt.Errorf("simulated hosts: %w", err)
 		}
 		l.access.SSHHosts[g.Name] = sshUser(g).User + "@" + h.Addr()
+	}
+	if l.stateDir != "" {
+		// The saved known_hosts names guests by their addresses: name
+		// them by this run's loopback ports.
+		l.knownHosts = l.guestSSHAddresses(inv)
+		if err := rewriteKnownHosts(filepath.Join(dir, "known_hosts"), l.knownHosts, func(h string) bool { return !isLoopback(h) }); err != nil {
+			return fmt.Errorf("simulated hosts: %w", err)
+		}
 	}
 	l.clients.Dial = hosts.Dial
 	// A guest answers SSH as soon as it runs (the guests phase waited for
@@ -106,8 +114,43 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions) e
 		cfg.Signers = []ssh.Signer{signer}
 		return l.clients.pool.Host(cfg)
 	}
-	l.clients.Secrets = madeUpSecrets(inv)
+	l.clients.Secrets = madeUpSecrets(inv, seed)
+	// A cluster taken up from the state directory serves its apiservers
+	// again; the admin kubeconfig stays in the lab's directory, never the
+	// user's; the gates look often and give up within a minute or two.
+	l.Kube.Attach(hosts)
+	l.clients.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	l.clients.KubeTimeouts = kubeadm.Timeouts{APIServer: time.Minute, ControlPlane: time.Minute, VIP: time.Minute,
+		Endpoint: time.Minute, NodesReady: 2 * time.Minute, Command: 5 * time.Minute, Poll: 100 * time.Millisecond}
 	return nil
+}
+
+// labKey returns the lab's SSH client key from file, making it (and
+// writing it there) when the file does not exist.
+func labKey(file string) (ssh.Signer, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		signer, err := ssh.ParsePrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("simulated hosts: key %s: %w", file, err)
+		}
+		return signer, nil
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "homelab simulated lab")
+	if err != nil {
+		return nil, fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, fmt.Errorf("simulated hosts: key: %w", err)
+	}
+	return signer, nil
 }
 
 // sshUser is a guest's SSH user and port, with the defaults.
@@ -161,10 +204,10 @@ func realHAProxy() string {
 }
 
 // madeUpSecrets resolves every secret reference of inv to a value made up
-// for this lab, the same on every call: letters and digits, 8 of them for
-// the VRRP password (what keepalived takes), 24 for the others.
-func madeUpSecrets(inv *inventory.Inventory) func(inventory.SecretRef) (string, error) {
-	seed := randomSecret()
+// for this lab from seed, the same on every call: letters and digits, 8
+// of them for the VRRP password (what keepalived takes), 24 for the
+// others.
+func madeUpSecrets(inv *inventory.Inventory, seed string) func(inventory.SecretRef) (string, error) {
 	var mu sync.Mutex
 	made := map[inventory.SecretRef]string{}
 	return func(ref inventory.SecretRef) (string, error) {

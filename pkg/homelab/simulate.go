@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/sim/host"
+	"github.com/homelabctl/homelab/pkg/sim/kube"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
 	simros "github.com/homelabctl/homelab/pkg/sim/routeros"
 )
@@ -31,10 +33,22 @@ type SimulatedLab struct {
 	Router  *simros.Server
 	Proxmox *simpve.Server
 	// Hosts are the guests' simulated hosts, by guest name.
-	Hosts   *host.Lab
+	Hosts *host.Lab
+	// Kube answers for kubeadm, kubectl and the cluster they make on the
+	// hosts (pkg/sim/kube).
+	Kube    *kube.Sim
 	dir     string // the hosts' roots, the lab's SSH key and known_hosts
 	clients Clients
 	access  Access
+
+	// stateDir keeps the lab between processes ("" for a throwaway lab);
+	// lock and manifest are its lock and lab.json (see simstate.go).
+	stateDir string
+	lock     *RunLock
+	manifest *simManifest
+	// knownHosts maps the guests' SSH addresses to this run's loopback
+	// ones, for the saved known_hosts.
+	knownHosts map[string]string
 }
 
 // Access is how to reach a simulated lab's servers with other tools: the
@@ -72,42 +86,77 @@ type SimulateOptions struct {
 	VRRPScale float64
 	// Logger receives the simulators' diagnostics; nil discards them.
 	Logger *slog.Logger
+	// StateDir, when set, keeps the lab between processes: Simulate
+	// takes up the lab saved there (made for the same inventory; one made
+	// for another is refused) and Close saves it there, so a second
+	// `homelab up` changes nothing. Empty: a throwaway lab, gone with
+	// Close. See simstate.go for what the directory holds.
+	StateDir string
+	// KubeLatency is how long kubeadm init and join and a node turning
+	// Ready take in the simulated cluster; zero is instant.
+	KubeLatency kube.Latency
 }
 
 // Simulate starts a simulated lab for inv: a factory-fresh router, a
 // Proxmox cluster with the inventory's nodes, storages and templates, and
-// a simulated host per guest. Close stops it all.
+// a simulated host per guest; or, with a StateDir that holds a lab, that
+// lab as it was saved (the guests that ran boot again). Close stops it
+// all.
 func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOptions) (*SimulatedLab, error) {
 	var o SimulateOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	lab := &SimulatedLab{stateDir: o.StateDir, Kube: kube.New(kube.Options{Latency: o.KubeLatency, Logger: o.Logger})}
+	seed := randomSecret()
+	if o.StateDir != "" {
+		lock, m, err := openStateDir(o.StateDir, inv.Name)
+		if err != nil {
+			return nil, err
+		}
+		lab.lock, lab.manifest, seed = lock, m, m.SecretSeed
+	}
 	password := randomSecret()
-	router := simros.New(simros.Options{
+	lab.Router = simros.New(simros.Options{
 		Users:      map[string]string{inv.Router.Username: password},
 		Management: simulatedManagement,
 	})
-	addr, err := router.Start()
+	lab.access = Access{RouterUser: inv.Router.Username, RouterPassword: password}
+	secret, err := lab.newProxmox(inv, o)
 	if err != nil {
+		lab.Close()
+		return nil, err
+	}
+	if lab.manifest != nil {
+		if err := lab.loadStates(lab.manifest); err != nil {
+			lab.Close()
+			return nil, err
+		}
+	}
+	addr, err := lab.Router.Start()
+	if err != nil {
+		lab.Close()
 		return nil, fmt.Errorf("start the simulated router: %w", err)
 	}
-	lab := &SimulatedLab{Router: router, access: Access{RouterAddress: addr, RouterUser: inv.Router.Username, RouterPassword: password}}
+	lab.access.RouterAddress = addr
 	lab.clients = Clients{
 		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
 		RouterManagement: simulatedManagement,
 	}
-	if err := lab.startProxmox(inv, o); err != nil {
+	if err := lab.startProxmox(inv, secret); err != nil {
 		lab.Close()
 		return nil, err
 	}
-	if err := lab.startHosts(inv, o); err != nil {
+	if err := lab.startHosts(inv, o, seed); err != nil {
 		lab.Close()
 		return nil, err
 	}
 	return lab, nil
 }
 
-func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions) error {
+// newProxmox makes the PVE simulator for inv (not serving yet) and
+// returns the API token secret it made up.
+func (l *SimulatedLab) newProxmox(inv *inventory.Inventory, o SimulateOptions) (string, error) {
 	secret := randomSecret()
 	opts := simpve.Options{
 		Tokens:      []simpve.Token{{ID: inv.Proxmox.TokenID, Secret: secret}},
@@ -139,12 +188,18 @@ func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, o SimulateOptions)
 	opts.NoTemplates = len(opts.VMTemplates) == 0 && len(opts.CTTemplates) == 0
 	srv, err := simpve.New(opts)
 	if err != nil {
-		return fmt.Errorf("simulated Proxmox: %w", err)
+		return "", fmt.Errorf("simulated Proxmox: %w", err)
 	}
+	l.Proxmox = srv
+	return secret, nil
+}
+
+// startProxmox serves the PVE simulator and makes its client.
+func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, secret string) error {
+	srv := l.Proxmox
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start the simulated Proxmox: %w", err)
 	}
-	l.Proxmox = srv
 	l.access.ProxmoxURL, l.access.ProxmoxFingerprint = srv.URL(), srv.Fingerprint()
 	l.access.ProxmoxTokenID, l.access.ProxmoxTokenSecret = inv.Proxmox.TokenID, secret
 	api := pve.NewClient(srv.URL(), pve.WithHTTPClient(srv.HTTPClient()), pve.WithAPIToken(inv.Proxmox.TokenID, secret))
@@ -166,18 +221,36 @@ func (l *SimulatedLab) Access() Access { return l.access }
 // Clients are the clients that reach the simulated lab.
 func (l *SimulatedLab) Clients() Clients { return l.clients }
 
-// Close stops the simulators and removes what the hosts kept on disk.
+// Close stops the simulators; it saves the lab to its StateDir, or, for
+// a throwaway lab, removes what the hosts kept on disk.
 func (l *SimulatedLab) Close() error {
 	errs := []error{l.clients.Close()}
+	if l.stateDir != "" && l.Hosts != nil {
+		// Saved only once the whole lab ran: a lab that failed to start
+		// leaves the directory as it found it.
+		errs = append(errs, l.Save())
+	}
 	if l.Hosts != nil {
 		errs = append(errs, l.Hosts.Close())
 	}
 	if l.Proxmox != nil {
 		errs = append(errs, l.Proxmox.Close())
 	}
-	errs = append(errs, l.Router.Close())
-	if l.dir != "" {
+	if l.access.RouterAddress != "" {
+		errs = append(errs, l.Router.Close())
+	}
+	switch {
+	case l.stateDir != "" && l.knownHosts != nil:
+		back := map[string]string{}
+		for guest, loop := range l.knownHosts {
+			back[loop] = guest
+		}
+		errs = append(errs, rewriteKnownHosts(filepath.Join(l.stateDir, "known_hosts"), back, func(h string) bool { return !isLoopback(h) }))
+	case l.stateDir == "" && l.dir != "":
 		errs = append(errs, os.RemoveAll(l.dir))
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Unlock())
 	}
 	return errors.Join(errs...)
 }

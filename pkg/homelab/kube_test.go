@@ -1,0 +1,324 @@
+package homelab
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/step"
+)
+
+// runLog records a run's events: the order steps finished in, and every
+// line anything printed.
+type runLog struct {
+	mu    sync.Mutex
+	done  []step.ID
+	lines []string
+	kinds []string
+}
+
+func (r *runLog) Event(e engine.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case engine.StepDone:
+		r.done = append(r.done, e.Step)
+	case engine.StepOutput:
+		r.lines = append(r.lines, string(e.Step)+": "+e.Line)
+	case engine.StepFailed, engine.StepRetry:
+		r.lines = append(r.lines, string(e.Step)+": "+e.Err)
+	}
+}
+
+// index returns where id finished in the run, or -1.
+func (r *runLog) index(id step.ID) int {
+	for i, d := range r.done {
+		if d == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func fullStack(t *testing.T) *plan.File {
+	t.Helper()
+	file, err := plan.LoadFile("../../plans/full-stack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// The whole HA lab on the simulated lab: three control planes behind the
+// VIP, over SSH to simulated hosts whose kubeadm and kubectl answer as the
+// real ones. The run follows DESIGN.md's order (no node points at the VIP
+// before the VIP gate passed), the cluster ends with three started etcd
+// voting members and every node Ready, the kubeconfig names the endpoint
+// (mode 0600), no token or certificate key reaches any output, and a
+// second plan changes nothing.
+func TestKubernetesOnSimulatedLab(t *testing.T) {
+	inv := loadInventory(t, "testdata/ha.yaml")
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	ctx := context.Background()
+	var log runLog
+	opts := ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}
+	_, _, err = Up(ctx, inv, fullStack(t), opts)
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+
+	gate := log.index(kubeadm.GateVIPReady)
+	for _, n := range []string{"master-1", "master-2", "master-3", "worker-1"} {
+		if flip := log.index(step.ID("kube/flip/" + n)); flip < gate {
+			t.Errorf("kube/flip/%s finished at %d, before the VIP gate (%d)", n, flip, gate)
+		}
+	}
+	order := []step.ID{"kube/init/master-1", "kube/gate/apiserver/master-1", "kube/join/master-2", kubeadm.GateControlPlane,
+		kubeadm.GateVIPReady, kubeadm.RestartKubeProxy, kubeadm.GateEndpoint, "kube/join/worker-1", kubeadm.GateNodesReady, kubeadm.Kubeconfig}
+	for i := 1; i < len(order); i++ {
+		if a, b := log.index(order[i-1]), log.index(order[i]); a < 0 || b < 0 || a > b {
+			t.Errorf("%s (%d) should finish before %s (%d)", order[i-1], a, order[i], b)
+		}
+	}
+
+	c, ok := lab.Kube.Cluster()
+	if !ok {
+		t.Fatal("no cluster")
+	}
+	if len(c.Members) != 3 {
+		t.Errorf("etcd members %+v", c.Members)
+	}
+	for _, m := range c.Members {
+		if !m.Started || m.Learner {
+			t.Errorf("etcd member %+v", m)
+		}
+	}
+	for _, n := range c.Nodes {
+		if !n.Ready {
+			t.Errorf("node %s not Ready", n.Name)
+		}
+	}
+	if ds := c.DaemonSets["kube-proxy"]; ds == nil || ds.Restarts == 0 || ds.Annotations["homelab/endpoint"] != "192.168.30.10" {
+		t.Errorf("kube-proxy %+v", ds)
+	}
+	for _, tok := range c.Tokens {
+		assertNoSecret(t, log.lines, tok.Secret)
+	}
+	// kubeadm init prints the join commands with the token and the key:
+	// they reach the output redacted.
+	redacted := false
+	for _, l := range log.lines {
+		if certKeyRE.MatchString(l) {
+			t.Errorf("a certificate key reached the output: %s", l)
+		}
+		redacted = redacted || strings.Contains(l, "--certificate-key "+step.Redacted)
+	}
+	if !redacted {
+		t.Errorf("kubeadm init's join command is not in the output, redacted:\n%s", strings.Join(log.lines, "\n"))
+	}
+	for _, m := range []string{"master-1", "master-2", "master-3", "worker-1"} {
+		h, _ := lab.Hosts.Host(m)
+		hosts, err := os.ReadFile(h.Root() + "/etc/hosts")
+		if err != nil || !strings.Contains(string(hosts), "192.168.30.10 k8s-api.home.example") {
+			t.Errorf("%s /etc/hosts: %v\n%s", m, err, hosts)
+		}
+		if _, err := os.Stat(h.Root() + kubeadm.JoinConfigPath); err == nil {
+			t.Errorf("%s keeps %s, which holds the token", m, kubeadm.JoinConfigPath)
+		}
+	}
+
+	kc := lab.Clients().Kubeconfig
+	fi, err := os.Stat(kc)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kubeconfig %s: %v %v", kc, err, fi)
+	}
+	b, _ := os.ReadFile(kc)
+	if !strings.Contains(string(b), "server: https://k8s-api.home.example:6443") {
+		t.Errorf("kubeconfig:\n%s", b)
+	}
+
+	// Converged: the second plan changes nothing but the gates.
+	p, err := Plan(ctx, inv, fullStack(t), PlanOptions{Clients: lab.Clients()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Steps {
+		if a := s.Change.Action; a != step.None && a != step.Run {
+			t.Errorf("second plan: %s is %s (%s) %+v", s.ID, a, s.Change.Reason, s.Change.Fields)
+		}
+		if s.Change.Action == step.Run && s.ID == kubeadm.RestartKubeProxy {
+			t.Errorf("second plan restarts kube-proxy again")
+		}
+	}
+}
+
+// certKeyRE matches a certificate key after the flag that takes it.
+var certKeyRE = regexp.MustCompile(`--certificate-key [0-9a-f]{64}`)
+
+// assertNoSecret fails when secret appears in any line.
+func assertNoSecret(t *testing.T, lines []string, secret string) {
+	t.Helper()
+	if secret == "" {
+		return
+	}
+	for _, l := range lines {
+		if strings.Contains(l, secret) {
+			t.Errorf("a secret reached the output: %s", l)
+		}
+	}
+}
+
+// upKube brings the HA lab up on lab, cancelling the run as soon as stop
+// finished (the rest of the run is killed where it stands), and returns
+// the run's log and error.
+func upKube(t *testing.T, lab *SimulatedLab, stop step.ID) (*runLog, error) {
+	t.Helper()
+	inv := loadInventory(t, "testdata/ha.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &runLog{}
+	sink := engine.SinkFunc(func(e engine.Event) {
+		log.Event(e)
+		if e.Kind == engine.StepDone && e.Step == stop {
+			cancel()
+		}
+	})
+	_, _, err := Up(ctx, inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: sink})
+	return log, err
+}
+
+// healthy fails unless the simulated cluster has three started voting
+// etcd members and every node Ready.
+func healthy(t *testing.T, lab *SimulatedLab) {
+	t.Helper()
+	c, ok := lab.Kube.Cluster()
+	if !ok {
+		t.Fatal("no cluster")
+	}
+	if len(c.Members) != 3 || len(c.Nodes) != 4 {
+		t.Errorf("%d etcd members, %d nodes", len(c.Members), len(c.Nodes))
+	}
+	for _, m := range c.Members {
+		if !m.Started || m.Learner {
+			t.Errorf("etcd member %+v", m)
+		}
+	}
+	for _, n := range c.Nodes {
+		if !n.Ready {
+			t.Errorf("node %s not Ready", n.Name)
+		}
+	}
+}
+
+// A run killed after any stage of the sequence (other steps cancelled
+// where they stood) resumes: the next run converges, and the one after
+// changes nothing.
+func TestKubernetesResumes(t *testing.T) {
+	for _, stop := range []step.ID{"kube/prepare/master-2", "kube/init/master-1", "kube/gate/apiserver/master-1", "kube/join/master-2",
+		kubeadm.GateControlPlane, kubeadm.GateVIPReady, "kube/flip/master-1", kubeadm.RestartKubeProxy, "kube/join/worker-1", "kube/cni/calico"} {
+		t.Run(strings.ReplaceAll(string(stop), "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			inv := loadInventory(t, "testdata/ha.yaml")
+			lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lab.Close()
+			if _, err := upKube(t, lab, stop); err == nil {
+				t.Fatalf("the run was not stopped after %s", stop)
+			}
+			if log, err := upKube(t, lab, ""); err != nil {
+				t.Fatalf("resume after %s: %v\n%s", stop, err, strings.Join(log.lines, "\n"))
+			}
+			healthy(t, lab)
+			p, err := Plan(context.Background(), inv, fullStack(t), PlanOptions{Clients: lab.Clients()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range p.Steps {
+				if a := s.Change.Action; a != step.None && a != step.Run || s.ID == kubeadm.RestartKubeProxy && a != step.None {
+					t.Errorf("after resuming: %s is %s (%s)", s.ID, a, s.Change.Reason)
+				}
+			}
+		})
+	}
+}
+
+// A run stopped after master1's init and resumed a day later finds the
+// token and the uploaded certificates expired: it makes a new token and
+// uploads the certificates again before the joins.
+func TestKubernetesRenewsExpiredTokenAndCertificates(t *testing.T) {
+	inv := loadInventory(t, "testdata/ha.yaml")
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	if _, err := upKube(t, lab, "kube/gate/apiserver/master-1"); err == nil {
+		t.Fatal("the run was not stopped")
+	}
+	before, _ := lab.Kube.Cluster()
+	lab.Kube.Advance(25 * time.Hour)
+	if c, _ := lab.Kube.Cluster(); len(c.Tokens) != 0 || c.Certs != nil {
+		t.Fatalf("a day later the cluster still has tokens %v or certificates %+v", c.Tokens, c.Certs)
+	}
+	log, err := upKube(t, lab, "")
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	healthy(t, lab)
+	after, _ := lab.Kube.Cluster()
+	if after.Certs == nil || !after.Certs.Uploaded.After(before.Certs.Uploaded) {
+		t.Errorf("certificates not uploaded again: before %+v after %+v", before.Certs, after.Certs)
+	}
+	if !strings.Contains(strings.Join(log.lines, "\n"), "a new bootstrap token") {
+		t.Errorf("no new token in:\n%s", strings.Join(log.lines, "\n"))
+	}
+	for _, tok := range append(before.Tokens, after.Tokens...) {
+		assertNoSecret(t, log.lines, tok.Secret)
+	}
+}
+
+// A control-plane join that fails after etcd added its member leaves an
+// unpromoted learner: the run fails with kubeadm's words, and the next
+// run removes the member, resets the node and joins it.
+func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
+	inv := loadInventory(t, "testdata/ha.yaml")
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	lab.Kube.FailJoin("master-2", "etcd")
+	log, err := upKube(t, lab, "")
+	if err == nil || !strings.Contains(err.Error(), "kube/join/master-2") || !strings.Contains(err.Error(), "kubeadm join") {
+		t.Fatalf("the failed join: %v", err)
+	}
+	c, _ := lab.Kube.Cluster()
+	learner := false
+	for _, m := range c.Members {
+		learner = learner || m.Learner
+	}
+	if !learner {
+		t.Fatalf("the failed join left no learner: %+v", c.Members)
+	}
+	if log, err = upKube(t, lab, ""); err != nil {
+		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	out := strings.Join(log.lines, "\n")
+	if !strings.Contains(out, "removing the etcd member a failed join left behind") || !strings.Contains(out, "kubeadm reset -f") {
+		t.Errorf("the rejoin did not remove the member and reset:\n%s", out)
+	}
+	healthy(t, lab)
+}
