@@ -75,7 +75,7 @@ func freshNote(p *Plan) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" %d of them found their guest not answering yet (still to be created or started) and show what a fresh one needs.", n)
+	return fmt.Sprintf(" %d of them could not read what they manage yet (a guest still to be created or started, a cluster still to be made) and show what a new one needs.", n)
 }
 
 // ObservedSteps counts the steps that read the lab.

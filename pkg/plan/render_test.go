@@ -558,7 +558,7 @@ func TestRenderFreshSteps(t *testing.T) {
 	p.Steps[0].Change.Fresh = true
 	p.Steps[1].Change.Fresh = true
 	markObserved(p)
-	note := "2 of them found their guest not answering yet (still to be created or started) and show what a fresh one needs."
+	note := "2 of them could not read what they manage yet (a guest still to be created or started, a cluster still to be made) and show what a new one needs."
 	for _, r := range []rendering{renderings()[0], renderings()[2]} {
 		if got := render(t, p, r.render); !strings.Contains(got, note) {
 			t.Errorf("%s: no note %q in\n%s", r.ext, note, got[:min(len(got), 600)])

@@ -109,8 +109,8 @@ type Change struct {
 	Files  []File  `json:"files,omitempty"`
 	Reason string  `json:"reason,omitempty"`
 	// Fresh says the step could not read its resource yet (a guest still
-	// to be created or started does not answer): the change is what a
-	// fresh one needs.
+	// to be created or started does not answer SSH, a cluster still to be
+	// made does not answer kubectl): the change is what a new one needs.
 	Fresh bool `json:"fresh,omitempty"`
 }
 
