@@ -23,6 +23,8 @@ type Phase struct {
 	Secrets func(inventory.SecretRef) (string, error)
 	// GateTimeout bounds the wait for a VIP (default 2 minutes).
 	GateTimeout time.Duration
+	// GatePoll is the pause between two looks of a VIP gate (default 1s).
+	GatePoll time.Duration
 }
 
 // Kind returns "loadbalancers".
@@ -135,7 +137,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Intent:      step.Change{Action: step.Run, Reason: "a gate: checked on every run"},
 		}
 		if p.Hosts != nil {
-			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, name: vip.Name, vip: vip.Address, timeout: p.GateTimeout}
+			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, name: vip.Name, vip: vip.Address, timeout: p.GateTimeout, poll: p.GatePoll}
 		}
 		steps = append(steps, gate)
 	}

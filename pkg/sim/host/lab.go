@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -43,6 +44,8 @@ type LabOptions struct {
 	// no /etc/hosts line gives), by host name: curl of an https:// URL and
 	// apt-get update of a third-party repository reach these handlers.
 	Internet map[string]http.Handler
+	// Latency is how long apt takes; zero is instant.
+	Latency Latency
 	// StrictBackends reports HAProxy backend servers that nothing serves
 	// (see Host.Serve) as DOWN, L4CON, as HAProxy would. By default they
 	// are UP, their check passed: the simulated lab has no real services
@@ -81,6 +84,30 @@ type Spec struct {
 	// Packages are installed when the host is created, besides the base
 	// system.
 	Packages []string
+}
+
+// Latency are the durations apt-get sleeps (ended by its context), for
+// benchmarks that model a real rebuild.
+type Latency struct {
+	// Update is one apt-get update.
+	Update time.Duration
+	// Install is one package downloaded, unpacked and configured.
+	Install time.Duration
+}
+
+// pause sleeps d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Lab is a network of simulated hosts. Its methods are safe for

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Package is a Debian package apt-get can install on the simulated hosts.
@@ -464,6 +465,9 @@ func aptGet(ctx context.Context, c *Call) int {
 		fmt.Fprintf(c.Stdout, "The following NEW packages will be installed:\n  %s\n", strings.Join(sorted, " "))
 	}
 	fmt.Fprintf(c.Stdout, "0 upgraded, %d newly installed, 0 to remove and 0 not upgraded.\n", len(todo))
+	if err := pause(ctx, time.Duration(len(todo))*h.lab.opts.Latency.Install); err != nil {
+		return 130
+	}
 	failed := false
 	for _, p := range todo {
 		fmt.Fprintf(c.Stdout, "Selecting previously unselected package %s.\nUnpacking %s (%s) ...\n", p.Name, p.Name, p.Version)
