@@ -14,15 +14,18 @@ build: ## build bin/homelab
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/homelab
 
 # The demo validates the reference inventory, shows its full plan offline,
-# then builds the router and the guests on the simulated lab (simulators on
-# loopback: nothing outside this machine is contacted). The host phases
-# join it as they gain simulated hosts. It starts from a fresh simulated
-# lab (sim reset), since --simulate keeps the last one.
-demo: build ## validate the reference lab, show its plan, build it on the simulated lab
+# then brings the whole lab up on the simulated lab: the router, the guests,
+# HAProxy and keepalived, and the kubeadm cluster behind the VIP (simulators
+# and simulated hosts on loopback: nothing outside this machine is
+# contacted). It starts from a fresh simulated lab (sim reset), since
+# --simulate keeps the last one in .homelab/; the second up finds nothing
+# to change.
+demo: build ## validate the reference lab, show its plan, bring it up on the simulated lab, twice
 	$(BIN) validate -i $(INVENTORY) -p plans/full-stack.yaml
 	$(BIN) plan -i $(INVENTORY) -p plans/full-stack.yaml --offline
 	$(BIN) sim reset -i $(INVENTORY)
-	$(BIN) up -i $(INVENTORY) -p plans/infrastructure.yaml --simulate
+	$(BIN) up -i $(INVENTORY) -p plans/full-stack.yaml --simulate
+	$(BIN) up -i $(INVENTORY) -p plans/full-stack.yaml --simulate
 
 lint: ## gofmt and go vet
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
@@ -46,6 +47,9 @@ type Clients struct {
 	// KubeTimeouts bound the Kubernetes bootstrap's gates; zero fields
 	// take kubeadm.DefaultTimeouts.
 	KubeTimeouts kubeadm.Timeouts
+	// GatePoll is how often the gates (the VIPs', the Kubernetes
+	// bootstrap's) look again; zero takes their defaults.
+	GatePoll time.Duration
 }
 
 // Phases returns the phase kinds plan files can name, in the order a full
@@ -71,6 +75,9 @@ func phases(c Clients, o runOptions) []plan.PhaseKind {
 // hosts.
 func kubePhase(c Clients, o runOptions) kubeadm.Phase {
 	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts}
+	if p.Timeouts.Poll == 0 {
+		p.Timeouts.Poll = c.GatePoll
+	}
 	if p.Kubeconfig == "" {
 		p.Kubeconfig = c.Kubeconfig
 	}
@@ -90,7 +97,7 @@ func lbPhase(c Clients) loadbalancer.Phase {
 	if secrets == nil {
 		secrets = inventory.Resolver{}.Resolve
 	}
-	return loadbalancer.Phase{Hosts: loadbalancer.HostDialer(c.Hosts), Secrets: secrets}
+	return loadbalancer.Phase{Hosts: loadbalancer.HostDialer(c.Hosts), Secrets: secrets, GatePoll: c.GatePoll}
 }
 
 // Registry returns a registry of Phases.

@@ -221,12 +221,12 @@ func healthy(t *testing.T, lab *SimulatedLab) {
 	}
 }
 
-// A run killed after any stage of the sequence (other steps cancelled
-// where they stood) resumes: the next run converges, and the one after
+// A run killed after any kind of step of the sequence (other steps
+// cancelled where they stood) resumes: the next run converges, and the one after
 // changes nothing.
 func TestKubernetesResumes(t *testing.T) {
-	for _, stop := range []step.ID{"kube/prepare/master-2", "kube/init/master-1", "kube/gate/apiserver/master-1", "kube/join/master-2",
-		kubeadm.GateControlPlane, kubeadm.GateVIPReady, "kube/flip/master-1", kubeadm.RestartKubeProxy, "kube/join/worker-1", "kube/cni/calico"} {
+	for _, stop := range []step.ID{"kube/prepare/master-2", "kube/pin/master-3", "kube/init/master-1", "kube/gate/apiserver/master-1", "kube/join/master-2",
+		kubeadm.GateControlPlane, kubeadm.GateVIPReady, "kube/flip/master-1", kubeadm.RestartKubeProxy, kubeadm.GateEndpoint, "kube/join/worker-1", "kube/cni/calico", kubeadm.GateNodesReady} {
 		t.Run(strings.ReplaceAll(string(stop), "/", "_"), func(t *testing.T) {
 			t.Parallel()
 			inv := loadInventory(t, "testdata/ha.yaml")

@@ -49,6 +49,7 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		Dir:            filepath.Join(dir, "hosts"),
 		HAProxyBinary:  realHAProxy(),
 		VRRPScale:      o.VRRPScale,
+		Latency:        o.HostLatency,
 		Logger:         o.Logger,
 		Programs:       l.Kube.Programs(),
 		Packages:       l.Kube.Packages(),
@@ -88,7 +89,7 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	l.clients.Dial = hosts.Dial
 	// A guest answers SSH as soon as it runs (the guests phase waited for
 	// its port): dialing a host that does not run gives up quickly.
-	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: time.Second})
+	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 300 * time.Millisecond})
 	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts")},
 		address: func(ap netip.AddrPort) string {
 			addr, _ := hosts.Address(ap)
@@ -121,7 +122,8 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	l.Kube.Attach(hosts)
 	l.clients.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	l.clients.KubeTimeouts = kubeadm.Timeouts{APIServer: time.Minute, ControlPlane: time.Minute, VIP: time.Minute,
-		Endpoint: time.Minute, NodesReady: 2 * time.Minute, Command: 5 * time.Minute, Poll: 100 * time.Millisecond}
+		Endpoint: time.Minute, NodesReady: 2 * time.Minute, Command: 5 * time.Minute}
+	l.clients.GatePoll = 100 * time.Millisecond
 	return nil
 }
 

@@ -92,6 +92,9 @@ type SimulateOptions struct {
 	// `homelab up` changes nothing. Empty: a throwaway lab, gone with
 	// Close. See simstate.go for what the directory holds.
 	StateDir string
+	// HostLatency is how long apt takes on the simulated hosts; zero is
+	// instant.
+	HostLatency host.Latency
 	// KubeLatency is how long kubeadm init and join and a node turning
 	// Ready take in the simulated cluster; zero is instant.
 	KubeLatency kube.Latency
