@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,4 +67,53 @@ func summaryLine(out, phase string) string {
 		}
 	}
 	return ""
+}
+
+// The whole small lab, Kubernetes included, from the CLI with --output
+// json: every line is an event, the run ends with the kubeconfig written
+// where --kubeconfig says (mode 0600, server the endpoint name), no
+// bootstrap token or certificate key is in the stream, and a second up
+// changes nothing in any phase.
+func TestUpSimulateFullStackJSON(t *testing.T) {
+	invPath := tempInventory(t, "small")
+	kubeconfig := filepath.Join(t.TempDir(), "kube", "small.conf")
+	code, out, errOut := runCLI(t, "up", "--simulate", "-i", invPath, "-p", "plans/full-stack.yaml", "-o", "json", "--kubeconfig", kubeconfig)
+	if code != 0 {
+		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+	var last map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		last = nil
+		if err := json.Unmarshal([]byte(line), &last); err != nil {
+			t.Fatalf("not a JSON event: %q", line)
+		}
+	}
+	if last["kind"] != "done" || last["step"] != "kube/kubeconfig" {
+		t.Errorf("last event %v", last)
+	}
+	if secret := regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}|--certificate-key [0-9a-f]{64}`).FindString(out); secret != "" {
+		t.Errorf("a bootstrap secret in the events: %s", secret)
+	}
+	if !strings.Contains(out, "--certificate-key (sensitive)") || !strings.Contains(out, "--token (sensitive)") {
+		t.Errorf("kubeadm init's join commands are not in the events, redacted")
+	}
+	fi, err := os.Stat(kubeconfig)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kubeconfig: %v %v", err, fi)
+	}
+	if b, _ := os.ReadFile(kubeconfig); !strings.Contains(string(b), "server: https://k8s-api.home.example:6443") {
+		t.Errorf("kubeconfig:\n%s", b)
+	}
+	code, out, errOut = runCLI(t, "up", "--simulate", "-i", invPath, "-p", "plans/full-stack.yaml", "--kubeconfig", kubeconfig)
+	if code != 0 {
+		t.Fatalf("second up (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+	for _, phase := range []string{"network", "guests", "loadbalancers", "kubernetes"} {
+		if line := summaryLine(out, phase); !strings.Contains(line, " 0 created, 0 changed,") {
+			t.Errorf("second up, %s: %q", phase, line)
+		}
+	}
+	if !strings.Contains(out, "kubeconfig      "+kubeconfig) {
+		t.Errorf("the endpoints do not name the kubeconfig:\n%s", out)
+	}
 }
