@@ -322,3 +322,59 @@ func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 	}
 	healthy(t, lab)
 }
+
+// With HAProxy stopped on every load balancer the VIP never answers: the
+// control planes still come up on master1's IP, the VIP gate fails saying
+// what it waited for and what it saw, and no node is pointed at the VIP
+// nor any worker joined.
+func TestKubernetesVIPGateHoldsTheFlip(t *testing.T) {
+	inv := loadInventory(t, "testdata/ha.yaml")
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	ctx := context.Background()
+	clients := lab.Clients()
+	if _, _, err := Up(ctx, inv, infraAndLoadBalancers(t), ApplyOptions{Clients: clients, Parallelism: 6}); err != nil {
+		t.Fatal(err)
+	}
+	for _, lb := range []string{"lb-1", "lb-2"} {
+		h, _ := lab.Hosts.Host(lb)
+		var out strings.Builder
+		if code := h.Run(ctx, "root", "systemctl stop haproxy", nil, &out, &out); code != 0 {
+			t.Fatalf("%s: systemctl stop haproxy: %d %s", lb, code, out.String())
+		}
+	}
+	clients.KubeTimeouts.VIP = 2 * time.Second
+	file, err := plan.LoadFile("../../plans/kubernetes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log runLog
+	_, res, err := Up(ctx, inv, file, ApplyOptions{Clients: clients, Parallelism: 6, Sink: engine.SinkFunc(log.Event)})
+	if err == nil {
+		t.Fatal("the run passed the VIP gate with HAProxy stopped")
+	}
+	want := "step kube/gate/vip-ready: waited 2s for https://k8s-api.home.example:6443/readyz through the VIP 192.168.30.10 and every control plane up in HAProxy; last saw: https://k8s-api.home.example:6443/readyz through 192.168.30.10: curl: "
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error:\n%v\nwant it to contain\n%s", err, want)
+	}
+	if log.index(kubeadm.GateControlPlane) < 0 {
+		t.Error("the control planes did not come up on master1's IP")
+	}
+	for _, s := range res.Steps {
+		if strings.HasPrefix(string(s.ID), "kube/flip/") || s.ID == "kube/join/worker-1" {
+			if s.Status != engine.Skipped {
+				t.Errorf("%s: %s", s.ID, s.Status)
+			}
+		}
+	}
+	for _, n := range []string{"master-1", "master-2", "master-3", "worker-1"} {
+		h, _ := lab.Hosts.Host(n)
+		hosts, _ := os.ReadFile(h.Root() + "/etc/hosts")
+		if strings.Contains(string(hosts), "192.168.30.10 k8s-api") || !strings.Contains(string(hosts), "192.168.30.21 k8s-api.home.example") {
+			t.Errorf("%s /etc/hosts:\n%s", n, hosts)
+		}
+	}
+}

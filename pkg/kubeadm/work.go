@@ -269,7 +269,7 @@ func (g gate) wait(ctx context.Context, out io.Writer, look func(ctx context.Con
 			return nil
 		}
 		if time.Since(start) >= g.timeout {
-			return fmt.Errorf("waited %s for %s; last saw: %s", g.timeout.Round(time.Second), g.what, seen)
+			return fmt.Errorf("waited %s for %s; last saw: %s", g.timeout, g.what, seen)
 		}
 		if err := sleep(ctx, g.poll); err != nil {
 			return err
