@@ -27,7 +27,8 @@ type nodeState struct {
 	admin, kubelet, manifests bool
 }
 
-// leftovers reports files of an init or join that did not finish.
+// any reports whether kubeadm left any of its files: on a node that has
+// not joined, leftovers of an init or join that did not finish.
 func (s nodeState) any() bool { return s.admin || s.kubelet || s.manifests }
 
 const stateScript = `for f in ` + adminConf + ` ` + kubeletConf + ` ` + apiserverYAML + `; do test -f "$f" && echo "$f"; done; true`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -260,8 +261,8 @@ func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) e
 		if err != nil {
 			return err
 		}
-		ca := ""
-		if joinedCA(n, g.controlPlanes) {
+		ca := "" // the workers join after this gate: no CA to verify with yet
+		if slices.Contains(g.controlPlanes, n) {
 			ca = caFile
 		}
 		err = g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
@@ -284,15 +285,4 @@ func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) e
 		}
 	}
 	return nil
-}
-
-// joinedCA reports whether a node has the cluster CA at this point of the
-// sequence: the control planes joined before the flip, the workers after.
-func joinedCA(node string, controlPlanes []string) bool {
-	for _, m := range controlPlanes {
-		if m == node {
-			return true
-		}
-	}
-	return false
 }

@@ -75,14 +75,13 @@ const (
 type credentials struct {
 	now func() time.Time
 
-	mu       sync.Mutex
-	token    string
-	key      string
-	caHash   string
-	tokenAt  time.Time // when the token was created on the cluster; zero: not yet
-	certsAt  time.Time // when the certificates were uploaded with key; zero: not yet
-	retired  []string  // earlier tokens and keys of this run, still redacted
-	initDone bool
+	mu      sync.Mutex
+	token   string
+	key     string
+	caHash  string
+	tokenAt time.Time // when the token was created on the cluster; zero: not yet
+	certsAt time.Time // when the certificates were uploaded with key; zero: not yet
+	retired []string  // earlier tokens and keys of this run, still redacted
 }
 
 func newCredentials(now func() time.Time) *credentials {
