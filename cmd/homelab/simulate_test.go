@@ -117,3 +117,25 @@ func TestUpSimulateFullStackJSON(t *testing.T) {
 		t.Errorf("the endpoints do not name the kubeconfig:\n%s", out)
 	}
 }
+
+// A plan saved against the simulated lab is refused once the lab changed
+// under it (another up built the network), with the steps that differ;
+// status then shows every resource in sync.
+func TestApplyRefusesAPlanTheLabOutgrew(t *testing.T) {
+	invPath := tempInventory(t, "small")
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--simulate", "-i", invPath, "-p", "plans/network.yaml", "--out", saved, "-o", "json"); code != 0 {
+		t.Fatalf("plan --out: %s", errOut)
+	}
+	if code, out, errOut := runCLI(t, "up", "--simulate", "-i", invPath, "-p", "plans/network.yaml"); code != 0 {
+		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+	code, _, errOut := runCLI(t, "apply", "--simulate", saved)
+	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") || !strings.Contains(errOut, "was create (+), the lab now says none (=)") {
+		t.Fatalf("apply of an outgrown plan: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "status", "--simulate", "-i", invPath, "-p", "plans/network.yaml")
+	if code != 0 || !strings.Contains(out, "17 resources: 17 in sync.") {
+		t.Fatalf("status (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+}
