@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,32 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				if !strings.Contains(line, "is held by") && !strings.Contains(line, "answers on") {
 					t.Errorf("a converged run did something: %s", line)
 				}
+			}
+
+			// A run that stopped after installing haproxy.cfg and before
+			// the reload left its marker: the next plan shows the step,
+			// the run reloads, and the marker is gone.
+			lb := inv.LoadBalancers()[0]
+			h, _ := lab.Hosts.Host(lb.Name)
+			if code := h.Run(ctx, "root", "mkdir -p /var/lib/homelab/pending && touch /var/lib/homelab/pending/etc_haproxy_haproxy.cfg", nil, nil, nil); code != 0 {
+				t.Fatalf("leave a marker: exit %d", code)
+			}
+			p, err = Plan(ctx, inv, file, PlanOptions{Clients: lab.Clients()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := p.Step(step.HAProxyID(lb.Name)); st.Change.Action != step.Update || !strings.Contains(st.Change.Reason, "stopped before the service took them up") {
+				t.Fatalf("haproxy with a reload pending: %+v", st.Change)
+			}
+			out = outputSink{}
+			if _, err := Run(ctx, p, opts); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(out.lines, func(l string) bool { return strings.HasPrefix(l, string(step.HAProxyID(lb.Name))+": reloaded haproxy.service") }) {
+				t.Errorf("no reload in:\n%s", strings.Join(out.lines, "\n"))
+			}
+			if _, err := os.Stat(h.Root() + "/var/lib/homelab/pending/etc_haproxy_haproxy.cfg"); !os.IsNotExist(err) {
+				t.Errorf("the marker stays: %v", err)
 			}
 		})
 	}

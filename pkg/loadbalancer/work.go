@@ -162,6 +162,26 @@ type filesWork struct {
 	intent step.Change
 }
 
+// pendingDir holds a marker per files step whose files were installed but
+// whose service has not taken them yet (reloaded, restarted, sysctl -p):
+// a run stopped between the two leaves it, and the next run finds the
+// files in sync but the marker there, and finishes the job.
+const pendingDir = "/var/lib/homelab/pending"
+
+// pending is the marker of w's files.
+func (w filesWork) pending() string {
+	return path.Join(pendingDir, strings.ReplaceAll(strings.TrimPrefix(w.files[0].path, "/"), "/", "_"))
+}
+
+// pendingOn reports whether w's marker is on the host.
+func (w filesWork) pendingOn(ctx context.Context, h remote.Host) (bool, error) {
+	res, err := h.Run(ctx, remote.Command{Script: "test -e " + remote.Quote(w.pending()) + " && echo pending || true"})
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", w.guest, err)
+	}
+	return strings.TrimSpace(string(res.Stdout)) == "pending", nil
+}
+
 type fileState struct {
 	want, have []byte
 	missing    bool
@@ -226,6 +246,17 @@ func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
 		}
 		change.Files = append(change.Files, sf)
 	}
+	if action == step.None && w.after != nil {
+		pending, err := w.pendingOn(ctx, h)
+		if err != nil {
+			return step.Change{}, err
+		}
+		if pending {
+			action = step.Update
+			change.Fields = append(change.Fields, step.Field{Name: "taken up", Old: "not yet", New: "yes"})
+			change.Reason = "an earlier run installed the files and stopped before the service took them up"
+		}
+	}
 	if action == step.None && w.active != "" {
 		if res, err := h.Run(ctx, remote.Command{Script: "systemctl is-active " + remote.Quote(w.active) + " || true"}); err == nil {
 			if state := strings.TrimSpace(string(res.Stdout)); state != "active" {
@@ -269,6 +300,18 @@ func (w filesWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 			return fmt.Errorf("%s: not installed, the running configuration stays: %w", w.guest, err)
 		}
 	}
+	pending := false
+	if w.after != nil {
+		if pending, err = w.pendingOn(ctx, h); err != nil {
+			return err
+		}
+		if differ && !pending {
+			marker := w.pending()
+			if _, err := h.Run(ctx, remote.Command{Script: "mkdir -p " + pendingDir + " && touch " + remote.Quote(marker)}); err != nil {
+				return fmt.Errorf("%s: %w", w.guest, err)
+			}
+		}
+	}
 	changed := false
 	for i, f := range w.files {
 		c, err := h.Sync(ctx, remote.File{Path: f.path, Content: states[i].want, Mode: f.mode})
@@ -280,8 +323,14 @@ func (w filesWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 		}
 		changed = changed || c
 	}
-	if w.after != nil {
-		return w.after(ctx, h, changed, out)
+	if w.after == nil {
+		return nil
+	}
+	if err := w.after(ctx, h, changed || pending, out); err != nil {
+		return err
+	}
+	if _, err := h.Run(ctx, remote.Command{Script: "rm -f " + remote.Quote(w.pending())}); err != nil {
+		return fmt.Errorf("%s: %w", w.guest, err)
 	}
 	return nil
 }
