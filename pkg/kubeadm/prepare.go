@@ -387,12 +387,15 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 
 func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
 	// curl and gpg fetch and unpack the repository's key (Kubernetes'
-	// install guide); a Debian cloud image may have neither.
+	// install guide); a Debian cloud image may have neither. The key goes
+	// through a file, not a pipe: sh has no pipefail, and a failed
+	// download must not leave an empty keyring.
 	key := repoURL(w.version) + "Release.key"
+	const download = "/tmp/homelab-kubernetes-release.key"
 	script := "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y curl gpg && " +
-		"install -d -m 0755 /etc/apt/keyrings && curl -fsSL " + remote.Quote(key) +
-		" | gpg --dearmor --batch --yes -o " + RepoKeyring
-	if _, err := run(ctx, h, command{script: script, out: out}); err != nil {
+		"install -d -m 0755 /etc/apt/keyrings && curl -fsSL -o " + download + " " + remote.Quote(key) +
+		" && gpg --dearmor --batch --yes -o " + RepoKeyring + " " + download + " && rm -f " + download
+	if _, err := run(ctx, h, command{script: script, timeout: 10 * time.Minute, out: out}); err != nil {
 		return err
 	}
 	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.version), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
