@@ -116,7 +116,9 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 			if _, err := Run(ctx, p, opts); err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(out.lines, func(l string) bool { return strings.HasPrefix(l, string(step.HAProxyID(lb.Name))+": reloaded haproxy.service") }) {
+			if !slices.ContainsFunc(out.lines, func(l string) bool {
+				return strings.HasPrefix(l, string(step.HAProxyID(lb.Name))+": reloaded haproxy.service")
+			}) {
 				t.Errorf("no reload in:\n%s", strings.Join(out.lines, "\n"))
 			}
 			if _, err := os.Stat(h.Root() + "/var/lib/homelab/pending/etc_haproxy_haproxy.cfg"); !os.IsNotExist(err) {
