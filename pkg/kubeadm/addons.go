@@ -29,7 +29,7 @@ func calicoManifest(version string) string {
 // cniWork applies the pinned Calico manifest once, or again when the
 // running calico-node is another version.
 type cniWork struct {
-	hosts   HostDialer
+	hosts   nodes
 	master  *inventory.Guest
 	version string
 	intent  step.Change
@@ -64,7 +64,7 @@ func (w cniWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 func (w cniWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.master.Name)
+	h, err := w.hosts.dial(w.master.Name)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (w cniWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 // server https://<name>:6443, mode 0600. It never replaces a kubeconfig of
 // another cluster.
 type kubeconfigWork struct {
-	hosts  HostDialer
+	hosts  nodes
 	master string
 	path   string
 	server string
@@ -130,7 +130,7 @@ func (w kubeconfigWork) change(want []byte) (step.Change, error) {
 }
 
 func (w kubeconfigWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.master)
+	h, err := w.hosts.dial(w.master)
 	if err != nil {
 		return err
 	}

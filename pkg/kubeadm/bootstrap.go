@@ -59,7 +59,7 @@ func (s nodeState) joined(controlPlane bool) bool {
 // way to the nodes, the run's credentials.
 type bootstrap struct {
 	inv      *inventory.Inventory
-	hosts    HostDialer
+	hosts    nodes
 	master   *inventory.Guest // master1
 	creds    *credentials
 	timeouts Timeouts
@@ -97,7 +97,10 @@ func (w initWork) Observe(ctx context.Context) (step.Change, error) {
 // otherMember names another control plane that already has a cluster.
 func (w initWork) otherMember(ctx context.Context) (string, error) {
 	for _, m := range w.inv.ControlPlanes()[1:] {
-		h, err := w.hosts(m.Name)
+		if w.hosts.silence.Quiet(m.Name) {
+			continue
+		}
+		h, err := w.hosts.dial(m.Name)
 		if err != nil {
 			return "", err
 		}
@@ -116,7 +119,7 @@ func (w initWork) otherMember(ctx context.Context) (string, error) {
 }
 
 func (w initWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.master.Name)
+	h, err := w.hosts.dial(w.master.Name)
 	if err != nil {
 		return err
 	}
@@ -222,7 +225,7 @@ func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 	if !s.joined(w.controlPlane) {
 		return false, nil
 	}
-	m1, err := w.hosts(w.master.Name)
+	m1, err := w.hosts.dial(w.master.Name)
 	if err != nil {
 		return false, err
 	}
@@ -254,7 +257,7 @@ func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 }
 
 func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.node.Name)
+	h, err := w.hosts.dial(w.node.Name)
 	if err != nil {
 		return err
 	}
@@ -265,7 +268,7 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 	if done, err := w.joined(ctx, s); err != nil || done {
 		return err
 	}
-	m1, err := w.hosts(w.master.Name)
+	m1, err := w.hosts.dial(w.master.Name)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func withHostsEntry(hosts, name string, addr netip.Addr) string {
 // re-run after the flip never points a node back at master1; a flip (to
 // the VIP) moves it.
 type hostsWork struct {
-	hosts  HostDialer
+	hosts  nodes
 	node   string
 	name   string
 	addr   netip.Addr
@@ -141,7 +141,7 @@ func (w hostsWork) change(e hostsEntry) step.Change {
 }
 
 func (w hostsWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.node)
+	h, err := w.hosts.dial(w.node)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ const endpointAnnotation = "homelab/endpoint"
 // kubeProxyWork restarts kube-proxy, which reads the endpoint name from
 // /etc/hosts only when it starts (host network), once the name moved.
 type kubeProxyWork struct {
-	hosts   HostDialer
+	hosts   nodes
 	master  *inventory.Guest
 	vip     netip.Addr
 	timeout Timeouts
@@ -207,7 +207,7 @@ func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 func (w kubeProxyWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.master.Name)
+	h, err := w.hosts.dial(w.master.Name)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ const caFile = "/etc/kubernetes/pki/ca.crt"
 // endpointGate waits until the name resolves to the VIP on every node and
 // /readyz answers through it.
 type endpointGate struct {
-	hosts         HostDialer
+	hosts         nodes
 	name          string
 	vip           netip.Addr
 	controlPlanes []string
@@ -257,7 +257,7 @@ func (g endpointGate) Observe(context.Context) (step.Change, error) {
 func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
 	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
 	for _, n := range g.nodes {
-		h, err := g.hosts(n)
+		h, err := g.hosts.dial(n)
 		if err != nil {
 			return err
 		}

@@ -25,7 +25,7 @@ func (always) Observe(context.Context) (step.Change, error) {
 // verified against the cluster CA.
 type apiserverGate struct {
 	always
-	hosts  HostDialer
+	hosts  nodes
 	master string // where curl runs
 	node   *inventory.Guest
 	gate   gate
@@ -49,7 +49,7 @@ func lookReadyz(ctx context.Context, h remote.Host, script string) (bool, string
 }
 
 func (g apiserverGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := g.hosts(g.master)
+	h, err := g.hosts.dial(g.master)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ type controlPlaneGate struct {
 }
 
 func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts(g.master.Name)
+	m1, err := g.hosts.dial(g.master.Name)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ type vipGate struct {
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts(g.master.Name)
+	m1, err := g.hosts.dial(g.master.Name)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 			return true, url + " answers ok through " + g.vip.String(), nil
 		}
 		for _, lb := range g.inv.LoadBalancers() {
-			h, err := g.hosts(lb.Name)
+			h, err := g.hosts.dial(lb.Name)
 			if err != nil {
 				return false, "", err
 			}
@@ -199,7 +199,7 @@ type nodesGate struct {
 }
 
 func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts(g.master.Name)
+	m1, err := g.hosts.dial(g.master.Name)
 	if err != nil {
 		return err
 	}

@@ -274,7 +274,7 @@ func gaps(f nodeFacts, v Version) ([]gap, string) {
 
 // prepareWork prepares a node: each part only where missing.
 type prepareWork struct {
-	hosts   HostDialer
+	hosts   nodes
 	node    string
 	version Version
 	intent  step.Change
@@ -305,7 +305,7 @@ func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts(w.node)
+	h, err := w.hosts.dial(w.node)
 	if err != nil {
 		return err
 	}

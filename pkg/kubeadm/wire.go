@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -19,29 +20,30 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	}
 	vip, _ := inv.VIP(k.EndpointVIP)
 	masters, workers := inv.ControlPlanes(), inv.Workers()
-	var nodes, masterNames []string
+	var names, masterNames []string
 	for _, m := range masters {
 		masterNames = append(masterNames, m.Name)
 	}
-	nodes = append(nodes, masterNames...)
+	names = append(names, masterNames...)
 	for _, w := range workers {
-		nodes = append(nodes, w.Name)
+		names = append(names, w.Name)
 	}
 	path, err := expandHome(p.kubeconfigPath(inv))
 	if err != nil {
 		return err
 	}
 	t := p.Timeouts.withDefaults()
+	reach := nodes{dial: p.Hosts, silence: &remote.Silence{For: observeTimeout}}
 	waitFor := func(what string, timeout time.Duration) gate {
 		return gate{what: what, timeout: timeout, poll: t.Poll, sleep: p.Sleep}
 	}
-	b := &bootstrap{inv: inv, hosts: p.Hosts, master: masters[0], creds: newCredentials(p.Now), timeouts: t}
+	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t}
 	m1 := masters[0].Name
 
 	byID := map[step.ID]func(s *step.Step) step.Work{
 		initID(m1): func(s *step.Step) step.Work { return initWork{bootstrap: b, intent: s.Intent} },
 		apiGateID(m1): func(*step.Step) step.Work {
-			return apiserverGate{hosts: p.Hosts, master: m1, node: masters[0],
+			return apiserverGate{hosts: reach, master: m1, node: masters[0],
 				gate: waitFor(apiserverURL(masters[0].IP)+" to answer ok", t.APIServer)}
 		},
 		GateControlPlane: func(*step.Step) step.Work {
@@ -52,32 +54,32 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 				gate: waitFor(fmt.Sprintf("https://%s:%d/readyz through the VIP %s and every control plane up in HAProxy", k.Endpoint, APIServerPort, vip.Address), t.VIP)}
 		},
 		RestartKubeProxy: func(*step.Step) step.Work {
-			return kubeProxyWork{hosts: p.Hosts, master: masters[0], vip: vip.Address, timeout: t}
+			return kubeProxyWork{hosts: reach, master: masters[0], vip: vip.Address, timeout: t}
 		},
 		GateEndpoint: func(*step.Step) step.Work {
-			return endpointGate{hosts: p.Hosts, name: k.Endpoint, vip: vip.Address, controlPlanes: masterNames, nodes: nodes,
+			return endpointGate{hosts: reach, name: k.Endpoint, vip: vip.Address, controlPlanes: masterNames, nodes: names,
 				gate: waitFor(fmt.Sprintf("%s to resolve to %s and answer /readyz from every node", k.Endpoint, vip.Address), t.Endpoint)}
 		},
 		step.ID("kube/cni/" + k.CNI.Name): func(s *step.Step) step.Work {
-			return cniWork{hosts: p.Hosts, master: masters[0], version: k.CNI.Version, intent: s.Intent}
+			return cniWork{hosts: reach, master: masters[0], version: k.CNI.Version, intent: s.Intent}
 		},
 		GateNodesReady: func(*step.Step) step.Work {
-			return nodesGate{bootstrap: b, nodes: nodes, gate: waitFor(fmt.Sprintf("every node (%d) to be Ready", len(nodes)), t.NodesReady)}
+			return nodesGate{bootstrap: b, nodes: names, gate: waitFor(fmt.Sprintf("every node (%d) to be Ready", len(names)), t.NodesReady)}
 		},
 		Kubeconfig: func(s *step.Step) step.Work {
-			return kubeconfigWork{hosts: p.Hosts, master: m1, path: path, server: fmt.Sprintf("https://%s:%d", k.Endpoint, APIServerPort), intent: s.Intent}
+			return kubeconfigWork{hosts: reach, master: m1, path: path, server: fmt.Sprintf("https://%s:%d", k.Endpoint, APIServerPort), intent: s.Intent}
 		},
 	}
 	for _, n := range append(append([]*inventory.Guest{}, masters...), workers...) {
 		byID[prepareID(n.Name)] = func(s *step.Step) step.Work {
-			return prepareWork{hosts: p.Hosts, node: n.Name, version: v, intent: s.Intent}
+			return prepareWork{hosts: reach, node: n.Name, version: v, intent: s.Intent}
 		}
 		if k.Pin == PinHosts {
 			byID[pinID(n.Name)] = func(s *step.Step) step.Work {
-				return hostsWork{hosts: p.Hosts, node: n.Name, name: k.Endpoint, addr: masters[0].IP, intent: s.Intent}
+				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: masters[0].IP, intent: s.Intent}
 			}
 			byID[flipID(n.Name)] = func(s *step.Step) step.Work {
-				return hostsWork{hosts: p.Hosts, node: n.Name, name: k.Endpoint, addr: vip.Address, flip: true, intent: s.Intent}
+				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: vip.Address, flip: true, intent: s.Intent}
 			}
 		}
 	}

@@ -19,6 +19,13 @@ import (
 // HostDialer reaches a guest over SSH by its inventory name.
 type HostDialer func(guest string) (remote.Host, error)
 
+// nodes is how the steps reach the nodes: dial, and the nodes that did
+// not answer a moment ago (observing does not wait for them again).
+type nodes struct {
+	dial    HostDialer
+	silence *remote.Silence
+}
+
 // Timeouts bound the sequence's gates and commands. Zero fields take the
 // defaults of DefaultTimeouts.
 type Timeouts struct {
@@ -305,10 +312,13 @@ func noCluster(intent step.Change) step.Change {
 
 // observeOn runs look against the node under observeTimeout, and turns a
 // node that does not answer into the step's intent on a fresh node.
-func observeOn(ctx context.Context, hosts HostDialer, node string, intent step.Change, look func(ctx context.Context, h remote.Host) (step.Change, error)) (step.Change, error) {
+func observeOn(ctx context.Context, hosts nodes, node string, intent step.Change, look func(ctx context.Context, h remote.Host) (step.Change, error)) (step.Change, error) {
+	if hosts.silence.Quiet(node) {
+		return freshNode(node, intent), nil
+	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
-	h, err := hosts(node)
+	h, err := hosts.dial(node)
 	if err == nil {
 		var c step.Change
 		c, err = look(octx, h)
@@ -317,6 +327,7 @@ func observeOn(ctx context.Context, hosts HostDialer, node string, intent step.C
 		}
 	}
 	if remote.NotAnswering(ctx, err) {
+		hosts.silence.Mark(node)
 		return freshNode(node, intent), nil
 	}
 	return step.Change{}, fmt.Errorf("%s: %w", node, err)

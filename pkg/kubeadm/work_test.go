@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/loadbalancer"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -270,5 +272,44 @@ func TestGateWait(t *testing.T) {
 	})
 	if looks != 1 || err == nil || !strings.Contains(err.Error(), "waiting for the thing to be ready: ssh master-1") {
 		t.Errorf("a failed look: %d looks, %v", looks, err)
+	}
+}
+
+// A node that does not answer is waited for once per plan: the next steps
+// on it are planned as on a fresh node without dialing again, and the
+// steps of a node that answers still look.
+func TestObserveWaitsOncePerSilentNode(t *testing.T) {
+	dials := map[string]int{}
+	var mu sync.Mutex
+	dial := func(node string) (remote.Host, error) {
+		mu.Lock()
+		dials[node]++
+		mu.Unlock()
+		return nil, step.Retryable(errors.New("ssh " + node + ": connection refused"))
+	}
+	reach := nodes{dial: dial, silence: &remote.Silence{}}
+	intent := step.Change{Action: step.Create}
+	for i := 0; i < 3; i++ {
+		c, err := observeOn(context.Background(), reach, "master-2", intent, func(context.Context, remote.Host) (step.Change, error) {
+			t.Fatal("looked at a node that did not answer")
+			return step.Change{}, nil
+		})
+		if err != nil || c.Action != step.Create || !c.Fresh || !strings.Contains(c.Reason, "master-2 does not answer SSH yet") {
+			t.Fatalf("observe %d: %+v %v", i, c, err)
+		}
+	}
+	if dials["master-2"] != 1 {
+		t.Errorf("dialed master-2 %d times", dials["master-2"])
+	}
+	var nilSilence *remote.Silence
+	if nilSilence.Quiet("x") {
+		t.Error("a nil Silence remembers")
+	}
+	nilSilence.Mark("x")
+	s := &remote.Silence{For: time.Nanosecond}
+	s.Mark("x")
+	time.Sleep(time.Millisecond)
+	if s.Quiet("x") {
+		t.Error("silence outlived For")
 	}
 }

@@ -25,6 +25,10 @@ type Phase struct {
 	GateTimeout time.Duration
 	// GatePoll is the pause between two looks of a VIP gate (default 1s).
 	GatePoll time.Duration
+
+	// silence holds, while the steps of one Steps call observe, the load
+	// balancers that did not answer a moment ago.
+	silence *remote.Silence
 }
 
 // Kind returns "loadbalancers".
@@ -55,6 +59,7 @@ const (
 // the files it writes, rendered in full; keepalived.conf's auth_pass shows
 // as step.Redacted (the real value is rendered at apply time).
 func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
+	p.silence = &remote.Silence{For: observeTimeout}
 	lb := inv.LoadBalancer
 	if lb == nil {
 		return nil, nil
@@ -147,7 +152,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 // attachHAProxy gives the haproxy step its work: check with haproxy -c,
 // install, reload (or start).
 func (p Phase) attachHAProxy(guest string, haproxy *step.Step, haproxyCfg []byte) {
-	haproxy.Work = filesWork{hosts: p.Hosts, guest: guest, active: "haproxy.service", intent: haproxy.Intent,
+	haproxy.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: guest, active: "haproxy.service", intent: haproxy.Intent,
 		files: []file{{path: HAProxyConfig, mode: 0o644, content: func() ([]byte, error) { return haproxyCfg, nil }}},
 		validate: func(ctx context.Context, run Runner, _ remote.Host, tmp []string) error {
 			_, err := CheckHAProxy(ctx, run, tmp[0])
@@ -172,8 +177,8 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		}
 		return pw, CheckAuthPass(pw)
 	}
-	packages.Work = packagesWork{hosts: p.Hosts, guest: g.Name, intent: packages.Intent}
-	sysctl.Work = filesWork{hosts: p.Hosts, guest: g.Name, intent: sysctl.Intent,
+	packages.Work = packagesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, intent: packages.Intent}
+	sysctl.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, intent: sysctl.Intent,
 		files: []file{{path: SysctlFile, mode: 0o644, content: fixed(sysctlConf)}},
 		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
 			if !changed {
@@ -198,7 +203,7 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		pw, _ := password()
 		return []string{pw}
 	}
-	keepalived.Work = filesWork{hosts: p.Hosts, guest: g.Name, active: "keepalived.service", secrets: secrets, intent: keepalived.Intent,
+	keepalived.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, active: "keepalived.service", secrets: secrets, intent: keepalived.Intent,
 		files: []file{
 			{path: KeepalivedConfig, mode: 0o640, content: keepalivedConf, shown: RedactAuthPass},
 			{path: KeepalivedDropIn, mode: 0o644, content: fixed(dropIn)},

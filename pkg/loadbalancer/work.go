@@ -54,9 +54,10 @@ func freshHost(guest string, intent step.Change) step.Change {
 // packagesWork installs the packages and the keepalived script user where
 // they are missing.
 type packagesWork struct {
-	hosts  HostDialer
-	guest  string
-	intent step.Change
+	hosts   HostDialer
+	silence *remote.Silence // the load balancers that did not answer a moment ago
+	guest   string
+	intent  step.Change
 }
 
 // missing lists what is not there yet: packages, and the script user.
@@ -90,10 +91,14 @@ func (w packagesWork) missing(ctx context.Context) (remote.Host, []string, bool,
 }
 
 func (w packagesWork) Observe(ctx context.Context) (step.Change, error) {
+	if w.silence.Quiet(w.guest) {
+		return freshHost(w.guest, w.intent), nil
+	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	_, missing, noUser, err := w.missing(octx)
 	if err != nil && remote.NotAnswering(ctx, err) {
+		w.silence.Mark(w.guest)
 		return freshHost(w.guest, w.intent), nil
 	}
 	if err != nil {
@@ -149,6 +154,7 @@ type file struct {
 // service's after hook, told whether anything changed.
 type filesWork struct {
 	hosts   HostDialer
+	silence *remote.Silence // the load balancers that did not answer a moment ago
 	guest   string
 	files   []file
 	secrets func() []string
@@ -212,10 +218,14 @@ func (w filesWork) read(ctx context.Context) (remote.Host, []fileState, error) {
 }
 
 func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
+	if w.silence.Quiet(w.guest) {
+		return freshHost(w.guest, w.intent), nil
+	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	h, states, err := w.read(octx)
 	if err != nil && remote.NotAnswering(ctx, err) {
+		w.silence.Mark(w.guest)
 		return freshHost(w.guest, w.intent), nil
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -180,4 +181,44 @@ func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 // answering", nor is a command that ran and failed.
 func NotAnswering(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && (step.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// Silence remembers, for a while, the hosts that did not answer. Observing
+// a plan's many steps on a guest that does not exist yet then waits for it
+// once, not once per step. Its zero value is ready to use; a nil *Silence
+// remembers nothing.
+type Silence struct {
+	// For is how long a host stays silent after it did not answer;
+	// zero means 30 seconds.
+	For time.Duration
+
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// Quiet reports whether host did not answer less than For ago.
+func (s *Silence) Quiet(host string) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.until[host])
+}
+
+// Mark records that host did not answer now.
+func (s *Silence) Mark(host string) {
+	if s == nil {
+		return
+	}
+	d := s.For
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	s.until[host] = time.Now().Add(d)
 }
