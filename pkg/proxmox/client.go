@@ -58,12 +58,15 @@ func (c *Client) Guests(ctx context.Context) ([]pve.ClusterResource, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("list the cluster's guests: %w", err))
 	}
-	c.snapshot = c.snapshot[:0]
+	// A new slice: callers may still read the one an earlier snapshot
+	// returned (reusing its array raced with them).
+	snapshot := make([]pve.ClusterResource, 0, len(rs))
 	for _, r := range rs {
 		if r != nil && (r.Type == "qemu" || r.Type == "lxc") {
-			c.snapshot = append(c.snapshot, *r)
+			snapshot = append(snapshot, *r)
 		}
 	}
+	c.snapshot = snapshot
 	c.fetched = true
 	return c.snapshot, nil
 }
