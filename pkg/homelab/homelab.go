@@ -82,7 +82,7 @@ func kubePhase(c Clients, o runOptions) kubeadm.Phase {
 		p.Kubeconfig = c.Kubeconfig
 	}
 	if c.Hosts != nil {
-		p.Hosts = kubeadm.HostDialer(c.Hosts)
+		p.Hosts, p.Router = kubeadm.HostDialer(c.Hosts), c.Router
 	}
 	return p
 }

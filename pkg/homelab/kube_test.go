@@ -378,3 +378,44 @@ func TestKubernetesVIPGateHoldsTheFlip(t *testing.T) {
 		}
 	}
 }
+
+// kubernetes.pin: router-dns: the name is pinned and flipped by one static
+// DNS record on the router, which the nodes resolve through; no node's
+// /etc/hosts is touched, and a second plan changes nothing (the pin does
+// not point the record back at master1).
+func TestKubernetesRouterDNSPin(t *testing.T) {
+	inv := loadInventory(t, "testdata/ha.yaml")
+	inv.Kubernetes.Pin = kubeadm.PinRouterDNS
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	ctx := context.Background()
+	var log runLog
+	if _, _, err := Up(ctx, inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}); err != nil {
+		t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	if a, b := log.index(kubeadm.GateVIPReady), log.index(kubeadm.FlipRouterRecord); a < 0 || b < a {
+		t.Errorf("the record flipped at %d, the VIP gate passed at %d", b, a)
+	}
+	if addr, ok := lab.Router.Resolve("k8s-api.home.example"); !ok || addr.String() != "192.168.30.10" {
+		t.Errorf("the router resolves the endpoint to %v %v", addr, ok)
+	}
+	healthy(t, lab)
+	for _, n := range []string{"master-1", "worker-1"} {
+		h, _ := lab.Hosts.Host(n)
+		if hosts, _ := os.ReadFile(h.Root() + "/etc/hosts"); strings.Contains(string(hosts), "k8s-api") {
+			t.Errorf("%s /etc/hosts names the endpoint:\n%s", n, hosts)
+		}
+	}
+	p, err := Plan(ctx, inv, fullStack(t), PlanOptions{Clients: lab.Clients()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Steps {
+		if a := s.Change.Action; a != step.None && a != step.Run {
+			t.Errorf("second plan: %s is %s (%s) %+v", s.ID, a, s.Change.Reason, s.Change.Fields)
+		}
+	}
+}

@@ -266,12 +266,12 @@ func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) e
 			ca = caFile
 		}
 		err = g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
-			res, err := run(ctx, h, command{script: "getent hosts " + remote.Quote(g.name) + "; " + readyz(url, ca, "")})
+			res, err := run(ctx, h, command{script: "echo \"resolved: $(getent hosts " + remote.Quote(g.name) + ")\"; " + readyz(url, ca, "")})
 			if err != nil && !exited(err) {
 				return false, "", err
 			}
 			lines := strings.Split(strings.TrimSpace(res), "\n")
-			f := strings.Fields(lines[0])
+			f := strings.Fields(strings.TrimPrefix(lines[0], "resolved:"))
 			switch {
 			case len(f) == 0 || f[0] != g.vip.String():
 				return false, fmt.Sprintf("%s resolves %s to %q, not the VIP %s", n, g.name, strings.Join(f[:min(1, len(f))], ""), g.vip), nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -15,6 +16,9 @@ import (
 type Phase struct {
 	// Hosts logs in to the Kubernetes nodes and the load balancers.
 	Hosts HostDialer
+	// Router keeps the endpoint's DNS record when kubernetes.pin is
+	// router-dns; without it those steps have no work.
+	Router *routeros.Conn
 	// Kubeconfig, when set, is where the admin kubeconfig is written
 	// instead of the inventory's kubernetes.kubeconfig.
 	Kubeconfig string

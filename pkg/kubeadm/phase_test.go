@@ -4,9 +4,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -60,9 +62,9 @@ func TestStepsCarryFiles(t *testing.T) {
 	}
 }
 
-// With a way to the hosts every step of the sequence has work, except
-// the router-dns pin's, which is not wired yet (the engine then refuses
-// the run instead of skipping the pin).
+// With a way to the hosts every step of the sequence has work; the
+// router-dns pin's steps need the router too (without it the engine
+// refuses the run instead of skipping the pin).
 func TestStepsHaveWork(t *testing.T) {
 	noHosts := func(string) (remote.Host, error) { return nil, errors.New("no hosts in this test") }
 	for name := range inventories {
@@ -85,6 +87,15 @@ func TestStepsHaveWork(t *testing.T) {
 			router := s.ID == PinRouterRecord || s.ID == FlipRouterRecord
 			if router != (s.Work == nil) {
 				t.Errorf("%s, pin router-dns: step %s has work %v", name, s.ID, s.Work != nil)
+			}
+		}
+		steps, err = Phase{Hosts: noHosts, Router: routeros.NewConn("127.0.0.1:1", "u", "p", nil, time.Second)}.Steps(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range steps {
+			if s.Work == nil {
+				t.Errorf("%s, pin router-dns with a router: step %s has no work", name, s.ID)
 			}
 		}
 	}

@@ -6,12 +6,13 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-// attach gives every step of the sequence its work over SSH. The steps of
-// kubernetes.pin: router-dns keep none: that pin is not wired to the
-// router yet, and the engine refuses to run a step without work.
+// attach gives every step of the sequence its work: over SSH, and on the
+// router for kubernetes.pin: router-dns (without a Router those two steps
+// keep none, and the engine refuses to run them).
 func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	k := inv.Kubernetes
 	v, err := ParseVersion(k.Version)
@@ -81,6 +82,14 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			byID[flipID(n.Name)] = func(s *step.Step) step.Work {
 				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: vip.Address, flip: true, intent: s.Intent}
 			}
+		}
+	}
+	if k.Pin == PinRouterDNS && p.Router != nil {
+		byID[PinRouterRecord] = func(*step.Step) step.Work {
+			return pinRecordWork{entry: routeros.EntryWork{Conn: p.Router, Entry: recordEntry(inv, masters[0].IP.String())}}
+		}
+		byID[FlipRouterRecord] = func(*step.Step) step.Work {
+			return routeros.EntryWork{Conn: p.Router, Entry: recordEntry(inv, vip.Address.String())}
 		}
 	}
 	for _, m := range masters[1:] {

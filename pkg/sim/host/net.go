@@ -117,8 +117,16 @@ func binds(px *haproxyProxy, addr netip.AddrPort) bool {
 	return false
 }
 
-// resolve looks a host name up in h's /etc/hosts.
+// resolve looks a host name up in h's /etc/hosts, then in the lab's DNS.
 func (h *Host) resolve(name string) (netip.Addr, bool) {
+	if a, ok := h.resolveFile(name); ok || h.lab.opts.DNS == nil {
+		return a, ok
+	}
+	return h.lab.opts.DNS(name)
+}
+
+// resolveFile looks a host name up in h's /etc/hosts.
+func (h *Host) resolveFile(name string) (netip.Addr, bool) {
 	if a, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
 		return a, true
 	}

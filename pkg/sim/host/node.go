@@ -316,6 +316,13 @@ func getent(_ context.Context, c *Call) int {
 			found = true
 			break
 		}
+		if !found && c.Host.lab.opts.DNS != nil {
+			// Not in /etc/hosts: the resolver asks DNS (nsswitch "files dns").
+			if a, ok := c.Host.lab.opts.DNS(name); ok {
+				fmt.Fprintf(c.Stdout, "%-15s %s\n", a, name)
+				found = true
+			}
+		}
 		if !found {
 			status = 2
 		}

@@ -309,3 +309,26 @@ func (s *Server) login(cmd []string, loggedIn *bool) reply {
 	*loggedIn = true
 	return done()
 }
+
+// Resolve answers a DNS query for name's A record as the router's DNS
+// server does from /ip/dns/static: the first enabled entry with that name
+// (case-insensitive) and an IPv4 address. The simulated hosts use it as
+// their resolver, as DHCP configures them.
+func (s *Server) Resolve(name string) (netip.Addr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.router.menus["/ip/dns/static"]
+	if m == nil {
+		return netip.Addr{}, false
+	}
+	for _, it := range m.items {
+		p := it.props
+		if !strings.EqualFold(p["name"], name) || p["disabled"] == "true" || (p["type"] != "" && p["type"] != "A") {
+			continue
+		}
+		if a, err := netip.ParseAddr(p["address"]); err == nil && a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
