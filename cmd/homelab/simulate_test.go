@@ -116,6 +116,12 @@ func TestUpSimulateFullStackJSON(t *testing.T) {
 	if !strings.Contains(out, "kubeconfig      "+kubeconfig) {
 		t.Errorf("the endpoints do not name the kubeconfig:\n%s", out)
 	}
+	// Converged: gates and waits are no changes, so drift checks in CI
+	// can rely on --detailed-exitcode.
+	code, out, errOut = runCLI(t, "plan", "--simulate", "-i", invPath, "-p", "plans/full-stack.yaml", "--kubeconfig", kubeconfig, "--detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "No changes: the lab already matches the inventory.") {
+		t.Errorf("plan --detailed-exitcode on the converged lab: exit %d, stderr %q\n%s", code, errOut, out)
+	}
 }
 
 // A plan saved against the simulated lab is refused once the lab changed

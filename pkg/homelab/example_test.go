@@ -27,8 +27,8 @@ func ExamplePlan() {
 		return
 	}
 	s := p.Summary()
-	fmt.Printf("%d steps: %d to create, %d to run\n", len(p.Steps), s.Create, s.Run)
-	// Output: 50 steps: 37 to create, 11 to run
+	fmt.Printf("%d steps: %d to create, %d to change, %d to run\n", len(p.Steps), s.Create, s.Update, s.Run)
+	// Output: 50 steps: 37 to create, 7 to change, 6 to run
 }
 
 // Build the router and the guests on a simulated lab, then plan again:

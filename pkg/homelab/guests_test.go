@@ -59,7 +59,7 @@ func TestGuestsPhaseAgainstSimulator(t *testing.T) {
 	if n := lab.Proxmox.Count("GET", "/cluster/resources"); n != 1 {
 		t.Errorf("planning listed the cluster %d times, want once", n)
 	}
-	if sum := p.Summary(); sum.Create != 15 || sum.Run != 15 || !p.Observed {
+	if sum := p.Summary(); sum.Create != 15 || sum.Update != 15 || !p.Observed {
 		t.Fatalf("first plan: %+v observed %v", sum, p.Observed)
 	}
 	if _, err := runFast(ctx, p.Graph()); err != nil {

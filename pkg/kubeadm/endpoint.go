@@ -189,8 +189,15 @@ func (w kubeProxyWork) restartedFor(ctx context.Context, h remote.Host) (string,
 	return strings.TrimSpace(out), err
 }
 
+// restartChange is the restart's change: kube-proxy's pods restarted for
+// the VIP, from was what they were last restarted for ("" for never).
+func restartChange(from string, vip netip.Addr) step.Change {
+	return step.Change{Action: step.Update, Fields: []step.Field{{Name: "kube-proxy restarted for", Old: from, New: vip.String()}},
+		Reason: "kube-proxy has not been restarted since the endpoint moved to the VIP"}
+}
+
 func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
-	intent := gateChange("kube-proxy has not been restarted since the endpoint moved to the VIP")
+	intent := restartChange("", w.vip)
 	return observeOn(ctx, w.hosts, w.master.Name, intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
 		got, err := w.restartedFor(ctx, h)
 		if exited(err) {
@@ -202,7 +209,7 @@ func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
 		if got == w.vip.String() {
 			return step.Change{Action: step.None, Reason: "restarted for the VIP " + got}, nil
 		}
-		return intent, nil
+		return restartChange(got, w.vip), nil
 	})
 }
 

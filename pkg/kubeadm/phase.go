@@ -203,7 +203,8 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		ID:          RestartKubeProxy,
 		Description: "restart kube-proxy, which resolves the endpoint name only when it starts",
 		Needs:       controlPlaneFlips,
-		Intent:      run("runs when the endpoint was flipped in this run"),
+		Intent: step.Change{Action: step.Update, Reason: "kube-proxy is restarted once after the endpoint moves to the VIP",
+			Fields: []step.Field{{Name: "kube-proxy restarted for", New: vip.Address.String()}}},
 	})
 	add(&step.Step{
 		ID:          GateEndpoint,

@@ -94,10 +94,12 @@ func (s *Summary) add(a step.Action) {
 	}
 }
 
-// HasChanges reports whether applying the plan would change anything.
+// HasChanges reports whether the lab differs from the inventory: a step
+// would create, change or delete something, or found a conflict. Gates
+// and waits (run) are no changes.
 func (p *Plan) HasChanges() bool {
 	for _, st := range p.Steps {
-		if st.Change.Action.Changes() {
+		if st.Change.Action.Changes() || st.Change.Action == step.Conflict {
 			return true
 		}
 	}

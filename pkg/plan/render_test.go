@@ -568,3 +568,17 @@ func TestRenderFreshSteps(t *testing.T) {
 		t.Error("a plan without fresh steps mentions them")
 	}
 }
+
+// A plan of gates and waits is converged; a conflict is a difference.
+func TestHasChanges(t *testing.T) {
+	for _, tc := range []struct {
+		action step.Action
+		want   bool
+	}{{step.None, false}, {step.Run, false}, {step.Create, true}, {step.Update, true}, {step.Delete, true}, {step.Conflict, true}} {
+		p := convergedPlan(t)
+		p.Steps[0].Change = step.Change{Action: tc.action}
+		if got := p.HasChanges(); got != tc.want {
+			t.Errorf("a plan with one %s step: HasChanges = %v", tc.action.Name(), got)
+		}
+	}
+}

@@ -32,7 +32,8 @@ type BootWork struct {
 	Sleep func(context.Context, time.Duration) error
 }
 
-// Observe reads the guest's status from the shared cluster list.
+// Observe reads the guest's status from the shared cluster list, and from
+// the guest's own endpoint when the list does not show it running.
 func (w BootWork) Observe(ctx context.Context) (step.Change, error) {
 	guests, err := w.Client.Guests(ctx)
 	if err != nil {
@@ -43,7 +44,25 @@ func (w BootWork) Observe(ctx context.Context) (step.Change, error) {
 			return step.Change{Action: step.Run, Reason: "running: wait until SSH answers"}, nil
 		}
 	}
-	return step.Change{Action: step.Run, Reason: "start, then wait until SSH answers"}, nil
+	// The shared list lags behind (and may predate this run's creates):
+	// a guest it does not show running is asked on its own endpoint.
+	status, err := w.Client.status(ctx, w.Spec.Node, w.Spec.Kind, w.Spec.VMID)
+	switch {
+	case err != nil:
+		return step.Change{}, err
+	case status == "running":
+		return step.Change{Action: step.Run, Reason: "running: wait until SSH answers"}, nil
+	case status == "":
+		status = "not created yet"
+	}
+	return startChange(status), nil
+}
+
+// startChange is the boot step's change on a guest that does not run:
+// start it, then wait until SSH answers.
+func startChange(status string) step.Change {
+	return step.Change{Action: step.Update, Fields: []step.Field{{Name: "status", Old: status, New: "running"}},
+		Reason: "start, then wait until SSH answers"}
 }
 
 // Apply starts the guest unless its own status says it runs, then waits

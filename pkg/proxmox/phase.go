@@ -66,7 +66,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			// asks for an address.
 			Needs:  []step.ID{create.ID, step.LeaseID(g.Name)},
 			Locks:  []step.Lock{nodeLock},
-			Intent: step.Change{Action: step.Run, Reason: "a guest is started and waited for on every run until it answers"},
+			Intent: startChange("stopped"),
 		}
 		if p.Client != nil {
 			spec, err := SpecFor(inv, g)

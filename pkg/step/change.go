@@ -45,8 +45,10 @@ func (a Action) Name() string {
 	return actionNames[a]
 }
 
-// Changes reports whether the action changes anything in the lab.
-func (a Action) Changes() bool { return a == Create || a == Update || a == Delete || a == Run }
+// Changes reports whether the action changes anything in the lab. Run
+// (a gate, a wait) looks and waits on every run and changes nothing by
+// itself: a plan of only Run and None steps is converged.
+func (a Action) Changes() bool { return a == Create || a == Update || a == Delete }
 
 // ParseAction is the inverse of Name.
 func ParseAction(name string) (Action, error) {

@@ -131,7 +131,7 @@ func TestActionSymbolsAndJSON(t *testing.T) {
 	if err := a.UnmarshalJSON([]byte(`"explode"`)); err == nil {
 		t.Error("unknown action accepted")
 	}
-	if Conflict.Changes() || None.Changes() || !Run.Changes() {
+	if Conflict.Changes() || None.Changes() || Run.Changes() || !Update.Changes() {
 		t.Error("Changes wrong")
 	}
 }
