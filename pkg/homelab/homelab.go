@@ -83,6 +83,9 @@ func kubePhase(c Clients, o runOptions) kubeadm.Phase {
 	}
 	if c.Hosts != nil {
 		p.Hosts, p.Router = kubeadm.HostDialer(c.Hosts), c.Router
+		if c.Proxmox != nil {
+			p.Running = c.Proxmox.Running
+		}
 	}
 	return p
 }
@@ -97,7 +100,11 @@ func lbPhase(c Clients) loadbalancer.Phase {
 	if secrets == nil {
 		secrets = inventory.Resolver{}.Resolve
 	}
-	return loadbalancer.Phase{Hosts: loadbalancer.HostDialer(c.Hosts), Secrets: secrets, GatePoll: c.GatePoll}
+	p := loadbalancer.Phase{Hosts: loadbalancer.HostDialer(c.Hosts), Secrets: secrets, GatePoll: c.GatePoll}
+	if c.Proxmox != nil {
+		p.Running = c.Proxmox.Running
+	}
+	return p
 }
 
 // Registry returns a registry of Phases.

@@ -16,6 +16,10 @@ import (
 type Phase struct {
 	// Hosts logs in to the Kubernetes nodes and the load balancers.
 	Hosts HostDialer
+	// Running, when set, says whether the hypervisor runs a guest: steps
+	// on a guest that does not run yet are planned as on a fresh node
+	// without waiting for its SSH.
+	Running func(ctx context.Context, g *inventory.Guest) (bool, error)
 	// Router keeps the endpoint's DNS record when kubernetes.pin is
 	// router-dns; without it those steps have no work.
 	Router *routeros.Conn

@@ -1,6 +1,7 @@
 package kubeadm
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -35,6 +36,15 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	}
 	t := p.Timeouts.withDefaults()
 	reach := nodes{dial: p.Hosts, silence: &remote.Silence{For: observeTimeout}}
+	if p.Running != nil {
+		reach.running = func(ctx context.Context, node string) (bool, error) {
+			g, ok := inv.Guest(node)
+			if !ok {
+				return false, fmt.Errorf("no guest %q in the inventory", node)
+			}
+			return p.Running(ctx, g)
+		}
+	}
 	waitFor := func(what string, timeout time.Duration) gate {
 		return gate{what: what, timeout: timeout, poll: t.Poll, sleep: p.Sleep}
 	}

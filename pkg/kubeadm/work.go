@@ -24,6 +24,9 @@ type HostDialer func(guest string) (remote.Host, error)
 type nodes struct {
 	dial    HostDialer
 	silence *remote.Silence
+	// running, when set, says whether the hypervisor runs a node: one
+	// not running is planned as fresh without waiting for its SSH.
+	running func(ctx context.Context, node string) (bool, error)
 }
 
 // Timeouts bound the sequence's gates and commands. Zero fields take the
@@ -315,6 +318,11 @@ func noCluster(intent step.Change) step.Change {
 func observeOn(ctx context.Context, hosts nodes, node string, intent step.Change, look func(ctx context.Context, h remote.Host) (step.Change, error)) (step.Change, error) {
 	if hosts.silence.Quiet(node) {
 		return freshNode(node, intent), nil
+	}
+	if hosts.running != nil {
+		if up, err := hosts.running(ctx, node); err == nil && !up {
+			return freshNode(node, intent), nil
+		}
 	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()

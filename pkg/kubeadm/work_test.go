@@ -313,3 +313,31 @@ func TestObserveWaitsOncePerSilentNode(t *testing.T) {
 		t.Error("silence outlived For")
 	}
 }
+
+// A node the hypervisor does not run is planned as fresh without dialing
+// it; one it runs, or one it cannot tell about, is looked at.
+func TestObserveAsksTheHypervisorFirst(t *testing.T) {
+	dials := 0
+	dial := func(string) (remote.Host, error) {
+		dials++
+		return nil, step.Retryable(errors.New("connection refused"))
+	}
+	for _, tc := range []struct {
+		name    string
+		running func(context.Context, string) (bool, error)
+		dials   int
+	}{
+		{"not running", func(context.Context, string) (bool, error) { return false, nil }, 0},
+		{"running", func(context.Context, string) (bool, error) { return true, nil }, 1},
+		{"cannot tell", func(context.Context, string) (bool, error) { return false, errors.New("401 no ticket") }, 1},
+	} {
+		dials = 0
+		reach := nodes{dial: dial, silence: &remote.Silence{}, running: tc.running}
+		c, err := observeOn(context.Background(), reach, "worker-1", step.Change{Action: step.Create}, func(context.Context, remote.Host) (step.Change, error) {
+			return step.Change{Action: step.None}, nil
+		})
+		if err != nil || !c.Fresh || dials != tc.dials {
+			t.Errorf("%s: %+v %v, %d dials, want %d", tc.name, c, err, dials, tc.dials)
+		}
+	}
+}

@@ -25,10 +25,16 @@ type Phase struct {
 	GateTimeout time.Duration
 	// GatePoll is the pause between two looks of a VIP gate (default 1s).
 	GatePoll time.Duration
+	// Running, when set, says whether the hypervisor runs a guest: steps
+	// on a load balancer that does not run yet are planned as on a fresh
+	// host without waiting for its SSH.
+	Running func(ctx context.Context, g *inventory.Guest) (bool, error)
 
 	// silence holds, while the steps of one Steps call observe, the load
 	// balancers that did not answer a moment ago.
 	silence *remote.Silence
+	// running wraps Running for one Steps call; nil: not known.
+	running func(ctx context.Context, guest string) bool
 }
 
 // Kind returns "loadbalancers".
@@ -60,6 +66,17 @@ const (
 // as step.Redacted (the real value is rendered at apply time).
 func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	p.silence = &remote.Silence{For: observeTimeout}
+	if p.Running != nil {
+		running := p.Running
+		p.running = func(ctx context.Context, guest string) bool {
+			g, ok := inv.Guest(guest)
+			if !ok {
+				return true
+			}
+			up, err := running(ctx, g)
+			return err != nil || up // when PVE cannot tell, ask the guest
+		}
+	}
 	lb := inv.LoadBalancer
 	if lb == nil {
 		return nil, nil
@@ -152,7 +169,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 // attachHAProxy gives the haproxy step its work: check with haproxy -c,
 // install, reload (or start).
 func (p Phase) attachHAProxy(guest string, haproxy *step.Step, haproxyCfg []byte) {
-	haproxy.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: guest, active: "haproxy.service", intent: haproxy.Intent,
+	haproxy.Work = filesWork{hosts: p.Hosts, silence: p.silence, running: p.running, guest: guest, active: "haproxy.service", intent: haproxy.Intent,
 		files: []file{{path: HAProxyConfig, mode: 0o644, content: func() ([]byte, error) { return haproxyCfg, nil }}},
 		validate: func(ctx context.Context, run Runner, _ remote.Host, tmp []string) error {
 			_, err := CheckHAProxy(ctx, run, tmp[0])
@@ -177,8 +194,8 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		}
 		return pw, CheckAuthPass(pw)
 	}
-	packages.Work = packagesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, intent: packages.Intent}
-	sysctl.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, intent: sysctl.Intent,
+	packages.Work = packagesWork{hosts: p.Hosts, silence: p.silence, running: p.running, guest: g.Name, intent: packages.Intent}
+	sysctl.Work = filesWork{hosts: p.Hosts, silence: p.silence, running: p.running, guest: g.Name, intent: sysctl.Intent,
 		files: []file{{path: SysctlFile, mode: 0o644, content: fixed(sysctlConf)}},
 		after: func(ctx context.Context, h remote.Host, changed bool, out io.Writer) error {
 			if !changed {
@@ -203,7 +220,7 @@ func (p Phase) attach(inv *inventory.Inventory, g *inventory.Guest, packages, sy
 		pw, _ := password()
 		return []string{pw}
 	}
-	keepalived.Work = filesWork{hosts: p.Hosts, silence: p.silence, guest: g.Name, active: "keepalived.service", secrets: secrets, intent: keepalived.Intent,
+	keepalived.Work = filesWork{hosts: p.Hosts, silence: p.silence, running: p.running, guest: g.Name, active: "keepalived.service", secrets: secrets, intent: keepalived.Intent,
 		files: []file{
 			{path: KeepalivedConfig, mode: 0o640, content: keepalivedConf, shown: RedactAuthPass},
 			{path: KeepalivedDropIn, mode: 0o644, content: fixed(dropIn)},

@@ -55,7 +55,8 @@ func freshHost(guest string, intent step.Change) step.Change {
 // they are missing.
 type packagesWork struct {
 	hosts   HostDialer
-	silence *remote.Silence // the load balancers that did not answer a moment ago
+	silence *remote.Silence                              // the load balancers that did not answer a moment ago
+	running func(ctx context.Context, guest string) bool // nil: not known
 	guest   string
 	intent  step.Change
 }
@@ -91,7 +92,7 @@ func (w packagesWork) missing(ctx context.Context) (remote.Host, []string, bool,
 }
 
 func (w packagesWork) Observe(ctx context.Context) (step.Change, error) {
-	if w.silence.Quiet(w.guest) {
+	if w.silence.Quiet(w.guest) || w.running != nil && !w.running(ctx, w.guest) {
 		return freshHost(w.guest, w.intent), nil
 	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)
@@ -154,7 +155,8 @@ type file struct {
 // service's after hook, told whether anything changed.
 type filesWork struct {
 	hosts   HostDialer
-	silence *remote.Silence // the load balancers that did not answer a moment ago
+	silence *remote.Silence                              // the load balancers that did not answer a moment ago
+	running func(ctx context.Context, guest string) bool // nil: not known
 	guest   string
 	files   []file
 	secrets func() []string
@@ -218,7 +220,7 @@ func (w filesWork) read(ctx context.Context) (remote.Host, []fileState, error) {
 }
 
 func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
-	if w.silence.Quiet(w.guest) {
+	if w.silence.Quiet(w.guest) || w.running != nil && !w.running(ctx, w.guest) {
 		return freshHost(w.guest, w.intent), nil
 	}
 	octx, cancel := context.WithTimeout(ctx, observeTimeout)

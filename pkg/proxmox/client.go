@@ -14,6 +14,8 @@ import (
 
 	pve "github.com/luthermonson/go-proxmox"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
+
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -116,6 +118,14 @@ func (c *Client) status(ctx context.Context, node, kind string, vmid int) (strin
 		return "", classify(fmt.Errorf("read the status of %d on %s: %w", vmid, node, err))
 	}
 	return st.Status, nil
+}
+
+// Running reports whether PVE runs the guest, asked on the guest's own
+// endpoint (a guest that does not exist does not run). Phases that work
+// on guests over SSH ask it before waiting for a guest to answer.
+func (c *Client) Running(ctx context.Context, g *inventory.Guest) (bool, error) {
+	status, err := c.status(ctx, g.Node, g.Kind, g.VMID)
+	return status == "running", err
 }
 
 // missing reports PVE's answer for a guest that does not exist: a 500
