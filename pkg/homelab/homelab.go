@@ -14,6 +14,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/routeros"
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // Version is homelab's version, set at build time with
@@ -82,7 +83,23 @@ func kubePhase(c Clients, o runOptions) kubeadm.Phase {
 		p.Kubeconfig = c.Kubeconfig
 	}
 	if c.Hosts != nil {
-		p.Hosts, p.Router = kubeadm.HostDialer(c.Hosts), c.Router
+		p.Hosts = kubeadm.HostDialer(c.Hosts)
+		p.Backends = func(ctx context.Context, inv *inventory.Inventory, lb *inventory.Guest, servers []string) (string, error) {
+			h, err := c.Hosts(lb.Name)
+			if err != nil {
+				return "", err
+			}
+			backends, err := loadbalancer.BackendStates(ctx, h, inv, lb)
+			if err != nil {
+				return "", err
+			}
+			return loadbalancer.NotUp(backends, servers), nil
+		}
+		if c.Router != nil {
+			p.DNSRecord = func(inv *inventory.Inventory, id step.ID, name, address string) step.Work {
+				return routeros.DNSRecordWork(c.Router, inv, id, name, address)
+			}
+		}
 		if c.Proxmox != nil {
 			p.Running = c.Proxmox.Running
 		}

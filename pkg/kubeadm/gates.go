@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
-	"github.com/homelabctl/homelab/pkg/loadbalancer"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -130,9 +129,10 @@ func membersString(members []member) string {
 type vipGate struct {
 	always
 	*bootstrap
-	name string
-	vip  netip.Addr
-	gate gate
+	name     string
+	vip      netip.Addr
+	backends Backends // nil: HAProxy's view is not checked
+	gate     gate
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
@@ -147,47 +147,24 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 		if err != nil || !ok {
 			return false, fmt.Sprintf("%s through %s: %s", url, g.vip, seen), err
 		}
-		if g.inv.LoadBalancer == nil {
+		if g.inv.LoadBalancer == nil || g.backends == nil {
 			return true, url + " answers ok through " + g.vip.String(), nil
 		}
+		var masters []string
+		for _, m := range g.inv.ControlPlanes() {
+			masters = append(masters, m.Name)
+		}
 		for _, lb := range g.inv.LoadBalancers() {
-			h, err := g.hosts.dial(lb.Name)
-			if err != nil {
-				return false, "", err
-			}
-			backends, err := loadbalancer.BackendStates(ctx, h, g.inv, lb)
+			down, err := g.backends(ctx, g.inv, lb, masters)
 			if err != nil {
 				return false, err.Error(), nil
 			}
-			if down := notUp(backends, g.inv.ControlPlanes()); down != "" {
+			if down != "" {
 				return false, lb.Name + ": " + down, nil
 			}
 		}
 		return true, fmt.Sprintf("%s answers ok through %s and every load balancer has every control plane up", url, g.vip), nil
 	})
-}
-
-// notUp says which control planes HAProxy does not count up, or "".
-func notUp(backends []loadbalancer.BackendStatus, masters []*inventory.Guest) string {
-	var problems []string
-	for _, m := range masters {
-		seen := false
-		for _, b := range backends {
-			for _, s := range b.Servers {
-				if s.Server != m.Name {
-					continue
-				}
-				seen = true
-				if !s.Up() {
-					problems = append(problems, fmt.Sprintf("%s/%s is %s", b.Name, m.Name, s))
-				}
-			}
-		}
-		if !seen {
-			problems = append(problems, m.Name+" is in no backend")
-		}
-	}
-	return strings.Join(problems, "; ")
 }
 
 // nodesGate waits until every node is Ready.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
-	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -20,9 +19,12 @@ type Phase struct {
 	// on a guest that does not run yet are planned as on a fresh node
 	// without waiting for its SSH.
 	Running func(ctx context.Context, g *inventory.Guest) (bool, error)
-	// Router keeps the endpoint's DNS record when kubernetes.pin is
-	// router-dns; without it those steps have no work.
-	Router *routeros.Conn
+	// Backends, when set, reports which control planes a load balancer's
+	// HAProxy does not count up; the VIP gate waits for none.
+	Backends Backends
+	// DNSRecord, when set, keeps the endpoint's record on the router for
+	// kubernetes.pin: router-dns; without it those steps have no work.
+	DNSRecord DNSRecord
 	// Kubeconfig, when set, is where the admin kubeconfig is written
 	// instead of the inventory's kubernetes.kubeconfig.
 	Kubeconfig string
@@ -34,6 +36,14 @@ type Phase struct {
 	// Sleep pauses between a gate's looks; nil means step.Sleep.
 	Sleep func(context.Context, time.Duration) error
 }
+
+// Backends reports which of servers the HAProxy on load balancer lb does
+// not count up ("" when every one is up).
+type Backends func(ctx context.Context, inv *inventory.Inventory, lb *inventory.Guest, servers []string) (string, error)
+
+// DNSRecord is the work of a step that keeps one static DNS record on the
+// router, name pointing at address, marked as owned by step id.
+type DNSRecord func(inv *inventory.Inventory, id step.ID, name, address string) step.Work
 
 // Kind returns "kubernetes".
 func (Phase) Kind() string { return "kubernetes" }

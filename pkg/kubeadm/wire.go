@@ -7,12 +7,11 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
-	"github.com/homelabctl/homelab/pkg/routeros"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // attach gives every step of the sequence its work: over SSH, and on the
-// router for kubernetes.pin: router-dns (without a Router those two steps
+// router for kubernetes.pin: router-dns (without DNSRecord those two steps
 // keep none, and the engine refuses to run them).
 func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	k := inv.Kubernetes
@@ -61,7 +60,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			return controlPlaneGate{bootstrap: b, gate: waitFor(fmt.Sprintf("every apiserver (%d) ready and etcd with exactly the control planes as started voting members", len(masters)), t.ControlPlane)}
 		},
 		GateVIPReady: func(*step.Step) step.Work {
-			return vipGate{bootstrap: b, name: k.Endpoint, vip: vip.Address,
+			return vipGate{bootstrap: b, name: k.Endpoint, vip: vip.Address, backends: p.Backends,
 				gate: waitFor(fmt.Sprintf("https://%s:%d/readyz through the VIP %s and every control plane up in HAProxy", k.Endpoint, APIServerPort, vip.Address), t.VIP)}
 		},
 		RestartKubeProxy: func(*step.Step) step.Work {
@@ -94,12 +93,12 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			}
 		}
 	}
-	if k.Pin == PinRouterDNS && p.Router != nil {
+	if k.Pin == PinRouterDNS && p.DNSRecord != nil {
 		byID[PinRouterRecord] = func(*step.Step) step.Work {
-			return pinRecordWork{entry: routeros.EntryWork{Conn: p.Router, Entry: recordEntry(inv, masters[0].IP.String())}}
+			return pinRecordWork{record: p.DNSRecord(inv, PinRouterRecord, k.Endpoint, masters[0].IP.String())}
 		}
 		byID[FlipRouterRecord] = func(*step.Step) step.Work {
-			return routeros.EntryWork{Conn: p.Router, Entry: recordEntry(inv, vip.Address.String())}
+			return p.DNSRecord(inv, PinRouterRecord, k.Endpoint, vip.Address.String())
 		}
 	}
 	for _, m := range masters[1:] {

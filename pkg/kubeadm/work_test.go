@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
-	"github.com/homelabctl/homelab/pkg/loadbalancer"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -162,21 +161,10 @@ func TestMembers(t *testing.T) {
 	}
 }
 
-func TestParseNodesAndBackends(t *testing.T) {
+func TestParseNodes(t *testing.T) {
 	nodes := parseNodes("master-1   Ready      control-plane   5m    v1.31.4\nworker-1   NotReady   <none>          10s   v1.31.4\n")
 	if nodes["master-1"] != "Ready" || nodes["worker-1"] != "NotReady" {
 		t.Errorf("parseNodes: %v", nodes)
-	}
-	masters := []*inventory.Guest{{Name: "master-1"}, {Name: "master-2"}}
-	backends := []loadbalancer.BackendStatus{{Name: "k8s-api", Servers: []loadbalancer.ServerStatus{
-		{Backend: "k8s-api", Server: "master-1", Status: "UP", CheckStatus: "L7OK"},
-		{Backend: "k8s-api", Server: "master-2", Status: "DOWN", CheckStatus: "L4CON"},
-	}}}
-	if got := notUp(backends, masters); !strings.Contains(got, "k8s-api/master-2") || strings.Contains(got, "master-1") {
-		t.Errorf("notUp: %q", got)
-	}
-	if got := notUp(backends, append(masters, &inventory.Guest{Name: "master-3"})); !strings.Contains(got, "master-3 is in no backend") {
-		t.Errorf("notUp: %q", got)
 	}
 }
 

@@ -173,3 +173,27 @@ func ParseStats(data []byte) ([]BackendStatus, error) {
 	}
 	return backends, nil
 }
+
+// NotUp says which of servers HAProxy does not count up in backends (a
+// server in no backend counts as not up), or "" when every one is.
+func NotUp(backends []BackendStatus, servers []string) string {
+	var problems []string
+	for _, name := range servers {
+		seen := false
+		for _, b := range backends {
+			for _, s := range b.Servers {
+				if s.Server != name {
+					continue
+				}
+				seen = true
+				if !s.Up() {
+					problems = append(problems, fmt.Sprintf("%s/%s is %s", b.Name, name, s))
+				}
+			}
+		}
+		if !seen {
+			problems = append(problems, name+" is in no backend")
+		}
+	}
+	return strings.Join(problems, "; ")
+}

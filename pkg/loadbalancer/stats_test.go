@@ -192,3 +192,19 @@ func FuzzParseStats(f *testing.F) {
 		}
 	})
 }
+
+func TestNotUp(t *testing.T) {
+	backends := []BackendStatus{{Name: "k8s-api", Servers: []ServerStatus{
+		{Backend: "k8s-api", Server: "master-1", Status: "UP", CheckStatus: "L7OK"},
+		{Backend: "k8s-api", Server: "master-2", Status: "DOWN", CheckStatus: "L4CON"},
+	}}}
+	if got := NotUp(backends, []string{"master-1"}); got != "" {
+		t.Errorf("an up server: %q", got)
+	}
+	if got := NotUp(backends, []string{"master-1", "master-2"}); !strings.Contains(got, "k8s-api/master-2 is") || strings.Contains(got, "master-1") {
+		t.Errorf("a down server: %q", got)
+	}
+	if got := NotUp(backends, []string{"master-3"}); got != "master-3 is in no backend" {
+		t.Errorf("a missing server: %q", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -254,4 +255,12 @@ func same(name, have, want string) bool {
 		return strings.EqualFold(have, want)
 	}
 	return have == want
+}
+
+// DNSRecordWork is the work of a step that owns one static DNS record
+// (/ip/dns/static): name pointing at address, marked with the comment of
+// step id. Another entry of that name without the comment is a conflict.
+func DNSRecordWork(conn *Conn, inv *inventory.Inventory, id step.ID, name, address string) step.Work {
+	return EntryWork{Conn: conn, Entry: Entry{Menu: "/ip/dns/static", Comment: Comment(inv, id), Identity: []string{"name"},
+		Props: []Prop{{Name: "name", Value: name}, {Name: "address", Value: address}}}}
 }
