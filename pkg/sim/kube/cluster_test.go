@@ -225,7 +225,7 @@ func TestHACluster(t *testing.T) {
 	// clear it and the rejoin succeeds.
 	l.put("master-1", "/etc/kubernetes/homelab/join.yaml", joinConfig("master-1", token, hash, strings.Repeat("ab", 32), true))
 	l.sim.FailJoin("master-1", "etcd")
-	l.fails("master-1", joinCmd, 1, "error execution phase control-plane-join/etcd")
+	l.fails("master-1", joinCmd, 1, "error execution phase etcd-join")
 	var learner *etcdMember
 	for _, m := range l.members("master-2") {
 		if m.IsLearner {
@@ -239,7 +239,7 @@ func TestHACluster(t *testing.T) {
 	// Files cleaned by hand (no reset, so the learner stays): etcd refuses
 	// the same peer URL.
 	l.fails("master-1", "rm -rf /etc/kubernetes/manifests/* /etc/kubernetes/pki /etc/kubernetes/*.conf /var/lib/etcd/member && "+joinCmd,
-		1, "error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: Peer URLs already exists")
+		1, "error execution phase etcd-join: error creating local etcd static pod manifest file: etcdserver: Peer URLs already exists")
 	if got := l.must("master-2", kubectl+"-n kube-system exec etcd-master-2"+etcdctl+fmt.Sprintf("member remove %x", learner.ID)); !strings.HasPrefix(got, fmt.Sprintf("Member %x removed from cluster ", learner.ID)) {
 		t.Errorf("member remove: %q", got)
 	}

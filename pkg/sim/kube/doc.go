@@ -23,7 +23,10 @@
 // simulated lab (hosts keep their files on disk); Attach then serves the
 // apiservers again.
 //
-// Texts are the real programs' (kubeadm 1.31, kubectl, etcdctl 3.5, apt,
-// containerd 1.6) as far as known; those written here without a source say
-// so beside them.
+// Texts are the real programs': kubeadm's and kubectl's checked against
+// the sources of Kubernetes v1.34.2 (k8s.io/kubernetes, k8s.io/kubectl,
+// k8s.io/cli-runtime, k8s.io/client-go), etcdctl's against etcd v3.5.21;
+// apt's and containerd 1.6's are from memory. Each checked text names its
+// source file beside it; those written here without a source say so.
+// TEXTS.md lists them.
 package kube

@@ -20,7 +20,8 @@ func TestFailures(t *testing.T) {
 	for _, c := range []struct{ name, cmd, want string }{
 		{"ip_forward", initCmd, "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1"},
 		{"no runtime", initCmd, "[ERROR CRI]: container runtime is not running"},
-		{"fatal header", initCmd, "error execution phase preflight: [preflight] Some fatal errors occurred:"},
+		{"fatal header", initCmd, "[preflight] Some fatal errors occurred:"},
+		{"fatal error", initCmd, "error: error execution phase preflight: preflight checks failed\nTo see the stack trace of this error execute with --v=5 or higher"},
 		{"swap warning", "sysctl -w net.ipv4.ip_forward=1 >/dev/null && " + initCmd, "[WARNING Swap]"},
 	} {
 		t.Run(c.name, func(t *testing.T) { l.t = t; l.fails("master-1", c.cmd, 1, c.want) })
@@ -29,7 +30,7 @@ func TestFailures(t *testing.T) {
 	// Swap still on: init writes the control plane and dies waiting for
 	// the kubelet; a second init trips on the leftovers.
 	l.must("master-1", "DEBIAN_FRONTEND=noninteractive apt-get install -y containerd")
-	l.fails("master-1", initCmd, 1, "error execution phase wait-control-plane: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error")
+	l.fails("master-1", initCmd, 1, "error execution phase wait-control-plane: failed while waiting for the kubelet to start: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error")
 	if !strings.Contains(l.must("master-1", "ls /etc/kubernetes/manifests"), "kube-apiserver.yaml") {
 		t.Error("no manifests left by the failed init")
 	}
@@ -67,5 +68,5 @@ func TestFailures(t *testing.T) {
 	l.put("master-2", "/etc/kubernetes/homelab/join.yaml", joinConfig("master-2", token, l.caPin(), certKey, true))
 	l.must("master-2", joinCmd)
 	l.must("master-1", "kubeadm token delete abcdef")
-	l.fails("master-1", "kubeadm token delete abcdef", 1, `failed to delete bootstrap token with id "abcdef"`)
+	l.fails("master-1", "kubeadm token delete abcdef", 1, `failed to delete bootstrap token "abcdef"`)
 }

@@ -126,7 +126,9 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 			}
 		}
 	})
-	if !preflight(c, append(controlPlaneFiles, kubeDir+"/kubelet.conf", kubeDir+"/admin.conf"), true, served) {
+	// The root check alone first, then InitNodeChecks
+	// (cmd/kubeadm/app/cmd/phases/init/preflight.go).
+	if !rootCheck(c) || !runChecks(c, controlPlaneChecks(c, served, true)) {
 		return 1
 	}
 	if err := sleep(ctx, s.opts.Latency.Init); err != nil {
@@ -159,8 +161,11 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	writeKubelet(ctx, c, ip)
 	fmt.Fprint(c.Stdout, "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n")
 	if swapOn(c.Host) {
-		fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is not healthy after 4m0.000446713s\n\nUnfortunately, an error has occurred:\n\tThe HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": context deadline exceeded\n\n\nThis error is likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'\n\n")
-		return fatal(c, "wait-control-plane", "The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": context deadline exceeded")
+		// cmd/kubeadm/app/cmd/phases/init/waitcontrolplane.go and
+		// cmd/kubeadm/app/util/apiclient/wait.go (the net/http cause is
+		// written here: a kubelet that never listens).
+		fmt.Fprintf(c.Stdout, "[kubelet-check] The kubelet is not healthy after 4m0.000446713s\n%s\n", kubeletFailMsg)
+		return fatal(c, "wait-control-plane", "failed while waiting for the kubelet to start: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": dial tcp 127.0.0.1:10248: connect: connection refused\n")
 	}
 	var tokens []Token
 	for _, t := range cfg.Tokens {
@@ -190,7 +195,8 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	s.cluster = cl
 	s.mu.Unlock()
 	s.serveAPI(c.Host)
-	fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is healthy after 501.810011ms\n[api-check] Waiting for a healthy API server. This can take up to 4m0s\n[api-check] The API server is healthy after 4.501919213s\n[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace\n[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster\n")
+	// cmd/kubeadm/app/util/apiclient/wait.go, phases/uploadconfig, phases/kubelet
+	fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is healthy after 501.810011ms\n[control-plane-check] Waiting for healthy control plane components. This can take up to 4m0s\n[control-plane-check] Checking kube-apiserver at https://"+ip+":6443/livez\n[control-plane-check] Checking kube-controller-manager at https://127.0.0.1:10257/healthz\n[control-plane-check] Checking kube-scheduler at https://127.0.0.1:10259/livez\n[control-plane-check] kube-controller-manager is healthy after 1.503581401s\n[control-plane-check] kube-scheduler is healthy after 2.251018613s\n[control-plane-check] kube-apiserver is healthy after 4.501919213s\n[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace\n[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster\n")
 	if f.has("upload-certs") {
 		fmt.Fprintf(c.Stdout, "[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n[upload-certs] Using certificate key:\n%s\n", key)
 	} else {
@@ -246,16 +252,24 @@ kubeadm join %[3]s --token %[2]s \
 
 // reset is `kubeadm reset -f`.
 func (s *Sim) reset(ctx context.Context, c *host.Call, f flags) int {
+	fs := files{c}
+	if fs.exists(kubeDir + "/admin.conf") {
+		// cmd/kubeadm/app/util/config/cluster.go, called by cmd/kubeadm/app/cmd/reset.go
+		fmt.Fprint(c.Stdout, "[reset] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...\n[reset] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.\n")
+	}
 	if !f.has("f") && !f.has("force") {
-		fmt.Fprint(c.Stdout, "[reset] Reading configuration from the cluster...\n[reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm join' will be reverted.\n[reset] Are you sure you want to proceed? [y/N]: ")
+		// klog's warning on stderr (its header left out), the question on
+		// stdout (cmd/kubeadm/app/cmd/phases/reset/preflight.go,
+		// cmd/kubeadm/app/cmd/util/cmdutil.go).
+		fmt.Fprintln(c.Stderr, "[reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm join' will be reverted.")
+		fmt.Fprint(c.Stdout, "[reset] Are you sure you want to proceed? [y/N]: ")
 		return fatal(c, "preflight", "won't proceed; the user didn't answer (Y|y) in order to continue")
 	}
-	if !c.Root() {
-		return fatal(c, "preflight", "[preflight] Some fatal errors occurred:\n\t[ERROR IsPrivilegedUser]: user is not running as root\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`")
+	fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks") // cmd/kubeadm/app/cmd/phases/reset/preflight.go
+	if !rootCheck(c) {
+		return 1
 	}
-	fs := files{c}
 	ip := c.Host.IP().String()
-	fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks")
 	if fs.exists(manifestsDir + "/etcd.yaml") {
 		s.with(func(cl *Cluster, _ time.Time) {
 			if cl == nil {
@@ -291,22 +305,32 @@ func (s *Sim) reset(ctx context.Context, c *host.Call, f flags) int {
 	for _, n := range confs {
 		fs.remove(kubeDir + "/" + n)
 	}
-	fmt.Fprintf(c.Stdout, `[reset] Deleted contents of the etcd data directory: /var/lib/etcd
+	// cmd/kubeadm/app/cmd/phases/reset/removeetcdmember.go,
+	// cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go, cmd/kubeadm/app/cmd/reset.go
+	fmt.Fprint(c.Stdout, `[reset] Deleted contents of the etcd data directory: /var/lib/etcd
 [reset] Stopping the kubelet service
 [reset] Unmounting mounted directories in "/var/lib/kubelet"
 [reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet /etc/kubernetes/pki]
 [reset] Deleting files: [/etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf]
 
-The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d
+The reset process does not perform cleanup of CNI plugin configuration,
+network filtering rules and kubeconfig files.
 
-The reset process does not reset or clean up iptables rules or IPVS tables.
-If you wish to reset iptables, you must do so manually by using the "iptables" command.
+For information on how to perform this cleanup manually, please see:
+    https://k8s.io/docs/reference/setup-tools/kubeadm/kubeadm-reset/
 
-If your cluster was setup to utilize IPVS, run ipvsadm --clear (or similar)
-to reset your system's IPVS tables.
-
-The reset process does not clean your kubeconfig files and you must remove them manually.
-Please, check the contents of the $HOME/.kube/config file.
 `)
 	return 0
 }
+
+// kubeletFailMsg is kubeadm's help after the kubelet's health check
+// failed (cmd/kubeadm/app/util/apiclient/wait.go).
+const kubeletFailMsg = `
+Unfortunately, an error has occurred, likely caused by:
+	- The kubelet is not running
+	- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)
+
+If you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:
+	- 'systemctl status kubelet'
+	- 'journalctl -xeu kubelet'
+`

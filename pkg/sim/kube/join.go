@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -84,11 +85,20 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 		ip = cfg.ControlPlane.LocalAPIEndpoint.AdvertiseAddress
 	}
 	fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks")
-	paths := []string{kubeDir + "/kubelet.conf", kubeDir + "/bootstrap-kubelet.conf", pkiDir + "/ca.crt"}
-	if cp {
-		paths = append(controlPlaneFiles, paths...)
+	// The root check alone, then JoinNodeChecks; a control plane's
+	// InitNodeChecks come after discovery
+	// (cmd/kubeadm/app/cmd/phases/join/preflight.go).
+	if !rootCheck(c) {
+		return 1
 	}
-	if !preflight(c, paths, cp, false) {
+	errs := append(fileChecks(c, []string{kubeDir + "/kubelet.conf", kubeDir + "/bootstrap-kubelet.conf"}), commonChecks(c)...)
+	if !cp {
+		errs = append(errs, fileChecks(c, []string{pkiDir + "/ca.crt"})...)
+	}
+	if _, err := netip.ParseAddr(hostName(bt.APIServerEndpoint)); err == nil {
+		errs = append(errs, ipv4Checks(c)...) // only for an IP endpoint, as kubeadm's JoinNodeChecks
+	}
+	if !runChecks(c, errs) {
 		return 1
 	}
 	// Discovery: cluster-info through the endpoint, its JWS signature for
@@ -117,12 +127,21 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	case !tokenOK:
 		return fatal(c, "preflight", "couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID %q", id)
 	case !contains(bt.CACertHashes, pin(cl.CA)):
-		return fatal(c, "preflight", "couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys %q are pinned", []string{pin(cl.CA)})
+		return fatal(c, "preflight", "couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys %q are pinned", pin(cl.CA))
 	}
 	if why := verify(cert, cl.CA, hostName(bt.APIServerEndpoint)); why != "" {
 		return fatal(c, "preflight", "couldn't validate the identity of the API Server: Get %q: %s", url, why)
 	}
-	fmt.Fprint(c.Stdout, "[preflight] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...\n[preflight] Use 'kubeadm init phase upload-config --config your-config.yaml' to re-upload it.\n")
+	// cmd/kubeadm/app/util/config/cluster.go
+	fmt.Fprint(c.Stdout, "[preflight] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...\n[preflight] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.\n")
+	if cp {
+		// cmd/kubeadm/app/cmd/phases/join/preflight.go
+		fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks before initializing the new control plane instance")
+		if !runChecks(c, controlPlaneChecks(c, false, false)) {
+			return 1
+		}
+		fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")
+	}
 	if err := sleep(ctx, s.opts.Latency.Join); err != nil {
 		return 130
 	}
@@ -137,12 +156,19 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 				certs = &cc
 			}
 		})
-		fmt.Fprint(c.Stdout, "[preflight] Running pre-flight checks before initializing the new control plane instance\n[preflight] Pulling images required for setting up a Kubernetes cluster\n[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n")
+		// cmd/kubeadm/app/phases/copycerts/copycerts.go
+		fmt.Fprint(c.Stdout, "[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n")
+		// cmd/kubeadm/app/phases/copycerts/copycerts.go, wrapped by
+		// cmd/kubeadm/app/cmd/phases/join/controlplaneprepare.go; the key is
+		// decoded before the Secret is read.
+		rawKey, keyErr := hex.DecodeString(cfg.ControlPlane.CertificateKey)
 		switch {
+		case keyErr != nil:
+			return fatal(c, "control-plane-prepare/download-certs", "error downloading certs: error decoding certificate key: %v", keyErr)
 		case certs == nil:
 			return fatal(c, "control-plane-prepare/download-certs", "error downloading certs: error downloading the secret: Secret \"kubeadm-certs\" was not found in the \"kube-system\" Namespace. This Secret might have expired. Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new one")
-		case len(cfg.ControlPlane.CertificateKey) != 64:
-			return fatal(c, "control-plane-prepare/download-certs", "error downloading certs: error decoding certificate key: encoding/hex: invalid byte: U+0020 ' '")
+		case len(rawKey) != 32:
+			return fatal(c, "control-plane-prepare/download-certs", "error downloading certs: error decoding secret data with provided key: crypto/aes: invalid key size %d", len(rawKey))
 		case certs.KeyDigest != digest(cfg.ControlPlane.CertificateKey):
 			return fatal(c, "control-plane-prepare/download-certs", "error downloading certs: error decoding secret data with provided key: cipher: message authentication failed")
 		}
@@ -170,14 +196,18 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	fmt.Fprint(c.Stdout, "[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Writing kubelet environment file with flags to file \"/var/lib/kubelet/kubeadm-flags.env\"\n[kubelet-start] Starting the kubelet\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n")
 	writeKubelet(ctx, c, ip)
 	if swapOn(c.Host) || fault == "kubelet-start" {
-		return fatal(c, "kubelet-start", "The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": context deadline exceeded")
+		// cmd/kubeadm/app/cmd/phases/join/kubelet.go and
+		// cmd/kubeadm/app/util/apiclient/wait.go (the net/http cause is
+		// written here: a kubelet that never listens).
+		fmt.Fprintf(c.Stdout, "[kubelet-check] The kubelet is not healthy after 4m0.000446713s\n%s\n", kubeletFailMsg)
+		return fatal(c, "kubelet-wait-bootstrap", "failed while waiting for the kubelet to start: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": dial tcp 127.0.0.1:10248: connect: connection refused\n")
 	}
 	fmt.Fprint(c.Stdout, "[kubelet-check] The kubelet is healthy after 1.001356914s\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n")
 	version := kubeVersion(c.Host, "kubelet")
 	code = 0
 	s.with(func(live *Cluster, now time.Time) {
 		if live == nil {
-			code = fatal(c, "kubelet-start", "timed out waiting for the condition")
+			code = fatal(c, "kubelet-wait-bootstrap", "timed out waiting for the condition") // written here
 			return
 		}
 		live.Nodes = append(removeNode(live.Nodes, node), Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: cp, Version: version, Joined: now})
@@ -185,13 +215,17 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 			return
 		}
 		if _, exists := live.member(ip); exists {
-			code = fatal(c, "control-plane-join/etcd", "error creating local etcd static pod manifest file: etcdserver: Peer URLs already exists")
+			// The phase is etcd-join: ControlPlaneKubeletLocalMode is on by
+			// default (cmd/kubeadm/app/features/features.go); the words are
+			// cmd/kubeadm/app/cmd/phases/join/controlplanejoin.go and etcd's
+			// api/v3rpc/rpctypes/error.go.
+			code = fatal(c, "etcd-join", "error creating local etcd static pod manifest file: etcdserver: Peer URLs already exists")
 			return
 		}
 		m := Member{ID: memberID(), PeerURL: peerURL(ip), Learner: true}
 		if fault == "etcd" {
 			live.Members = append(live.Members, m)
-			code = fatal(c, "control-plane-join/etcd", "error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader")
+			code = fatal(c, "etcd-join", "error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader")
 			return
 		}
 		m.Name, m.ClientURL, m.Learner, m.Started = node, clientURL(ip), false, true

@@ -44,17 +44,20 @@ func (s *Sim) kubeadm(ctx context.Context, c *host.Call) int {
 	case "token":
 		return s.token(c, args[1:])
 	}
-	fmt.Fprintf(c.Stderr, "unknown command %q for \"kubeadm\"\nTo see the stack trace of this error execute with --v=5 or higher\n", args[0])
-	return 1
+	// cobra's error, printed by cmd/kubeadm/app/util/errors/errors.go.
+	return fatal(c, "", "unknown command %q for \"kubeadm\"", args[0])
 }
 
-// fatal prints kubeadm's error of a phase and returns 1.
+// fatal prints kubeadm's error of a phase and returns 1: the runner's
+// "error execution phase %s" (cmd/kubeadm/app/cmd/phases/workflow/runner.go)
+// and HandleError's "error: " and stack-trace hint, exit code 1
+// (cmd/kubeadm/app/util/errors/errors.go).
 func fatal(c *host.Call, phase, format string, a ...any) int {
 	msg := fmt.Sprintf(format, a...)
 	if phase != "" {
 		msg = "error execution phase " + phase + ": " + msg
 	}
-	fmt.Fprintf(c.Stderr, "%s\n%s\n", msg, stackTrace)
+	fmt.Fprintf(c.Stderr, "error: %s\n%s\n", msg, stackTrace)
 	return 1
 }
 
@@ -66,7 +69,7 @@ func readConfig(c *host.Call, f flags) (*kubeadmConfig, int) {
 	}
 	b, err := files{c}.read(c.Path(file))
 	if err != nil {
-		return nil, fatal(c, "", "unable to read config from %q : open %s: no such file or directory", file, file)
+		return nil, fatal(c, "", "unable to read config from %q : open %s: no such file or directory", file, file) // cmd/kubeadm/app/util/config/initconfiguration.go
 	}
 	cfg, err := parseConfig(b)
 	if err != nil {
@@ -75,41 +78,88 @@ func readConfig(c *host.Call, f flags) (*kubeadmConfig, int) {
 	return cfg, 0
 }
 
-// preflight runs the checks init and join share and the files given;
-// it prints the fatal ones as kubeadm does and reports whether all passed.
-func preflight(c *host.Call, paths []string, etcd bool, port6443 bool) bool {
-	var errs []string
-	fs := files{c}
-	if !c.Root() {
-		errs = append(errs, "[ERROR IsPrivilegedUser]: user is not running as root")
+// problem is a failed preflight check: its name and error.
+type problem struct{ name, err string }
+
+// runChecks prints preflight problems as kubeadm's RunChecks does
+// (cmd/kubeadm/app/preflight/checks.go: "\t[ERROR %s]: %v", the
+// "Some fatal errors occurred" block on stderr, then the phase fails with
+// "preflight checks failed") and reports whether there were none.
+func runChecks(c *host.Call, errs []problem) bool {
+	if len(errs) == 0 {
+		return true
 	}
-	if c.Host.Sysctl("net.ipv4.ip_forward") != "1" {
-		errs = append(errs, "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1")
+	fmt.Fprint(c.Stderr, "[preflight] Some fatal errors occurred:\n")
+	for _, p := range errs {
+		fmt.Fprintf(c.Stderr, "\t[ERROR %s]: %s\n", p.name, p.err)
 	}
-	if !c.Host.Unit("containerd").Active {
-		errs = append(errs, `[ERROR CRI]: container runtime is not running: output: time="2024-12-01T10:00:00Z" level=fatal msg="validate service connection: validate CRI v1 runtime API for endpoint \"unix:///var/run/containerd/containerd.sock\": rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial unix /var/run/containerd/containerd.sock: connect: no such file or directory\""`+"\n, error: exit status 1")
+	fmt.Fprint(c.Stderr, "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n")
+	fatal(c, "preflight", "preflight checks failed")
+	return false
+}
+
+// rootCheck is kubeadm's RunRootCheckOnly, run alone before the other
+// checks (cmd/kubeadm/app/preflight/checks_unix.go).
+func rootCheck(c *host.Call) bool {
+	if c.Root() {
+		return true
 	}
-	if port6443 {
-		errs = append(errs, "[ERROR Port-6443]: Port 6443 is in use")
-	}
+	return runChecks(c, []problem{{"IsPrivilegedUser", "user is not running as root"}})
+}
+
+// fileChecks are FileAvailable checks (cmd/kubeadm/app/preflight/checks.go).
+func fileChecks(c *host.Call, paths []string) []problem {
+	var errs []problem
 	for _, p := range paths {
-		if fs.exists(p) {
-			name := strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", "-")
-			errs = append(errs, fmt.Sprintf("[ERROR FileAvailable--%s]: %s already exists", name, p))
+		if (files{c}).exists(p) {
+			errs = append(errs, problem{"FileAvailable-" + strings.ReplaceAll(p, "/", "-"), p + " already exists"})
 		}
 	}
-	if etcd && fs.nonEmpty(etcdDataDir) {
-		errs = append(errs, "[ERROR DirAvailable--var-lib-etcd]: /var/lib/etcd is not empty")
+	return errs
+}
+
+// commonChecks are kubeadm's addCommonChecks as far as simulated: CRI,
+// Swap (a warning, printed at once) (cmd/kubeadm/app/preflight/checks.go).
+func commonChecks(c *host.Call) []problem {
+	var errs []problem
+	if !c.Host.Unit("containerd").Active {
+		// "container runtime is not running" is cmd/kubeadm/app/util/runtime/runtime.go;
+		// the gRPC words after it are grpc-go's (not checked against its source).
+		errs = append(errs, problem{"CRI", `container runtime is not running: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix /var/run/containerd/containerd.sock: connect: no such file or directory"`})
 	}
 	if swapOn(c.Host) {
 		fmt.Fprintln(c.Stderr, "\t[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node")
 	}
-	if len(errs) == 0 {
-		return true
+	return errs
+}
+
+// ipv4Checks is kubeadm's addIPv4Checks: ip_forward
+// (cmd/kubeadm/app/preflight/checks_linux.go, checks.go FileContentCheck).
+func ipv4Checks(c *host.Call) []problem {
+	var errs []problem
+	if c.Host.Sysctl("net.ipv4.ip_forward") != "1" {
+		errs = append(errs, problem{"FileContent--proc-sys-net-ipv4-ip_forward", "/proc/sys/net/ipv4/ip_forward contents are not set to 1"})
 	}
-	fmt.Fprintf(c.Stderr, "error execution phase preflight: [preflight] Some fatal errors occurred:\n\t%s\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n%s\n",
-		strings.Join(errs, "\n\t"), stackTrace)
-	return false
+	return errs
+}
+
+// controlPlaneChecks are kubeadm's InitNodeChecks as far as simulated:
+// Port-6443, the manifests, then (a first control plane only) the common
+// checks, then the etcd data directory.
+func controlPlaneChecks(c *host.Call, port6443, first bool) []problem {
+	var errs []problem
+	if port6443 {
+		errs = append(errs, problem{"Port-6443", "Port 6443 is in use"})
+	}
+	errs = append(errs, fileChecks(c, controlPlaneFiles)...)
+	if first {
+		errs = append(errs, commonChecks(c)...)
+		errs = append(errs, ipv4Checks(c)...)
+	}
+	if (files{c}).nonEmpty(etcdDataDir) {
+		errs = append(errs, problem{"DirAvailable--var-lib-etcd", etcdDataDir + " is not empty"})
+	}
+	return errs
 }
 
 // controlPlaneFiles are the files whose presence fails a control plane's
@@ -127,10 +177,10 @@ func checkVersion(c *host.Call, want, have string) bool {
 	case wm == 0:
 		fatal(c, "", "couldn't parse Kubernetes version %q", want)
 		return false
-	case wm < hm-1:
+	case wm < hm-1: // cmd/kubeadm/app/util/config/common.go
 		fatal(c, "", "this version of kubeadm only supports deploying clusters with the control plane version >= 1.%d.0. Current version: %s", hm-1, want)
 		return false
-	case wm > hm:
+	case wm > hm: // written here: kubeadm 1.34 only warns ([WARNING KubernetesVersion], cmd/kubeadm/app/preflight/checks.go)
 		fatal(c, "", "the specified Kubernetes version %s is newer than kubeadm's own %s", want, have)
 		return false
 	}
@@ -176,7 +226,7 @@ func memberID() uint64 {
 func (s *Sim) token(c *host.Call, args []string) int {
 	f := parseFlags(args)
 	if len(f.words) == 0 {
-		return fatal(c, "", "missing subcommand; \"token\" is not meant to be run on its own")
+		return fatal(c, "", "missing subcommand; \"token\" is not meant to be run on its own") // written here
 	}
 	if !(files{c}).exists(kubeDir + "/admin.conf") {
 		return fatal(c, "", "failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory")
@@ -197,12 +247,12 @@ func (s *Sim) token(c *host.Call, args []string) int {
 			}
 			id, secret, ok := strings.Cut(tok, ".")
 			if !ok || len(id) != 6 || len(secret) != 16 {
-				code = fatal(c, "", "the bootstrap token %q was not of the form %q", tok, `\A([a-z0-9]{6})\.([a-z0-9]{16})\z`)
+				code = fatal(c, "", "the bootstrap token %q was not of the form %q", tok, `\A([a-z0-9]{6})\.([a-z0-9]{16})\z`) // cmd/kubeadm/app/apis/bootstraptoken/v1/utils.go
 				return
 			}
 			for _, t := range cl.Tokens {
 				if t.ID == id {
-					code = fatal(c, "", "a token with id %q already exists", id)
+					code = fatal(c, "", "a token with id %q already exists", id) // cmd/kubeadm/app/phases/bootstraptoken/node/token.go
 					return
 				}
 			}
@@ -229,10 +279,10 @@ func (s *Sim) token(c *host.Call, args []string) int {
 					}
 				}
 				if !found {
-					code = fatal(c, "", "failed to delete bootstrap token with id %q: secrets \"bootstrap-token-%s\" not found", id, id)
+					code = fatal(c, "", "failed to delete bootstrap token %q: secrets \"bootstrap-token-%s\" not found", id, id) // cmd/kubeadm/app/cmd/token.go
 					return
 				}
-				fmt.Fprintf(c.Stdout, "bootstrap token %q deleted\n", id)
+				fmt.Fprintf(c.Stdout, "bootstrap token %q deleted\n", id) // cmd/kubeadm/app/cmd/token.go
 			}
 		case "list":
 			fmt.Fprintln(c.Stdout, "TOKEN                     TTL         EXPIRES                USAGES                   DESCRIPTION   EXTRA GROUPS")
@@ -269,7 +319,7 @@ func (s *Sim) uploadCerts(c *host.Call, f flags) int {
 		key = cfg.CertificateKey
 	}
 	if !f.has("upload-certs") {
-		fmt.Fprintln(c.Stdout, "[upload-certs] Skipping phase. Please see --upload-certs")
+		fmt.Fprintln(c.Stdout, "[upload-certs] Skipping phase. Please see --upload-certs") // cmd/kubeadm/app/cmd/phases/init/uploadcerts.go
 		return 0
 	}
 	if !(files{c}).exists(kubeDir + "/admin.conf") {
@@ -281,6 +331,7 @@ func (s *Sim) uploadCerts(c *host.Call, f flags) int {
 	code := 0
 	s.with(func(cl *Cluster, now time.Time) {
 		if cl == nil || !cl.quorum() {
+			// "error uploading certs" is cmd/kubeadm/app/cmd/phases/init/uploadcerts.go; the cause is written here.
 			code = fatal(c, "upload-certs", "error uploading certs: Get \"https://%s/api/v1/namespaces/kube-system/secrets/kubeadm-certs?timeout=10s\": dial tcp: connect: connection refused", cl.endpointOr())
 			return
 		}
@@ -289,6 +340,7 @@ func (s *Sim) uploadCerts(c *host.Call, f flags) int {
 	if code != 0 {
 		return code
 	}
+	// cmd/kubeadm/app/phases/copycerts/copycerts.go, cmd/kubeadm/app/cmd/phases/init/uploadcerts.go
 	fmt.Fprintf(c.Stdout, "[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n[upload-certs] Using certificate key:\n%s\n", key)
 	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -37,7 +38,15 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 	}
 	b, err := files{c}.read(c.Path(kc))
 	if err != nil {
-		fmt.Fprintf(c.Stderr, "error: stat %s: no such file or directory\n", kc)
+		if f.values["kubeconfig"] != "" {
+			// client-go's loader stats an explicit path; kubectl's checkErr
+			// adds "error: " (k8s.io/kubectl pkg/cmd/util/helpers.go).
+			fmt.Fprintf(c.Stderr, "error: stat %s: no such file or directory\n", kc)
+			return 1
+		}
+		// Without a kubeconfig kubectl talks to localhost:8080
+		// (k8s.io/kubectl pkg/cmd/util/helpers.go StandardErrorMessage).
+		fmt.Fprintln(c.Stderr, "The connection to the server localhost:8080 was refused - did you specify the right host or port?")
 		return 1
 	}
 	var cfg struct {
@@ -49,7 +58,7 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 		} `yaml:"clusters"`
 	}
 	if err := yaml.Unmarshal(b, &cfg); err != nil || len(cfg.Clusters) == 0 {
-		fmt.Fprintf(c.Stderr, "error: error loading config file %q: couldn't get version/kind; json parse error\n", kc)
+		fmt.Fprintf(c.Stderr, "error: error loading config file %q: couldn't get version/kind; json parse error\n", kc) // written here
 		return 1
 	}
 	server := cfg.Clusters[0].Cluster.Server
@@ -67,7 +76,13 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 		why = verify(cert, ca, u.Hostname())
 	}
 	if why != "" {
-		fmt.Fprintf(c.Stderr, "Unable to connect to the server: %s\n", why)
+		// k8s.io/kubectl pkg/cmd/util/helpers.go StandardErrorMessage: a
+		// refused connection has its own words.
+		if strings.Contains(why, "connection refused") {
+			fmt.Fprintf(c.Stderr, "The connection to the server %s was refused - did you specify the right host or port?\n", u.Host)
+		} else {
+			fmt.Fprintf(c.Stderr, "Unable to connect to the server: %s\n", why)
+		}
 		return 1
 	}
 	ns := f.values["n"]
@@ -79,12 +94,15 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 	}
 	w := f.words
 	if len(w) == 0 {
-		fmt.Fprintln(c.Stderr, "error: You must specify the type of resource to get.")
+		fmt.Fprintln(c.Stderr, "error: You must specify the type of resource to get.") // written here
 		return 1
 	}
 	code := 0
 	s.with(func(cl *Cluster, now time.Time) {
 		if cl == nil || !cl.quorum() {
+			// "Error from server: %s" is StandardErrorMessage (k8s.io/kubectl
+			// pkg/cmd/util/helpers.go); the apiserver's message is etcd's
+			// ErrGRPCTimeout (api/v3rpc/rpctypes/error.go).
 			fmt.Fprintln(c.Stderr, "Error from server: etcdserver: request timed out")
 			code = 1
 			return
@@ -125,6 +143,9 @@ type kubectlCall struct {
 	f   flags
 }
 
+// notFound is StandardErrorMessage's "Error from server (%s): %s"
+// (k8s.io/kubectl pkg/cmd/util/helpers.go) of apimachinery's NewNotFound
+// (pkg/api/errors/errors.go).
 func (k kubectlCall) notFound(kind, name string) int {
 	fmt.Fprintf(k.c.Stderr, "Error from server (NotFound): %s %q not found\n", kind, name)
 	return 1
@@ -227,10 +248,12 @@ func (k kubectlCall) apply(src string) int {
 	}
 	switch {
 	case handler == nil:
-		fmt.Fprintf(k.c.Stderr, "error: unable to read URL %q, server reported dial tcp: lookup %s on 127.0.0.53:53: no such host\n", src, u.Hostname())
+		// net/http's error as is (k8s.io/cli-runtime pkg/resource/visitor.go).
+		fmt.Fprintf(k.c.Stderr, "error: Get %q: dial tcp: lookup %s on 127.0.0.53:53: no such host\n", src, u.Hostname())
 		return 1
 	case status != 200:
-		fmt.Fprintf(k.c.Stderr, "error: unable to read URL %q, server reported %d %s, status code=%d\n", src, status, "Not Found", status)
+		// k8s.io/cli-runtime pkg/resource/visitor.go
+		fmt.Fprintf(k.c.Stderr, "error: unable to read URL %q, server reported %d %s, status code=%d\n", src, status, http.StatusText(status), status)
 		return 1
 	}
 	image := ""
@@ -253,7 +276,7 @@ func (k kubectlCall) apply(src string) int {
 		if verb == "configured" && o != "daemonset.apps/calico-node" {
 			v = "unchanged"
 		}
-		fmt.Fprintf(k.c.Stdout, "%s %s\n", o, v)
+		fmt.Fprintf(k.c.Stdout, "%s %s\n", o, v) // kubectl's name printer: KIND.GROUP/NAME VERB
 	}
 	return 0
 }
@@ -273,6 +296,7 @@ func (k kubectlCall) annotate(name string, pairs []string) int {
 			continue
 		}
 		if old, exists := ds.Annotations[key]; exists && old != val && !k.f.has("overwrite") {
+			// k8s.io/kubectl pkg/cmd/annotate/annotate.go
 			fmt.Fprintf(k.c.Stderr, "error: --overwrite is false but found the following declared annotation(s): '%s' already has a value (%s)\n", key, old)
 			return 1
 		}
@@ -281,7 +305,7 @@ func (k kubectlCall) annotate(name string, pairs []string) int {
 		}
 		ds.Annotations[key] = val
 	}
-	fmt.Fprintf(k.c.Stdout, "daemonset.apps/%s annotated\n", name)
+	fmt.Fprintf(k.c.Stdout, "daemonset.apps/%s annotated\n", name) // k8s.io/kubectl pkg/cmd/annotate/annotate.go
 	return 0
 }
 
@@ -294,9 +318,9 @@ func (k kubectlCall) rollout(verb, name string) int {
 	switch verb {
 	case "restart":
 		ds.Restarts++
-		fmt.Fprintf(k.c.Stdout, "daemonset.apps/%s restarted\n", name)
+		fmt.Fprintf(k.c.Stdout, "daemonset.apps/%s restarted\n", name) // k8s.io/kubectl pkg/cmd/rollout/rollout_restart.go
 	case "status":
-		fmt.Fprintf(k.c.Stdout, "daemon set %q successfully rolled out\n", name)
+		fmt.Fprintf(k.c.Stdout, "daemon set %q successfully rolled out\n", name) // k8s.io/kubectl pkg/polymorphichelpers/rollout_status.go
 	default:
 		fmt.Fprintf(k.c.Stderr, "error: unknown command %q for \"kubectl rollout\"\n", verb)
 		return 1
@@ -328,20 +352,23 @@ func (k kubectlCall) exec(pod string, cmd []string) int {
 	w := ef.words
 	switch {
 	case len(w) >= 2 && w[0] == "member" && w[1] == "list":
+		// etcdctl prints json.Marshal of the MemberListResponse
+		// (etcdctl/ctlv3/command/printer_json.go); the fields are
+		// api/etcdserverpb/rpc.pb.go's, all omitempty.
 		type member struct {
-			ID         uint64   `json:"ID"`
+			ID         uint64   `json:"ID,omitempty"`
 			Name       string   `json:"name,omitempty"`
-			PeerURLs   []string `json:"peerURLs"`
+			PeerURLs   []string `json:"peerURLs,omitempty"`
 			ClientURLs []string `json:"clientURLs,omitempty"`
 			IsLearner  bool     `json:"isLearner,omitempty"`
 		}
 		out := struct {
 			Header struct {
-				ClusterID uint64 `json:"cluster_id"`
-				MemberID  uint64 `json:"member_id"`
-				RaftTerm  int    `json:"raft_term"`
+				ClusterID uint64 `json:"cluster_id,omitempty"`
+				MemberID  uint64 `json:"member_id,omitempty"`
+				RaftTerm  int    `json:"raft_term,omitempty"`
 			} `json:"header"`
-			Members []member `json:"members"`
+			Members []member `json:"members,omitempty"`
 		}{}
 		out.Header.ClusterID, out.Header.MemberID, out.Header.RaftTerm = k.cl.ID, m.ID, 2+len(k.cl.Members)
 		for _, x := range k.cl.Members {
@@ -356,9 +383,9 @@ func (k kubectlCall) exec(pod string, cmd []string) int {
 			fmt.Fprintln(k.c.Stdout, string(b))
 			return 0
 		}
-		for _, x := range k.cl.Members {
+		for _, x := range k.cl.Members { // etcdctl/ctlv3/command/printer.go makeMemberListTable
 			status := "started"
-			if !x.Started {
+			if x.Name == "" {
 				status = "unstarted"
 			}
 			fmt.Fprintf(k.c.Stdout, "%x, %s, %s, %s, %s, %t\n", x.ID, status, x.Name, x.PeerURL, x.ClientURL, x.Learner)
@@ -367,16 +394,21 @@ func (k kubectlCall) exec(pod string, cmd []string) int {
 	case len(w) >= 3 && w[0] == "member" && w[1] == "remove":
 		id, err := strconv.ParseUint(w[2], 16, 64)
 		if err != nil {
-			fmt.Fprintf(k.c.Stderr, "Error: bad member ID arg (strconv.ParseUint: parsing %q: invalid syntax), expecting ID in Hex\n", w[2])
-			return 1
+			// etcdctl/ctlv3/command/member_command.go, ExitBadArgs (128,
+			// pkg/cobrautl/error.go); kubectl exec reports the exit code
+			// (client-go tools/remotecommand/v4.go) and exits with it.
+			fmt.Fprintf(k.c.Stderr, "Error: bad member ID arg (strconv.ParseUint: parsing %q: invalid syntax), expecting ID in Hex\ncommand terminated with exit code 128\n", w[2])
+			return 128
 		}
 		for i, x := range k.cl.Members {
 			if x.ID == id {
 				k.cl.Members = append(k.cl.Members[:i], k.cl.Members[i+1:]...)
-				fmt.Fprintf(k.c.Stdout, "Member %x removed from cluster %x\n", id, k.cl.ID)
+				fmt.Fprintf(k.c.Stdout, "Member %16x removed from cluster %16x\n", id, k.cl.ID) // etcdctl/ctlv3/command/printer_simple.go
 				return 0
 			}
 		}
+		// cobrautl.ExitWithError (pkg/cobrautl/error.go) of etcd's
+		// ErrGRPCMemberNotFound (api/v3rpc/rpctypes/error.go).
 		fmt.Fprintln(k.c.Stderr, "Error: etcdserver: member not found")
 		fmt.Fprintln(k.c.Stderr, "command terminated with exit code 1")
 		return 1
