@@ -120,10 +120,19 @@ func (c *Client) status(ctx context.Context, node, kind string, vmid int) (strin
 	return st.Status, nil
 }
 
-// Running reports whether PVE runs the guest, asked on the guest's own
-// endpoint (a guest that does not exist does not run). Phases that work
-// on guests over SSH ask it before waiting for a guest to answer.
+// Running reports whether PVE runs the guest (a guest that does not
+// exist does not run). Phases that work on guests over SSH ask it before
+// waiting for a guest to answer. The shared cluster list answers "yes" at
+// no cost; since it lags, and may predate this run's creates, a guest it
+// does not show running is asked on its own endpoint.
 func (c *Client) Running(ctx context.Context, g *inventory.Guest) (bool, error) {
+	if guests, err := c.Guests(ctx); err == nil {
+		for _, r := range guests {
+			if int(r.VMID) == g.VMID && r.Node == g.Node && r.Status == "running" {
+				return true, nil
+			}
+		}
+	}
 	status, err := c.status(ctx, g.Node, g.Kind, g.VMID)
 	return status == "running", err
 }
