@@ -94,7 +94,7 @@ func TestUpSimulateFullStackJSON(t *testing.T) {
 	if secret := regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}|--certificate-key [0-9a-f]{64}`).FindString(out); secret != "" {
 		t.Errorf("a bootstrap secret in the events: %s", secret)
 	}
-	if !strings.Contains(out, "--certificate-key (sensitive)") || !strings.Contains(out, "--token (sensitive)") {
+	if !strings.Contains(out, "--certificate-key ***") || !strings.Contains(out, "--token ***") {
 		t.Errorf("kubeadm init's join commands are not in the events, redacted")
 	}
 	fi, err := os.Stat(kubeconfig)

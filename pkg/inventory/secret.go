@@ -66,7 +66,7 @@ func (r Resolver) Resolve(ref SecretRef) (string, error) {
 		}
 		return v, nil
 	case "file":
-		b, err := read(expandHome(ref.Target()))
+		b, err := read(ExpandHome(ref.Target()))
 		if err != nil {
 			return "", fmt.Errorf("secret %s: %w", ref, err)
 		}
@@ -76,7 +76,9 @@ func (r Resolver) Resolve(ref SecretRef) (string, error) {
 	}
 }
 
-func expandHome(path string) string {
+// ExpandHome resolves a leading ~/ in path against the user's home
+// directory (as the inventory's file: references and paths are written).
+func ExpandHome(path string) string {
 	if rest, ok := strings.CutPrefix(path, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
 			return home + "/" + rest

@@ -238,16 +238,3 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	}
 	return &yaml.Node{}
 }
-
-// expandHome resolves a leading ~/ against the user's home directory.
-func expandHome(path string) (string, error) {
-	rest, ok := strings.CutPrefix(path, "~/")
-	if !ok {
-		return path, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	return filepath.Join(home, rest), nil
-}

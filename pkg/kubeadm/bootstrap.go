@@ -272,8 +272,10 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := w.readCAHash(ctx, m1); err != nil {
-		return err
+	if w.creds.current().CACertHash == "" {
+		if err := w.readCAHash(ctx, m1); err != nil {
+			return err
+		}
 	}
 	if err := w.freshCredentials(ctx, m1, out); err != nil {
 		return err

@@ -254,7 +254,7 @@ type endpointGate struct {
 	vip           netip.Addr
 	controlPlanes []string
 	nodes         []string
-	gate          gate
+	gate          step.Wait
 }
 
 func (g endpointGate) Observe(context.Context) (step.Change, error) {
@@ -272,7 +272,7 @@ func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) e
 		if slices.Contains(g.controlPlanes, n) {
 			ca = caFile
 		}
-		err = g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+		err = g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 			res, err := run(ctx, h, command{script: "echo \"resolved: $(getent hosts " + remote.Quote(g.name) + ")\"; " + readyz(url, ca, "")})
 			if err != nil && !exited(err) {
 				return false, "", err

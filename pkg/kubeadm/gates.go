@@ -27,7 +27,7 @@ type apiserverGate struct {
 	hosts  nodes
 	master string // where curl runs
 	node   *inventory.Guest
-	gate   gate
+	gate   step.Wait
 }
 
 func apiserverURL(ip netip.Addr) string {
@@ -53,7 +53,7 @@ func (g apiserverGate) Apply(ctx context.Context, _ step.Change, out io.Writer) 
 		return err
 	}
 	url := apiserverURL(g.node.IP)
-	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		ok, seen, err := lookReadyz(ctx, h, readyz(url, caFile, ""))
 		if ok {
 			seen = url + " answers ok"
@@ -67,7 +67,7 @@ func (g apiserverGate) Apply(ctx context.Context, _ step.Change, out io.Writer) 
 type controlPlaneGate struct {
 	always
 	*bootstrap
-	gate gate
+	gate step.Wait
 }
 
 func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
@@ -76,7 +76,7 @@ func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Write
 		return err
 	}
 	masters := g.inv.ControlPlanes()
-	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		for _, m := range masters {
 			ok, seen, err := lookReadyz(ctx, m1, readyz(apiserverURL(m.IP), caFile, ""))
 			if err != nil || !ok {
@@ -132,7 +132,7 @@ type vipGate struct {
 	name     string
 	vip      netip.Addr
 	backends Backends // nil: HAProxy's view is not checked
-	gate     gate
+	gate     step.Wait
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
@@ -142,7 +142,7 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 	}
 	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
 	resolve := fmt.Sprintf("%s:%d:%s", g.name, APIServerPort, g.vip)
-	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		ok, seen, err := lookReadyz(ctx, m1, readyz(url, caFile, resolve))
 		if err != nil || !ok {
 			return false, fmt.Sprintf("%s through %s: %s", url, g.vip, seen), err
@@ -172,7 +172,7 @@ type nodesGate struct {
 	always
 	*bootstrap
 	nodes []string
-	gate  gate
+	gate  step.Wait
 }
 
 func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
@@ -180,7 +180,7 @@ func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return g.gate.wait(ctx, out, func(ctx context.Context) (bool, string, error) {
+	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		res, err := run(ctx, m1, command{script: kubectl(g.master, "get nodes --no-headers")})
 		if err != nil {
 			if exited(err) {

@@ -29,10 +29,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	for _, w := range workers {
 		names = append(names, w.Name)
 	}
-	path, err := expandHome(p.kubeconfigPath(inv))
-	if err != nil {
-		return err
-	}
+	path := inventory.ExpandHome(p.kubeconfigPath(inv))
 	t := p.Timeouts.withDefaults()
 	reach := nodes{dial: p.Hosts, silence: &remote.Silence{For: observeTimeout}}
 	if p.Running != nil {
@@ -44,8 +41,8 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			return p.Running(ctx, g)
 		}
 	}
-	waitFor := func(what string, timeout time.Duration) gate {
-		return gate{what: what, timeout: timeout, poll: t.Poll, sleep: p.Sleep}
+	waitFor := func(what string, timeout time.Duration) step.Wait {
+		return step.Wait{What: what, Timeout: timeout, Poll: t.Poll, Sleep: p.Sleep}
 	}
 	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t}
 	m1 := masters[0].Name

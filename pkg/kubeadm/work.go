@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -205,8 +204,9 @@ func exited(err error) bool {
 	return errors.As(err, &exit)
 }
 
-// redactor passes output on line by line with every secret replaced by
-// step.Redacted, so a secret split across two writes is still caught.
+// redactor passes output on line by line with every secret redacted as
+// remote redacts errors, so a secret split across two writes is still
+// caught.
 type redactor struct {
 	w       io.Writer
 	secrets []string
@@ -224,7 +224,7 @@ func (r *redactor) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		line := r.buf.Next(i + 1)
-		if _, err := io.WriteString(r.w, redact(string(line), r.secrets)); err != nil {
+		if _, err := io.WriteString(r.w, remote.Redact(string(line), r.secrets)); err != nil {
 			return len(p), err
 		}
 	}
@@ -235,54 +235,8 @@ func (r *redactor) Flush() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.buf.Len() > 0 {
-		io.WriteString(r.w, redact(r.buf.String(), r.secrets)+"\n")
+		io.WriteString(r.w, remote.Redact(r.buf.String(), r.secrets)+"\n")
 		r.buf.Reset()
-	}
-}
-
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, step.Redacted)
-		}
-	}
-	return s
-}
-
-// gate polls look until it reports done or timeout passes. The error says
-// what the gate waited for and what it saw last.
-type gate struct {
-	what    string // "https://10.0.0.11:6443/readyz to answer ok"
-	timeout time.Duration
-	poll    time.Duration
-	sleep   func(context.Context, time.Duration) error
-}
-
-// wait runs look until it is done. look returns what it saw; an error
-// from look ends the wait at once (a host that cannot be reached at all).
-func (g gate) wait(ctx context.Context, out io.Writer, look func(ctx context.Context) (done bool, seen string, err error)) error {
-	sleep := g.sleep
-	if sleep == nil {
-		sleep = step.Sleep
-	}
-	start := time.Now()
-	for {
-		done, seen, err := look(ctx)
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", g.what, err)
-		}
-		if done {
-			if seen != "" {
-				fmt.Fprintln(out, seen)
-			}
-			return nil
-		}
-		if time.Since(start) >= g.timeout {
-			return fmt.Errorf("waited %s for %s; last saw: %s", g.timeout, g.what, seen)
-		}
-		if err := sleep(ctx, g.poll); err != nil {
-			return err
-		}
 	}
 }
 
@@ -298,9 +252,7 @@ const observeTimeout = 20 * time.Second
 // yet (a guest still to be created or started): its intent. The engine
 // observes the step again right before applying it.
 func freshNode(node string, intent step.Change) step.Change {
-	intent.Reason = node + " does not answer SSH yet: planned as a fresh node"
-	intent.Fresh = true
-	return intent
+	return intent.Unread(node + " does not answer SSH yet: planned as a fresh node")
 }
 
 // noCluster is what a step that asks the cluster observes when kubectl
@@ -308,9 +260,7 @@ func freshNode(node string, intent step.Change) step.Change {
 // whose endpoint does not answer yet (a lab that just booted). Its intent,
 // marked as not read.
 func noCluster(intent step.Change) step.Change {
-	intent.Reason = "the cluster does not answer kubectl (yet): planned as on a new cluster"
-	intent.Fresh = true
-	return intent
+	return intent.Unread("the cluster does not answer kubectl (yet): planned as on a new cluster")
 }
 
 // observeOn runs look against the node under observeTimeout, and turns a

@@ -54,38 +54,23 @@ func (g vipGate) holders(ctx context.Context) ([]string, error) {
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	timeout, poll, sleep := g.timeout, g.poll, g.sleep
+	timeout := g.timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	if poll <= 0 {
-		poll = time.Second
-	}
-	if sleep == nil {
-		sleep = step.Sleep
-	}
-	var seen []string
-	for waited := time.Duration(0); ; waited += poll {
+	wait := step.Wait{What: fmt.Sprintf("exactly one load balancer to hold VIP %s (%s)", g.name, g.vip), Timeout: timeout, Poll: g.poll, Sleep: g.sleep}
+	return wait.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		holders, err := g.holders(ctx)
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			return false, "", err
+		case len(holders) == 1:
+			return true, fmt.Sprintf("VIP %s (%s) is held by %s", g.name, g.vip, holders[0]), nil
+		case len(holders) > 1:
+			return false, "it is held by " + strings.Join(holders, " and ") + " at once (do the nodes hear each other's VRRP?)", nil
 		}
-		if len(holders) == 1 {
-			fmt.Fprintf(out, "VIP %s (%s) is held by %s\n", g.name, g.vip, holders[0])
-			return nil
-		}
-		seen = holders
-		if waited >= timeout {
-			what := "no load balancer holds it"
-			if len(seen) > 1 {
-				what = "it is held by " + strings.Join(seen, " and ") + " at once (do the nodes hear each other's VRRP?)"
-			}
-			return fmt.Errorf("VIP %s (%s): waited %s for exactly one load balancer to hold it; last seen: %s", g.name, g.vip, timeout, what)
-		}
-		if err := sleep(ctx, poll); err != nil {
-			return err
-		}
-	}
+		return false, "no load balancer holds it", nil
+	})
 }
 
 // BackendStates reads HAProxy's view of its backends on a load balancer:

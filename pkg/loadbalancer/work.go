@@ -46,9 +46,7 @@ const observeTimeout = 20 * time.Second
 // engine observes the step again right before applying it, once its
 // guest booted.
 func freshHost(guest string, intent step.Change) step.Change {
-	intent.Reason = guest + " does not answer SSH yet: planned as a fresh host"
-	intent.Fresh = true
-	return intent
+	return intent.Unread(guest + " does not answer SSH yet: planned as a fresh host")
 }
 
 // packagesWork installs the packages and the keepalived script user where

@@ -32,21 +32,9 @@ type BootWork struct {
 	Sleep func(context.Context, time.Duration) error
 }
 
-// Observe reads the guest's status from the shared cluster list, and from
-// the guest's own endpoint when the list does not show it running.
+// Observe reads whether the guest runs (see Client.runState).
 func (w BootWork) Observe(ctx context.Context) (step.Change, error) {
-	guests, err := w.Client.Guests(ctx)
-	if err != nil {
-		return step.Change{}, err
-	}
-	for _, g := range guests {
-		if int(g.VMID) == w.Spec.VMID && g.Status == "running" {
-			return step.Change{Action: step.Run, Reason: "running: wait until SSH answers"}, nil
-		}
-	}
-	// The shared list lags behind (and may predate this run's creates):
-	// a guest it does not show running is asked on its own endpoint.
-	status, err := w.Client.status(ctx, w.Spec.Node, w.Spec.Kind, w.Spec.VMID)
+	status, err := w.Client.runState(ctx, w.Spec.Node, w.Spec.Kind, w.Spec.VMID)
 	switch {
 	case err != nil:
 		return step.Change{}, err

@@ -122,19 +122,27 @@ func (c *Client) status(ctx context.Context, node, kind string, vmid int) (strin
 
 // Running reports whether PVE runs the guest (a guest that does not
 // exist does not run). Phases that work on guests over SSH ask it before
-// waiting for a guest to answer. The shared cluster list answers "yes" at
-// no cost; since it lags, and may predate this run's creates, a guest it
-// does not show running is asked on its own endpoint.
+// waiting for a guest to answer.
 func (c *Client) Running(ctx context.Context, g *inventory.Guest) (bool, error) {
-	if guests, err := c.Guests(ctx); err == nil {
-		for _, r := range guests {
-			if int(r.VMID) == g.VMID && r.Node == g.Node && r.Status == "running" {
-				return true, nil
-			}
+	status, err := c.runState(ctx, g.Node, g.Kind, g.VMID)
+	return status == "running", err
+}
+
+// runState is a guest's status ("" when it does not exist). The shared
+// cluster list answers "running" at no cost; since it lags, and may
+// predate this run's creates, a guest it does not show running is asked
+// on its own endpoint.
+func (c *Client) runState(ctx context.Context, node, kind string, vmid int) (string, error) {
+	guests, err := c.Guests(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range guests {
+		if int(r.VMID) == vmid && r.Node == node && r.Status == "running" {
+			return "running", nil
 		}
 	}
-	status, err := c.status(ctx, g.Node, g.Kind, g.VMID)
-	return status == "running", err
+	return c.status(ctx, node, kind, vmid)
 }
 
 // missing reports PVE's answer for a guest that does not exist: a 500

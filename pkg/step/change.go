@@ -116,6 +116,13 @@ type Change struct {
 	Fresh bool `json:"fresh,omitempty"`
 }
 
+// Unread returns c as the change of a step that could not read its
+// resource yet (see Fresh), saying why.
+func (c Change) Unread(reason string) Change {
+	c.Reason, c.Fresh = reason, true
+	return c
+}
+
 // SensitiveField returns a field whose value is never shown.
 func SensitiveField(name string) Field {
 	return Field{Name: name, New: Redacted, Sensitive: true}
