@@ -118,7 +118,7 @@ func (l *Lab) fetch(ctx context.Context, rawURL string) (status int, body []byte
 // Internet, and need the key its signed-by names.
 func aptUpdate(ctx context.Context, c *Call) int {
 	h := c.Host
-	if err := pause(ctx, h.lab.opts.Latency.Update); err != nil {
+	if err := Pause(ctx, h.lab.opts.Latency.Update); err != nil {
 		return 130
 	}
 	fmt.Fprintln(c.Stdout, "Hit:1 http://deb.debian.org/debian bookworm InRelease\nHit:2 http://deb.debian.org/debian bookworm-updates InRelease\nHit:3 http://deb.debian.org/debian-security bookworm-security InRelease")

@@ -118,7 +118,7 @@ func mkdir(_ context.Context, c *Call) int {
 			continue
 		}
 		if !c.Root() {
-			c.Host.setOwner(c.Local(p), c.User, c.User)
+			c.Host.owners.SetOwner(c.Local(p), c.User, c.User)
 		}
 	}
 	return status
@@ -261,10 +261,10 @@ func cp(_ context.Context, c *Call) int {
 			continue
 		}
 		if f.has('p') || f.has('a') {
-			u, g := c.Host.owner(fi)
-			c.Host.setOwner(c.Local(tp), u, g)
+			u, g := c.Host.owners.Owner(fi)
+			c.Host.owners.SetOwner(c.Local(tp), u, g)
 		} else if !c.Root() {
-			c.Host.setOwner(c.Local(tp), c.User, c.User)
+			c.Host.owners.SetOwner(c.Local(tp), c.User, c.User)
 		}
 	}
 	return status
@@ -336,7 +336,7 @@ func ls(_ context.Context, c *Call) int {
 		for _, n := range names {
 			if f.has('l') {
 				info := infos[n]
-				u, g := c.Host.owner(info)
+				u, g := c.Host.owners.Owner(info)
 				fmt.Fprintf(c.Stdout, "%s 1 %s %s %d %s %s\n", info.Mode().String(), u, g, info.Size(), info.ModTime().Format("Jan _2 15:04"), n)
 			} else {
 				fmt.Fprintln(c.Stdout, n)

@@ -52,59 +52,6 @@ func (h *Host) account(user string) (account, bool) {
 	return account{}, false
 }
 
-// owned is a file whose owner chown or a user's write set. The simulator
-// runs unprivileged, so owners are remembered here instead of on disk;
-// files are matched with os.SameFile, so an owner follows its file through
-// renames as a real inode's would.
-type owned struct {
-	fi          os.FileInfo
-	user, group string
-}
-
-// owner returns the owner and group of the file fi describes (root
-// unless recorded).
-func (h *Host) owner(fi os.FileInfo) (user, group string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, o := range h.owners {
-		if os.SameFile(o.fi, fi) {
-			return o.user, o.group
-		}
-	}
-	return "root", "root"
-}
-
-// setOwner records user and group (either may be empty: unchanged) for the
-// local file p.
-func (h *Host) setOwner(p, user, group string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, o := range h.owners {
-		if os.SameFile(o.fi, fi) {
-			if user != "" {
-				h.owners[i].user = user
-			}
-			if group != "" {
-				h.owners[i].group = group
-			}
-			return nil
-		}
-	}
-	o := owned{fi: fi, user: "root", group: "root"}
-	if user != "" {
-		o.user = user
-	}
-	if group != "" {
-		o.group = group
-	}
-	h.owners = append(h.owners, o)
-	return nil
-}
-
 // writable reports whether user may create or replace the host file p:
 // root anywhere; other users in /tmp, /var/tmp, their home and their own
 // files.
@@ -119,7 +66,7 @@ func (h *Host) writable(user, p string) bool {
 		}
 	}
 	if fi, err := os.Stat(h.local("/", p)); err == nil {
-		owner, _ := h.owner(fi)
+		owner, _ := h.owners.Owner(fi)
 		return owner == user
 	}
 	return false
@@ -138,7 +85,7 @@ func (h *Host) readable(user, p string) bool {
 	if fi.Mode().Perm()&0o004 != 0 || fi.IsDir() {
 		return true
 	}
-	owner, _ := h.owner(fi)
+	owner, _ := h.owners.Owner(fi)
 	return owner == user
 }
 
@@ -198,7 +145,7 @@ func (h *Host) openHandler(c *Call) interp.OpenHandlerFunc {
 			return nil, fail(err)
 		}
 		if statErr != nil && c.User != "root" {
-			h.setOwner(lp, c.User, c.User)
+			h.owners.SetOwner(lp, c.User, c.User)
 		}
 		return f, nil
 	}

@@ -39,7 +39,7 @@ type Host struct {
 	conns      map[net.Conn]struct{}
 	units      map[string]*unit
 	sysctl     map[string]string
-	owners     []owned
+	owners     sshd.Owners    // the owners chown and users gave to files
 	held       []netip.Prefix // VIPs on the interface
 	haproxy    *haproxyConfig // the running HAProxy's config, nil when stopped
 	keepalived *keepalivedConfig

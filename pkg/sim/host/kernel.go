@@ -216,15 +216,7 @@ func sysctlProgram(_ context.Context, c *Call) int {
 			fmt.Fprintf(c.Stderr, "sysctl: cannot open \"%s\": %s\n", f, describe(err))
 			return 255
 		}
-		for _, k := range unknown {
-			fmt.Fprintf(c.Stderr, "sysctl: cannot stat /proc/sys/%s: No such file or directory\n", strings.ReplaceAll(k, ".", "/"))
-			status = 255
-		}
-		if !quiet {
-			for _, kv := range set {
-				fmt.Fprintf(c.Stdout, "%s = %s\n", kv[0], kv[1])
-			}
-		}
+		status = max(status, reportSysctl(c, set, unknown, quiet))
 	}
 	for _, k := range keys {
 		key, val, assign := strings.Cut(k, "=")

@@ -98,10 +98,11 @@ type Latency struct {
 	Install time.Duration
 }
 
-// pause sleeps d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
+// Pause sleeps d or until ctx ends, and reports ctx's error if it ended:
+// a simulated program's latency, cut short as the real one would be.
+func Pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
-		return nil
+		return ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

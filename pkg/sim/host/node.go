@@ -163,14 +163,23 @@ func sysctlSystem(c *Call, quiet bool) int {
 		if !quiet {
 			fmt.Fprintf(c.Stdout, "* Applying %s ...\n", f)
 		}
-		for _, k := range unknown {
-			fmt.Fprintf(c.Stderr, "sysctl: cannot stat /proc/sys/%s: No such file or directory\n", strings.ReplaceAll(k, ".", "/"))
-			status = 255
-		}
-		if !quiet {
-			for _, kv := range set {
-				fmt.Fprintf(c.Stdout, "%s = %s\n", kv[0], kv[1])
-			}
+		status = max(status, reportSysctl(c, set, unknown, quiet))
+	}
+	return status
+}
+
+// reportSysctl prints what applying a sysctl file did, as sysctl -p and
+// --system do: the keys it could not set, and (unless quiet) those it
+// set. It returns 255 when a key was unknown.
+func reportSysctl(c *Call, set [][2]string, unknown []string, quiet bool) int {
+	status := 0
+	for _, k := range unknown {
+		fmt.Fprintf(c.Stderr, "sysctl: cannot stat /proc/sys/%s: No such file or directory\n", strings.ReplaceAll(k, ".", "/"))
+		status = 255
+	}
+	if !quiet {
+		for _, kv := range set {
+			fmt.Fprintf(c.Stdout, "%s = %s\n", kv[0], kv[1])
 		}
 	}
 	return status

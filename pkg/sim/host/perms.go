@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/homelabctl/homelab/pkg/sim/sshd"
 )
 
 // parseMode applies a chmod mode (octal, or symbolic like u+x,go-w) to old.
@@ -86,7 +88,7 @@ func chmod(_ context.Context, c *Call) int {
 			fmt.Fprintf(c.Stderr, "chmod: invalid mode: ‘%s’\nTry 'chmod --help' for more information.\n", args[0])
 			return 1
 		}
-		if u, _ := c.Host.owner(fi); !c.Root() && u != c.User {
+		if u, _ := c.Host.owners.Owner(fi); !c.Root() && u != c.User {
 			fmt.Fprintf(c.Stderr, "chmod: changing permissions of '%s': Operation not permitted\n", a)
 			status = 1
 			continue
@@ -155,7 +157,7 @@ func chown(_ context.Context, c *Call) int {
 			status = 1
 			continue
 		}
-		c.Host.setOwner(lp, user, group)
+		c.Host.owners.SetOwner(lp, user, group)
 	}
 	return status
 }
@@ -220,11 +222,11 @@ func install(_ context.Context, c *Call) int {
 	if owner == "" && group == "" {
 		owner, group = "root", "root"
 	}
-	c.Host.setOwner(c.Local(dst), owner, group)
+	c.Host.owners.SetOwner(c.Local(dst), owner, group)
 	return 0
 }
 
-// stat [-c FORMAT] FILE...: %a %A %U %G %u %g %s %n %F %Y %%.
+// stat [-c FORMAT] FILE...: the directives of sshd.FormatStat.
 func stat(_ context.Context, c *Call) int {
 	f, args, ok := parseFlags(c, c.Args[1:], "cL", "c", map[string]byte{"format": 'c'})
 	if !ok {
@@ -245,48 +247,9 @@ func stat(_ context.Context, c *Call) int {
 			status = 1
 			continue
 		}
-		user, group := c.Host.owner(fi)
-		var out strings.Builder
-		for i := 0; i < len(format); i++ {
-			if format[i] != '%' || i+1 == len(format) {
-				out.WriteByte(format[i])
-				continue
-			}
-			i++
-			switch format[i] {
-			case 'a':
-				fmt.Fprintf(&out, "%o", fi.Mode().Perm())
-			case 'A':
-				out.WriteString(fi.Mode().String())
-			case 'U':
-				out.WriteString(user)
-			case 'G':
-				out.WriteString(group)
-			case 'u':
-				out.WriteString(c.Host.uid(user))
-			case 'g':
-				out.WriteString(c.Host.uid(group))
-			case 's':
-				fmt.Fprint(&out, fi.Size())
-			case 'n':
-				out.WriteString(a)
-			case 'F':
-				if fi.IsDir() {
-					out.WriteString("directory")
-				} else if fi.Size() == 0 {
-					out.WriteString("regular empty file")
-				} else {
-					out.WriteString("regular file")
-				}
-			case 'Y':
-				fmt.Fprint(&out, fi.ModTime().Unix())
-			case '%':
-				out.WriteByte('%')
-			default:
-				out.WriteByte('?')
-			}
-		}
-		fmt.Fprintln(c.Stdout, out.String())
+		user, group := c.Host.owners.Owner(fi)
+		fmt.Fprintln(c.Stdout, sshd.FormatStat(format, sshd.StatFile{Name: a, Info: fi, User: user, Group: group,
+			UID: c.Host.uid(user), GID: c.Host.uid(group)}))
 	}
 	return status
 }

@@ -127,7 +127,7 @@ func (h *Host) restore() error {
 		}
 	}
 	for _, o := range saved.Owners {
-		if err := h.setOwner(h.local("/", o.Path), o.User, o.Group); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := h.owners.SetOwner(h.local("/", o.Path), o.User, o.Group); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("owner of %s: %w", o.Path, err)
 		}
 	}
@@ -141,29 +141,23 @@ func (h *Host) save() error {
 	for _, n := range slices.Sorted(maps.Keys(h.units)) {
 		out.Enabled[n] = h.units[n].enabled
 	}
-	owners := slices.Clone(h.owners)
 	h.mu.Unlock()
-	if len(owners) > 0 {
-		err := filepath.WalkDir(h.root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.Type()&fs.ModeSymlink != 0 {
-				return nil // gone meanwhile, or a link: its target is listed
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			for _, o := range owners {
-				if os.SameFile(o.fi, fi) && (o.user != "root" || o.group != "root") {
-					rel, _ := filepath.Rel(h.root, p)
-					out.Owners = append(out.Owners, savedOwner{Path: "/" + filepath.ToSlash(rel), User: o.user, Group: o.group})
-					break
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("simulated host %s: owners: %w", h.spec.Name, err)
+	err := filepath.WalkDir(h.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return nil // gone meanwhile, or a link: its target is listed
 		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if user, group := h.owners.Owner(fi); user != "root" || group != "root" {
+			rel, _ := filepath.Rel(h.root, p)
+			out.Owners = append(out.Owners, savedOwner{Path: "/" + filepath.ToSlash(rel), User: user, Group: group})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("simulated host %s: owners: %w", h.spec.Name, err)
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -58,7 +58,7 @@ func (h *Host) seed() error {
 		if err := os.MkdirAll(home, 0o755); err != nil {
 			return err
 		}
-		if err := h.setOwner(home, u, u); err != nil {
+		if err := h.owners.SetOwner(home, u, u); err != nil {
 			return err
 		}
 	}
@@ -233,7 +233,7 @@ func useradd(_ context.Context, c *Call) int {
 	if f.has('m') {
 		lp := c.Local(home)
 		if err := os.MkdirAll(lp, 0o755); err == nil {
-			c.Host.setOwner(lp, name, name)
+			c.Host.owners.SetOwner(lp, name, name)
 		}
 	}
 	return 0

@@ -131,7 +131,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	if !rootCheck(c) || !runChecks(c, controlPlaneChecks(c, served, true)) {
 		return 1
 	}
-	if err := sleep(ctx, s.opts.Latency.Init); err != nil {
+	if err := host.Pause(ctx, s.opts.Latency.Init); err != nil {
 		return 130
 	}
 	fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")

@@ -142,7 +142,7 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 		}
 		fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")
 	}
-	if err := sleep(ctx, s.opts.Latency.Join); err != nil {
+	if err := host.Pause(ctx, s.opts.Latency.Join); err != nil {
 		return 130
 	}
 	fs := files{c}

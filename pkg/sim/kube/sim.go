@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -299,21 +298,6 @@ func (c *Cluster) quorum() bool {
 		}
 	}
 	return voters > 0 && up*2 > voters
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Programs returns the simulated programs, for host.LabOptions.Programs.

@@ -348,7 +348,7 @@ func biInstall(s Session, a []string, sh *shell) int {
 		return fail(s, "install", err)
 	}
 	if o['o'] != "" || o['g'] != "" {
-		sh.setOwner(dst, o['o'], o['g'])
+		sh.SetOwner(dst, o['o'], o['g'])
 	}
 	return 0
 }

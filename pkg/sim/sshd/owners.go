@@ -9,13 +9,20 @@ import (
 	"sync"
 )
 
-// shell is the state the built-in commands share: the owners chown gave to
-// files. The simulator runs unprivileged, so ownership is remembered here
-// instead of on disk. Files are matched with os.SameFile, so an owner
-// follows its file through renames (as a real inode's would).
+// shell is the state the built-in commands share: the owners chown gave
+// to files.
 type shell struct {
-	mu     sync.Mutex
-	owners []owned
+	Owners
+}
+
+// Owners remembers the owners chown gave to files. The simulators run
+// unprivileged, so ownership is remembered here instead of on disk; files
+// are matched with os.SameFile, so an owner follows its file through
+// renames (as a real inode's would). Its zero value is ready to use and it
+// is safe for concurrent use. pkg/sim/host keeps its hosts' owners in one.
+type Owners struct {
+	mu    sync.Mutex
+	files []owned
 }
 
 type owned struct {
@@ -23,46 +30,47 @@ type owned struct {
 	user, group string
 }
 
-// owner returns the owner and group recorded for the file fi describes.
-func (sh *shell) owner(fi os.FileInfo) (user, group string) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for _, o := range sh.owners {
-		if os.SameFile(o.fi, fi) {
-			return o.user, o.group
+// Owner returns the owner and group recorded for the file fi describes
+// (root unless recorded).
+func (o *Owners) Owner(fi os.FileInfo) (user, group string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, f := range o.files {
+		if os.SameFile(f.fi, fi) {
+			return f.user, f.group
 		}
 	}
 	return "root", "root"
 }
 
-// setOwner records user and group (either may be empty: unchanged) for the
-// file at local path p.
-func (sh *shell) setOwner(p, user, group string) error {
+// SetOwner records user and group (either may be empty: unchanged) for
+// the file at local path p.
+func (o *Owners) SetOwner(p, user, group string) error {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return err
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for i, o := range sh.owners {
-		if os.SameFile(o.fi, fi) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, f := range o.files {
+		if os.SameFile(f.fi, fi) {
 			if user != "" {
-				sh.owners[i].user = user
+				o.files[i].user = user
 			}
 			if group != "" {
-				sh.owners[i].group = group
+				o.files[i].group = group
 			}
 			return nil
 		}
 	}
-	o := owned{fi: fi, user: "root", group: "root"}
+	f := owned{fi: fi, user: "root", group: "root"}
 	if user != "" {
-		o.user = user
+		f.user = user
 	}
 	if group != "" {
-		o.group = group
+		f.group = group
 	}
-	sh.owners = append(sh.owners, o)
+	o.files = append(o.files, f)
 	return nil
 }
 
@@ -75,14 +83,14 @@ func (sh *shell) chown(_ context.Context, s Session, a []string) int {
 	}
 	user, group, _ := strings.Cut(a[0], ":")
 	for _, p := range a[1:] {
-		if err := sh.setOwner(under(s, p), user, group); err != nil {
+		if err := sh.SetOwner(under(s, p), user, group); err != nil {
 			return fail(s, "chown", fmt.Errorf("cannot access '%s': No such file or directory", p))
 		}
 	}
 	return 0
 }
 
-// stat -c FORMAT FILE...: %a (octal permissions), %U, %G, %s, %n and %%.
+// stat -c FORMAT FILE...: see FormatStat.
 func (sh *shell) stat(_ context.Context, s Session, a []string) int {
 	o, a := flags(a, "c")
 	format, ok := o['c']
@@ -97,32 +105,73 @@ func (sh *shell) stat(_ context.Context, s Session, a []string) int {
 			status = 1
 			continue
 		}
-		user, group := sh.owner(fi)
-		var out strings.Builder
-		for i := 0; i < len(format); i++ {
-			if format[i] != '%' || i+1 == len(format) {
-				out.WriteByte(format[i])
-				continue
-			}
-			i++
-			switch format[i] {
-			case 'a':
-				fmt.Fprintf(&out, "%o", fi.Mode().Perm())
-			case 'U':
-				out.WriteString(user)
-			case 'G':
-				out.WriteString(group)
-			case 's':
-				fmt.Fprint(&out, fi.Size())
-			case 'n':
-				out.WriteString(p)
-			case '%':
-				out.WriteByte('%')
-			default:
-				out.WriteByte('?')
-			}
-		}
-		fmt.Fprintln(s.Stdout, out.String())
+		user, group := sh.Owner(fi)
+		fmt.Fprintln(s.Stdout, FormatStat(format, StatFile{Name: p, Info: fi, User: user, Group: group}))
 	}
 	return status
+}
+
+// StatFile is what stat prints of a file: its name as given, its info,
+// and its owner and group by name and by ID ("" when not known).
+type StatFile struct {
+	Name        string
+	Info        os.FileInfo
+	User, Group string
+	UID, GID    string
+}
+
+// FormatStat expands `stat -c FORMAT`'s directives for f: %a (octal
+// permissions), %A (ls-style), %U %G (names), %u %g (IDs), %s (size), %n
+// (name), %F (file type), %Y (modification time, seconds) and %%; an
+// unknown directive or an unknown ID prints "?".
+func FormatStat(format string, f StatFile) string {
+	fi := f.Info
+	known := func(s string) string {
+		if s == "" {
+			return "?"
+		}
+		return s
+	}
+	var out strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' || i+1 == len(format) {
+			out.WriteByte(format[i])
+			continue
+		}
+		i++
+		switch format[i] {
+		case 'a':
+			fmt.Fprintf(&out, "%o", fi.Mode().Perm())
+		case 'A':
+			out.WriteString(fi.Mode().String())
+		case 'U':
+			out.WriteString(f.User)
+		case 'G':
+			out.WriteString(f.Group)
+		case 'u':
+			out.WriteString(known(f.UID))
+		case 'g':
+			out.WriteString(known(f.GID))
+		case 's':
+			fmt.Fprint(&out, fi.Size())
+		case 'n':
+			out.WriteString(f.Name)
+		case 'F':
+			switch {
+			case fi.IsDir():
+				out.WriteString("directory")
+			case fi.Size() == 0:
+				out.WriteString("regular empty file")
+			default:
+				out.WriteString("regular file")
+			}
+		case 'Y':
+			fmt.Fprint(&out, fi.ModTime().Unix())
+		case '%':
+			out.WriteByte('%')
+		default:
+			out.WriteByte('?')
+		}
+	}
+	return out.String()
 }
