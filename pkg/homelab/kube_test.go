@@ -10,10 +10,27 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
+
+// haLab is testdata/ha.yaml (changed by edits) and a simulated lab for
+// it, closed with the test.
+func haLab(t *testing.T, edits ...func(*inventory.Inventory)) (*inventory.Inventory, *SimulatedLab) {
+	t.Helper()
+	inv := loadInventory(t, "testdata/ha.yaml")
+	for _, edit := range edits {
+		edit(inv)
+	}
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	return inv, lab
+}
 
 // runLog records a run's events: the order steps finished in, and every
 // line anything printed.
@@ -64,16 +81,11 @@ func fullStack(t *testing.T) *plan.File {
 // (mode 0600), no token or certificate key reaches any output, and a
 // second plan changes nothing.
 func TestKubernetesOnSimulatedLab(t *testing.T) {
-	inv := loadInventory(t, "testdata/ha.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lab.Close() })
+	inv, lab := haLab(t)
 	ctx := context.Background()
 	var log runLog
 	opts := ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}
-	_, _, err = Up(ctx, inv, fullStack(t), opts)
+	_, _, err := Up(ctx, inv, fullStack(t), opts)
 	if err != nil {
 		t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
 	}
@@ -182,9 +194,8 @@ func assertNoSecret(t *testing.T, lines []string, secret string) {
 // upKube brings the HA lab up on lab, cancelling the run as soon as stop
 // finished (the rest of the run is killed where it stands), and returns
 // the run's log and error.
-func upKube(t *testing.T, lab *SimulatedLab, stop step.ID) (*runLog, error) {
+func upKube(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, stop step.ID) (*runLog, error) {
 	t.Helper()
-	inv := loadInventory(t, "testdata/ha.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := &runLog{}
@@ -229,16 +240,11 @@ func TestKubernetesResumes(t *testing.T) {
 		kubeadm.GateControlPlane, kubeadm.GateVIPReady, "kube/flip/master-1", kubeadm.RestartKubeProxy, kubeadm.GateEndpoint, "kube/join/worker-1", "kube/cni/calico", kubeadm.GateNodesReady} {
 		t.Run(strings.ReplaceAll(string(stop), "/", "_"), func(t *testing.T) {
 			t.Parallel()
-			inv := loadInventory(t, "testdata/ha.yaml")
-			lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lab.Close()
-			if _, err := upKube(t, lab, stop); err == nil {
+			inv, lab := haLab(t)
+			if _, err := upKube(t, inv, lab, stop); err == nil {
 				t.Fatalf("the run was not stopped after %s", stop)
 			}
-			if log, err := upKube(t, lab, ""); err != nil {
+			if log, err := upKube(t, inv, lab, ""); err != nil {
 				t.Fatalf("resume after %s: %v\n%s", stop, err, strings.Join(log.lines, "\n"))
 			}
 			healthy(t, lab)
@@ -259,13 +265,8 @@ func TestKubernetesResumes(t *testing.T) {
 // token and the uploaded certificates expired: it makes a new token and
 // uploads the certificates again before the joins.
 func TestKubernetesRenewsExpiredTokenAndCertificates(t *testing.T) {
-	inv := loadInventory(t, "testdata/ha.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lab.Close()
-	if _, err := upKube(t, lab, "kube/gate/apiserver/master-1"); err == nil {
+	inv, lab := haLab(t)
+	if _, err := upKube(t, inv, lab, "kube/gate/apiserver/master-1"); err == nil {
 		t.Fatal("the run was not stopped")
 	}
 	before, _ := lab.Kube.Cluster()
@@ -273,7 +274,7 @@ func TestKubernetesRenewsExpiredTokenAndCertificates(t *testing.T) {
 	if c, _ := lab.Kube.Cluster(); len(c.Tokens) != 0 || c.Certs != nil {
 		t.Fatalf("a day later the cluster still has tokens %v or certificates %+v", c.Tokens, c.Certs)
 	}
-	log, err := upKube(t, lab, "")
+	log, err := upKube(t, inv, lab, "")
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, strings.Join(log.lines, "\n"))
 	}
@@ -294,14 +295,9 @@ func TestKubernetesRenewsExpiredTokenAndCertificates(t *testing.T) {
 // unpromoted learner: the run fails with kubeadm's words, and the next
 // run removes the member, resets the node and joins it.
 func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
-	inv := loadInventory(t, "testdata/ha.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lab.Close()
+	inv, lab := haLab(t)
 	lab.Kube.FailJoin("master-2", "etcd")
-	log, err := upKube(t, lab, "")
+	log, err := upKube(t, inv, lab, "")
 	if err == nil || !strings.Contains(err.Error(), "kube/join/master-2") || !strings.Contains(err.Error(), "kubeadm join") {
 		t.Fatalf("the failed join: %v", err)
 	}
@@ -313,7 +309,7 @@ func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 	if !learner {
 		t.Fatalf("the failed join left no learner: %+v", c.Members)
 	}
-	if log, err = upKube(t, lab, ""); err != nil {
+	if log, err = upKube(t, inv, lab, ""); err != nil {
 		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
 	}
 	out := strings.Join(log.lines, "\n")
@@ -328,12 +324,7 @@ func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 // what it waited for and what it saw, and no node is pointed at the VIP
 // nor any worker joined.
 func TestKubernetesVIPGateHoldsTheFlip(t *testing.T) {
-	inv := loadInventory(t, "testdata/ha.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lab.Close()
+	inv, lab := haLab(t)
 	ctx := context.Background()
 	clients := lab.Clients()
 	if _, _, err := Up(ctx, inv, infraAndLoadBalancers(t), ApplyOptions{Clients: clients, Parallelism: 6}); err != nil {
@@ -384,13 +375,7 @@ func TestKubernetesVIPGateHoldsTheFlip(t *testing.T) {
 // /etc/hosts is touched, and a second plan changes nothing (the pin does
 // not point the record back at master1).
 func TestKubernetesRouterDNSPin(t *testing.T) {
-	inv := loadInventory(t, "testdata/ha.yaml")
-	inv.Kubernetes.Pin = kubeadm.PinRouterDNS
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lab.Close()
+	inv, lab := haLab(t, func(inv *inventory.Inventory) { inv.Kubernetes.Pin = kubeadm.PinRouterDNS })
 	ctx := context.Background()
 	var log runLog
 	if _, _, err := Up(ctx, inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}); err != nil {
