@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,7 @@ lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
 			if len(a.SSHHosts) > 0 {
 				fmt.Fprintf(g.stdout, "  SSH            key %s; a guest answers once the PVE simulator runs it\n", a.SSHKeyFile)
 				for _, name := range slices.Sorted(maps.Keys(a.SSHHosts)) {
-					fmt.Fprintf(g.stdout, "                 %-12s ssh -i %s -p %s %s\n", name, a.SSHKeyFile, port(a.SSHHosts[name]), login(a.SSHHosts[name]))
+					fmt.Fprintf(g.stdout, "                 %-12s %s\n", name, a.SSHCommand(name))
 				}
 			}
 			<-cmd.Context().Done()
@@ -86,19 +85,4 @@ open.`,
 	}
 	sim.AddCommand(serve, reset)
 	return sim
-}
-
-// login and port split "user@host:port" for an ssh command line.
-func login(hostport string) string {
-	if i := strings.LastIndex(hostport, ":"); i >= 0 {
-		return hostport[:i]
-	}
-	return hostport
-}
-
-func port(hostport string) string {
-	if i := strings.LastIndex(hostport, ":"); i >= 0 {
-		return hostport[i+1:]
-	}
-	return "22"
 }

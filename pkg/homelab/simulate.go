@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	pve "github.com/luthermonson/go-proxmox"
@@ -68,6 +69,17 @@ type Access struct {
 	// while the guests run.
 	SSHKeyFile string
 	SSHHosts   map[string]string
+}
+
+// SSHCommand is the ssh command line that logs in to a simulated guest
+// with the lab's key, or "" for a guest the lab does not have.
+func (a Access) SSHCommand(guest string) string {
+	login, ok := a.SSHHosts[guest]
+	if !ok {
+		return ""
+	}
+	i := strings.LastIndex(login, ":")
+	return fmt.Sprintf("ssh -i %s -p %s %s", a.SSHKeyFile, login[i+1:], login[:i])
 }
 
 // simulatedManagement is the simulated router's address as the router
