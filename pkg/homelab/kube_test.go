@@ -38,7 +38,6 @@ type runLog struct {
 	mu    sync.Mutex
 	done  []step.ID
 	lines []string
-	kinds []string
 }
 
 func (r *runLog) Event(e engine.Event) {
@@ -297,7 +296,7 @@ func TestKubernetesRenewsExpiredTokenAndCertificates(t *testing.T) {
 func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 	inv, lab := haLab(t)
 	lab.Kube.FailJoin("master-2", "etcd")
-	log, err := upKube(t, inv, lab, "")
+	_, err := upKube(t, inv, lab, "")
 	if err == nil || !strings.Contains(err.Error(), "kube/join/master-2") || !strings.Contains(err.Error(), "kubeadm join") {
 		t.Fatalf("the failed join: %v", err)
 	}
@@ -309,7 +308,8 @@ func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 	if !learner {
 		t.Fatalf("the failed join left no learner: %+v", c.Members)
 	}
-	if log, err = upKube(t, inv, lab, ""); err != nil {
+	log, err := upKube(t, inv, lab, "")
+	if err != nil {
 		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
 	}
 	out := strings.Join(log.lines, "\n")

@@ -303,7 +303,8 @@ func (h *Host) runShell(ctx context.Context, c *Call, bash bool, script string, 
 	if err == nil {
 		return 0
 	}
-	if status, ok := interp.IsExitStatus(err); ok {
+	var status interp.ExitStatus
+	if errors.As(err, &status) {
 		return int(status)
 	}
 	if ctx.Err() != nil {
