@@ -27,17 +27,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.Is(err, errChanges) {
 		fmt.Fprintln(stderr, "Error:", err)
+		if errors.As(err, new(*usageError)) {
+			fmt.Fprintln(stderr, "Run 'homelab --help' for usage.")
+		}
 	}
 	return exitCode(err)
 }
 
-// Exit codes.
+// Exit codes, as Terraform's: 1 for every error, a bad command line
+// included, and 2 only for plan --detailed-exitcode's "succeeded, with
+// changes", so a typo in CI never reads as "changes".
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
-	// exitChanges is plan --detailed-exitcode's "succeeded, with changes",
-	// as in Terraform.
+	exitOK      = 0
+	exitError   = 1
 	exitChanges = 2
 )
 
@@ -45,7 +47,8 @@ const (
 // changes; it is not printed.
 var errChanges = errors.New("the plan has changes")
 
-// usageError is a command line that does not make sense.
+// usageError is a command line that does not make sense: it exits 1 as
+// every error does, and is followed by a pointer to --help.
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -54,14 +57,11 @@ func (e *usageError) Unwrap() error { return e.err }
 // exitCode maps an error to the process exit code; it is the only place
 // that does.
 func exitCode(err error) int {
-	var usage *usageError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errChanges):
 		return exitChanges
-	case errors.As(err, &usage):
-		return exitUsage
 	default:
 		return exitError
 	}

@@ -119,17 +119,20 @@ func TestExitCodes(t *testing.T) {
 		stdout string
 	}{
 		{"valid", []string{"validate", "-i", "inventories/small.yaml", "-p", "plans/full-stack.yaml"}, 0, "", "inventories/small.yaml: valid (4 guests on 1 nodes, 1 networks)"},
-		{"no inventory", []string{"plan", "--offline"}, 2, "no inventory: pass -i FILE", ""},
-		{"bad output", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-o", "yaml"}, 2, "-o yaml: want one of text, json, markdown, mermaid", ""},
-		{"unknown flag", []string{"plan", "--bogus"}, 2, "unknown flag: --bogus", ""},
-		{"extra argument", []string{"validate", "extra"}, 2, `unknown command "extra"`, ""},
-		{"unknown command", []string{"deploy"}, 2, `unknown command "deploy"`, ""},
+		{"no inventory", []string{"plan", "--offline"}, 1, "no inventory: pass -i FILE", ""},
+		{"bad output", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-o", "yaml"}, 1, "-o yaml: want one of text, json, markdown, mermaid", ""},
+		{"unknown flag", []string{"plan", "--bogus"}, 1, "unknown flag: --bogus", ""},
+		{"extra argument", []string{"validate", "extra"}, 1, `unknown command "extra"`, ""},
+		{"unknown command", []string{"deploy"}, 1, `unknown command "deploy"`, ""},
 		{"missing inventory file", []string{"validate", "-i", "inventories/nope.yaml"}, 1, "nope.yaml", ""},
 		{"invalid inventory", []string{"validate", "-i", "inventories/testdata/invalid/vlan-out-of-range.yaml"}, 1, "vlan", ""},
 		{"unknown plan phase", []string{"plan", "--offline", "-i", "inventories/small.yaml", "-p", "cmd/homelab/testdata/unknown-phase.yaml"}, 1, `unknown phase kind "dns"`, ""},
 		{"detailed exit code", []string{"plan", "--offline", "--detailed-exitcode", "-i", "inventories/small.yaml"}, 2, "", "Plan:"},
+		// As Terraform: 2 means "changes" only, so a typo in CI never
+		// reads as a plan with changes.
+		{"detailed exit code, bad flag", []string{"plan", "--offline", "--detailed-exitcode", "--bogus", "-i", "inventories/small.yaml"}, 1, "unknown flag: --bogus", ""},
 		{"version", []string{"version"}, 0, "", "homelab dev (plan format 1)"},
-		{"offline and simulate", []string{"plan", "--offline", "--simulate", "-i", "inventories/small.yaml"}, 2, "--offline and --simulate: pick one", ""},
+		{"offline and simulate", []string{"plan", "--offline", "--simulate", "-i", "inventories/small.yaml"}, 1, "--offline and --simulate: pick one", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
