@@ -11,15 +11,18 @@ require (
 	// PVE simulator is tested against it unmodified. Its retries stay off:
 	// they re-send POSTs.
 	github.com/luthermonson/go-proxmox v0.8.1
-	// go-difflib: the unified diffs plans show for files homelab changes on hosts.
-	github.com/pmezard/go-difflib v1.0.0
 	// pkg/sftp: file sync on hosts (temp file + posix-rename), over x/crypto/ssh.
 	github.com/pkg/sftp v1.13.10
+	// go-difflib: the unified diffs plans show for files homelab changes on hosts.
+	github.com/pmezard/go-difflib v1.0.0
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).
 	github.com/spf13/cobra v1.10.1
-	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.
 	// x/crypto/ssh: commands on hosts, known_hosts checks, the simulated SSH hosts.
 	golang.org/x/crypto v0.45.0
+	// x/sync/errgroup: bounded fan-out of concurrent reads outside the engine
+	// (observing a plan's steps), every failure kept.
+	golang.org/x/sync v0.17.0
+	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.
 	gopkg.in/yaml.v3 v3.0.1
 	// mvdan.cc/sh v3.13.1 (the newest that builds with Go 1.25): a real POSIX
 	// shell (parser and interpreter) for the simulated hosts of pkg/sim/host,

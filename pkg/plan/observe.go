@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Observe asks every step that can observe (its phase has a client) what
@@ -22,8 +24,10 @@ func Observe(ctx context.Context, p *Plan, parallel int) error {
 	for i, s := range p.Steps {
 		index[string(s.ID)] = i
 	}
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
+	// Every step's failure is reported, not only the first: the group
+	// bounds the fan-out, and the errors are collected beside it.
+	var g errgroup.Group
+	g.SetLimit(max(parallel, 1))
 	var mu sync.Mutex
 	var errs []error
 	observed := 0
@@ -32,24 +36,21 @@ func Observe(ctx context.Context, p *Plan, parallel int) error {
 			continue
 		}
 		observed++
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			change, err := s.Work.Observe(ctx)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("observe %s: %w", s.ID, err))
-				return
+				return nil
 			}
 			ps := &p.Steps[index[string(s.ID)]]
 			ps.Change = change
 			ps.ObservedDigest = digest(change)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // every goroutine returns nil; errs holds what failed
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
