@@ -58,7 +58,9 @@ func TestNetworkPhaseAgainstSimulator(t *testing.T) {
 	if w := writeCommands(s); len(w) != 0 {
 		t.Fatalf("planning wrote to the router: %v", w)
 	}
-	if !p.Observed || p.Summary().Create != len(p.Steps) {
+	// Every step creates, but router/dns-remote-requests: a router reset to
+	// its default configuration answers remote DNS requests already.
+	if !p.Observed || p.Summary().Create != len(p.Steps)-1 {
 		t.Fatalf("first plan: observed %v, %+v of %d steps", p.Observed, p.Summary(), len(p.Steps))
 	}
 
@@ -66,7 +68,7 @@ func TestNetworkPhaseAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	adds := len(writeCommands(s))
-	if adds != len(p.Steps) {
+	if adds != len(p.Steps)-1 {
 		t.Errorf("%d writes for %d steps", adds, len(p.Steps))
 	}
 
