@@ -17,7 +17,7 @@ func TestUpSimulateTwice(t *testing.T) {
 	invPath := tempInventory(t, "small")
 	labDir := filepath.Join(filepath.Dir(invPath), ".homelab", "small", "simulated-lab")
 	code, out, errOut := runCLI(t, "up", "--simulate", "-i", invPath, "-p", "plans/infrastructure.yaml")
-	if code != 0 || !strings.Contains(out, "network        17 created") {
+	if code != 0 || !strings.Contains(out, "network        18 created") {
 		t.Fatalf("first up (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 	if _, err := os.Stat(filepath.Join(labDir, "lab.json")); err != nil {
@@ -141,7 +141,7 @@ func TestApplyRefusesAPlanTheLabOutgrew(t *testing.T) {
 		t.Fatalf("apply of an outgrown plan: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := runCLI(t, "status", "--simulate", "-i", invPath, "-p", "plans/network.yaml")
-	if code != 0 || !strings.Contains(out, "17 resources: 17 in sync.") {
+	if code != 0 || !strings.Contains(out, "19 resources: 19 in sync.") {
 		t.Fatalf("status (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 }

@@ -53,6 +53,7 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 	if err != nil {
 		return c, err
 	}
+	conn.SetLogger(logger)
 	c.Router = conn
 	if c.Proxmox, err = proxmoxClient(inv.Proxmox, opts, logger); err != nil {
 		return c, err

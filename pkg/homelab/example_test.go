@@ -28,7 +28,7 @@ func ExamplePlan() {
 	}
 	s := p.Summary()
 	fmt.Printf("%d steps: %d to create, %d to change, %d to run\n", len(p.Steps), s.Create, s.Update, s.Run)
-	// Output: 50 steps: 37 to create, 7 to change, 6 to run
+	// Output: 52 steps: 38 to create, 7 to change, 6 to run
 }
 
 // Build the router and the guests on a simulated lab, then plan again:
@@ -62,7 +62,7 @@ func ExampleUp() {
 	}
 	s := p.Summary()
 	fmt.Printf("after up: %d unchanged, %d gates\n", s.None, s.Run)
-	// Output: after up: 21 unchanged, 4 gates
+	// Output: after up: 23 unchanged, 4 gates
 }
 
 // List what down would remove: only what carries the inventory's mark.

@@ -50,7 +50,7 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		HAProxyBinary:  realHAProxy(),
 		VRRPScale:      o.VRRPScale,
 		Latency:        o.HostLatency,
-		DNS:            l.Router.Resolve,
+		DNS:            l.Router.ResolveFrom,
 		Logger:         o.Logger,
 		Programs:       l.Kube.Programs(),
 		Packages:       l.Kube.Packages(),

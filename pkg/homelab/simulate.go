@@ -158,6 +158,7 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
 		RouterManagement: simulatedManagement,
 	}
+	lab.clients.Router.SetLogger(o.Logger)
 	if err := lab.startProxmox(inv, secret); err != nil {
 		lab.Close()
 		return nil, err

@@ -93,6 +93,17 @@ type Router struct {
 	VLANMode string `yaml:"vlan_mode"`
 	// Bridge is the VLAN-filtering bridge in bridge-filtering mode.
 	Bridge string `yaml:"bridge"`
+	// DNS is what homelab may change in the router's DNS settings.
+	DNS RouterDNS `yaml:"dns"`
+}
+
+// RouterDNS is what homelab may change in the router's /ip/dns, a
+// router-wide setting homelab does not own.
+type RouterDNS struct {
+	// AllowRemoteRequests lets homelab set /ip/dns allow-remote-requests=yes
+	// when a network's guests use the router as their DNS server and it is
+	// off. Without it, homelab reports a conflict instead.
+	AllowRemoteRequests bool `yaml:"allow_remote_requests"`
 }
 
 // Network is one VLAN with its router side and its Proxmox side.

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ros "github.com/go-routeros/routeros/v3"
@@ -30,7 +32,13 @@ type Conn struct {
 	pass    string
 	tls     *tls.Config
 	timeout time.Duration
+	logger  *slog.Logger
+	// closing shortens the deadlines of the session's last words (/quit).
+	closing *atomic.Bool
 }
+
+// quitWait bounds how long Close waits for the router to answer /quit.
+const quitWait = 500 * time.Millisecond
 
 // NewConn returns a session that dials address (host:port) on first use.
 // tlsConfig nil means the plain API. timeout bounds every read and write.
@@ -38,7 +46,18 @@ func NewConn(address, user, password string, tlsConfig *tls.Config, timeout time
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Conn{address: address, user: user, pass: password, tls: tlsConfig, timeout: timeout}
+	return &Conn{address: address, user: user, pass: password, tls: tlsConfig, timeout: timeout, logger: slog.New(slog.DiscardHandler)}
+}
+
+// SetLogger sets the logger that hears which router a session reached
+// (its RouterOS version and board); nil discards.
+func (c *Conn) SetLogger(l *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	c.logger = l
 }
 
 // deadlineConn refreshes the deadline before every read and write, so a
@@ -46,15 +65,23 @@ func NewConn(address, user, password string, tlsConfig *tls.Config, timeout time
 type deadlineConn struct {
 	net.Conn
 	timeout time.Duration
+	closing *atomic.Bool
+}
+
+func (c deadlineConn) deadline() time.Time {
+	if c.closing != nil && c.closing.Load() {
+		return time.Now().Add(min(c.timeout, quitWait))
+	}
+	return time.Now().Add(c.timeout)
 }
 
 func (c deadlineConn) Read(b []byte) (int, error) {
-	c.SetReadDeadline(time.Now().Add(c.timeout))
+	c.SetReadDeadline(c.deadline())
 	return c.Conn.Read(b)
 }
 
 func (c deadlineConn) Write(b []byte) (int, error) {
-	c.SetWriteDeadline(time.Now().Add(c.timeout))
+	c.SetWriteDeadline(c.deadline())
 	return c.Conn.Write(b)
 }
 
@@ -70,7 +97,8 @@ func (c *Conn) dial(ctx context.Context) error {
 	if err != nil {
 		return step.Retryable(fmt.Errorf("dial router %s: %w", c.address, err))
 	}
-	client, err := ros.NewClient(deadlineConn{Conn: raw, timeout: c.timeout})
+	closing := new(atomic.Bool)
+	client, err := ros.NewClient(deadlineConn{Conn: raw, timeout: c.timeout, closing: closing})
 	if err != nil {
 		raw.Close()
 		return step.Retryable(fmt.Errorf("router %s: %w", c.address, err))
@@ -83,7 +111,30 @@ func (c *Conn) dial(ctx context.Context) error {
 		}
 		return step.Retryable(fmt.Errorf("log in to router %s: %w", c.address, err))
 	}
-	c.client, c.raw = client, raw
+	if err := c.identify(client); err != nil {
+		client.Close()
+		return err
+	}
+	c.client, c.raw, c.closing = client, raw, closing
+	return nil
+}
+
+// identify is the session's first command: /system/resource/print, which
+// every RouterOS router answers, to check that the peer is one and to log
+// its version and board (as other RouterOS tools do first).
+func (c *Conn) identify(client *ros.Client) error {
+	rep, err := client.RunArgs([]string{"/system/resource/print", "=.proplist=version,board-name,architecture-name"})
+	var de *ros.DeviceError
+	switch {
+	case errors.As(err, &de):
+		return fmt.Errorf("router %s: /system/resource/print: %s (the user %s needs the read policy)", c.address, de.Sentence.Map["message"], c.user)
+	case err != nil:
+		return step.Retryable(fmt.Errorf("router %s: /system/resource/print: %w", c.address, err))
+	case len(rep.Re) == 0 || rep.Re[0].Map["version"] == "":
+		return fmt.Errorf("router %s: /system/resource/print shows no RouterOS version: is it a RouterOS router?", c.address)
+	}
+	r := rep.Re[0].Map
+	c.logger.Info("connected to the router", "router", c.address, "version", r["version"], "board", r["board-name"], "architecture", r["architecture-name"])
 	return nil
 }
 
@@ -129,12 +180,19 @@ func (c *Conn) RemoteAddr() netip.Addr {
 	return netip.Addr{}
 }
 
-// Close ends the session.
+// Close ends the session the way RouterOS expects, with /quit, waiting at
+// most half a second for the router's answer: !fatal and a bare reason
+// word ("session terminated on request"), which go-routeros reports as an
+// unparsable word; that answer, or none, is the expected end.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.client == nil {
 		return nil
+	}
+	c.closing.Store(true)
+	if _, err := c.client.RunArgs([]string{"/quit"}); err != nil {
+		c.logger.Debug("router session ended", "router", c.address, "answer", err.Error())
 	}
 	err := c.client.Close()
 	c.client = nil

@@ -44,14 +44,21 @@ const (
 // lease; static DNS records for guests and service names.
 func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	b := builder{inv: inv, conn: p.Conn}
+	dns := b.remoteDNS()
 	for i := range inv.Networks {
 		n := &inv.Networks[i]
+		var iface step.ID
 		if inv.Router.VLANMode == ModeBridgeFiltering {
-			b.bridgeFilteringNetwork(n)
+			iface = b.bridgeFilteringNetwork(n)
 		} else {
-			b.interfaceNetwork(n)
+			iface = b.interfaceNetwork(n)
 		}
-		b.dhcp(n)
+		member := b.lanMember(n, iface)
+		needs := []step.ID{member}
+		if dns != "" && usesRouterDNS(inv, n) {
+			needs = append(needs, dns)
+		}
+		b.dhcp(n, needs)
 	}
 	for i := range inv.Guests {
 		b.lease(&inv.Guests[i])
@@ -99,7 +106,9 @@ func DHCPServer(n *inventory.Network) string { return "dhcp-" + n.Name }
 // Pool is the name of the address pool of network n.
 func Pool(n *inventory.Network) string { return "pool-" + n.Name }
 
-func (b *builder) interfaceNetwork(n *inventory.Network) {
+// interfaceNetwork adds the network's bridge, VLAN interfaces and gateway
+// address, and returns the step of the interface that holds the gateway.
+func (b *builder) interfaceNetwork(n *inventory.Network) step.ID {
 	bridge := step.ID("router/bridge/" + n.Name)
 	b.add("/interface/bridge", []string{"name"}, bridge, fmt.Sprintf("bridge %s for VLAN %d (%s)", n.RouterBridge, n.VLAN, n.Name), nil,
 		step.Set("name", n.RouterBridge))
@@ -118,9 +127,12 @@ func (b *builder) interfaceNetwork(n *inventory.Network) {
 		[]step.ID{bridge},
 		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
 		step.Set("interface", n.RouterBridge))
+	return bridge
 }
 
-func (b *builder) bridgeFilteringNetwork(n *inventory.Network) {
+// bridgeFilteringNetwork adds the network's bridge VLAN entry, VLAN
+// interface and gateway address, and returns the VLAN interface's step.
+func (b *builder) bridgeFilteringNetwork(n *inventory.Network) step.ID {
 	bridge := b.inv.Router.Bridge
 	entry := b.add("/interface/bridge/vlan", []string{"vlan-ids"}, step.ID("router/bridge-vlan/"+n.Name), fmt.Sprintf("VLAN %d (%s) tagged on %s and its trunk ports", n.VLAN, n.Name, bridge), nil,
 		step.Set("bridge", bridge),
@@ -134,6 +146,74 @@ func (b *builder) bridgeFilteringNetwork(n *inventory.Network) {
 		[]step.ID{vlan.ID},
 		step.Set("address", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits())),
 		step.Set("interface", n.RouterBridge))
+	return vlan.ID
+}
+
+// lanMember puts the network's router interface (the one iface made) into
+// the LAN interface list, so that the default configuration's input chain
+// lets its guests reach the router (DNS).
+func (b *builder) lanMember(n *inventory.Network, iface step.ID) step.ID {
+	id := step.ID("router/lan-member/" + n.Name)
+	entry := LANMemberEntry(Comment(b.inv, id), n.RouterBridge)
+	s := &step.Step{ID: id, Description: fmt.Sprintf("%s joins the interface list %s", n.RouterBridge, LANList), Needs: []step.ID{iface},
+		Intent: step.Change{Action: step.Create, Fields: []step.Field{step.Set("list", LANList), step.Set("interface", n.RouterBridge), step.Set("comment", entry.Comment)}}}
+	if b.conn != nil {
+		s.Work = LANMemberWork{Conn: b.conn, Entry: entry}
+	}
+	b.steps = append(b.steps, s)
+	return id
+}
+
+// remoteDNS adds the check that the router answers its guests' DNS
+// queries when a network gives them the router as DNS server, and returns
+// its ID ("" when no network does).
+func (b *builder) remoteDNS() step.ID {
+	var users []string
+	for i := range b.inv.Networks {
+		n := &b.inv.Networks[i]
+		for _, a := range n.DNS {
+			if isRouterAddress(b.inv, a) {
+				users = append(users, fmt.Sprintf("%s (%s)", n.Name, a))
+				break
+			}
+		}
+	}
+	if len(users) == 0 {
+		return ""
+	}
+	id := step.ID("router/dns-remote-requests")
+	intent := step.Change{Action: step.None, Reason: "checked: RouterOS's default configuration answers remote DNS requests"}
+	if b.inv.Router.DNS.AllowRemoteRequests {
+		intent.Reason += "; turned on if off (router.dns.allow_remote_requests)"
+	}
+	s := &step.Step{ID: id, Description: "the router answers the guests' DNS queries (/ip/dns allow-remote-requests)", Intent: intent}
+	if b.conn != nil {
+		s.Work = RemoteDNSWork{Conn: b.conn, Networks: users, Allow: b.inv.Router.DNS.AllowRemoteRequests}
+	}
+	b.steps = append(b.steps, s)
+	return id
+}
+
+// usesRouterDNS reports whether network n gives its guests one of the
+// router's addresses as DNS server.
+func usesRouterDNS(inv *inventory.Inventory, n *inventory.Network) bool {
+	for _, a := range n.DNS {
+		if isRouterAddress(inv, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRouterAddress reports whether a is an address the router holds for
+// homelab: a network's gateway.
+func isRouterAddress(inv *inventory.Inventory, a netip.Addr) bool {
+	for _, n := range inv.Networks {
+		if n.Gateway == a {
+			return true
+		}
+	}
+	return false
 }
 
 // enableFiltering is the last router step in bridge-filtering mode: it runs
@@ -157,7 +237,10 @@ func (b *builder) enableFiltering(mgmt netip.Addr) {
 	b.steps = append(b.steps, s)
 }
 
-func (b *builder) dhcp(n *inventory.Network) {
+// dhcp adds the network's pool, DHCP server and DHCP network. The DHCP
+// server also needs the steps in needs (the network's LAN membership, the
+// router's DNS check): guests come up only once the router answers them.
+func (b *builder) dhcp(n *inventory.Network, needs []step.ID) {
 	if n.DHCP == nil {
 		return
 	}
@@ -165,7 +248,7 @@ func (b *builder) dhcp(n *inventory.Network) {
 		step.Set("name", Pool(n)),
 		step.Set("ranges", fmt.Sprintf("%s-%s", n.DHCP.Start, n.DHCP.End)))
 	b.add("/ip/dhcp-server", []string{"name", "interface"}, step.DHCPServerID(n.Name), fmt.Sprintf("DHCP server %s on %s", DHCPServer(n), n.RouterBridge),
-		[]step.ID{pool.ID, step.ID("router/address/" + n.Name)},
+		append([]step.ID{pool.ID, step.ID("router/address/" + n.Name)}, needs...),
 		step.Set("name", DHCPServer(n)),
 		step.Set("interface", n.RouterBridge),
 		step.Set("address-pool", Pool(n)),

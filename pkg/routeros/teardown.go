@@ -25,6 +25,7 @@ var teardownMenus = []string{
 	"/ip/dhcp-server",
 	"/ip/pool",
 	"/ip/address",
+	"/interface/list/member",
 	"/interface/bridge/port",
 	"/interface/vlan",
 	"/interface/bridge/vlan",

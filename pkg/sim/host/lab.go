@@ -44,9 +44,10 @@ type LabOptions struct {
 	// no /etc/hosts line gives), by host name: curl of an https:// URL and
 	// apt-get update of a third-party repository reach these handlers.
 	Internet map[string]http.Handler
-	// DNS answers the names /etc/hosts does not (nsswitch's "files dns"):
-	// the router's static DNS in the simulated lab. Nil: no DNS.
-	DNS func(name string) (netip.Addr, bool)
+	// DNS answers the names /etc/hosts does not (nsswitch's "files dns"),
+	// asked by the host at address from: the router's DNS in the simulated
+	// lab, which may drop the query (false). Nil: no DNS.
+	DNS func(from netip.Addr, name string) (netip.Addr, bool)
 	// Latency is how long apt takes; zero is instant.
 	Latency Latency
 	// StrictBackends reports HAProxy backend servers that nothing serves

@@ -122,7 +122,7 @@ func (h *Host) resolve(name string) (netip.Addr, bool) {
 	if a, ok := h.resolveFile(name); ok || h.lab.opts.DNS == nil {
 		return a, ok
 	}
-	return h.lab.opts.DNS(name)
+	return h.lab.opts.DNS(h.IP(), name)
 }
 
 // resolveFile looks a host name up in h's /etc/hosts.

@@ -327,7 +327,7 @@ func getent(_ context.Context, c *Call) int {
 		}
 		if !found && c.Host.lab.opts.DNS != nil {
 			// Not in /etc/hosts: the resolver asks DNS (nsswitch "files dns").
-			if a, ok := c.Host.lab.opts.DNS(name); ok {
+			if a, ok := c.Host.lab.opts.DNS(c.Host.IP(), name); ok {
 				fmt.Fprintf(c.Stdout, "%-15s %s\n", a, name)
 				found = true
 			}

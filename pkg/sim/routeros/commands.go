@@ -54,6 +54,9 @@ func (r *Router) run(words []string) reply {
 	if c.path == "/interface" && (c.verb == "print" || c.verb == "getall") {
 		return printItems(r.interfaces(), c)
 	}
+	if _, ok := settingsMenus[c.path]; ok {
+		return r.runSettings(c.path, c)
+	}
 	m, ok := r.menus[c.path]
 	if !ok {
 		return trap(0, "no such command prefix")
@@ -143,6 +146,9 @@ func (r *Router) checkArgs(m *menu, c command, extra ...string) reply {
 		if !ok || (arg == "server" && v == "all") || (arg == "address-pool" && v == "static-only") {
 			continue
 		}
+		if strings.HasSuffix(arg, "-interface") || strings.HasSuffix(arg, "-interface-list") {
+			v = strings.TrimPrefix(v, "!") // firewall matchers take a negation
+		}
 		if !slices.Contains(r.names(target), v) {
 			return trap(1, "input does not match any value of %s", arg)
 		}
@@ -199,6 +205,9 @@ func (m *menu) targets(c command) ([]*item, reply) {
 	var out []*item
 	for _, id := range strings.Split(ids, ",") {
 		it := m.find(id)
+		if it == nil && !strings.HasPrefix(id, "*") {
+			it = m.named(id) // named menus take a name for an id
+		}
 		if it == nil {
 			return nil, trap(1, "no such item")
 		}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // item is one row of a menu, with RouterOS's ".id" handle.
@@ -37,19 +38,54 @@ func (m *menu) find(id string) *item {
 	return nil
 }
 
+// named returns the one item named name, or nil.
+func (m *menu) named(name string) *item {
+	var found *item
+	for _, it := range m.items {
+		if it.props["name"] == name {
+			if found != nil {
+				return nil
+			}
+			found = it
+		}
+	}
+	return found
+}
+
 // Router is the simulated router's configuration: the menus homelab uses,
 // starting the way a factory-configured router looks.
 type Router struct {
 	menus  map[string]*menu
 	nextID int
+	// settings are the menus that hold one set of properties (/ip/dns,
+	// /system/identity), see settingsMenus.
+	settings map[string]map[string]string
+	booted   time.Time
 }
 
-// NewRouter returns a router as it comes from the factory: ether1..ether10,
-// a bridge named "bridge" and the address 192.168.88.1/24 on it.
+// NewRouter returns a router as it comes from the factory, reset to its
+// default configuration: ether1..ether10, a bridge named "bridge" with the
+// address 192.168.88.1/24, and the defconf interface lists, firewall and
+// DNS settings (see defconf.go).
 func NewRouter() *Router {
-	r := &Router{menus: map[string]*menu{}, nextID: 1}
+	r := newRouter()
+	r.applyDefconf()
+	return r
+}
+
+// NewEmptyRouter returns a router reset without its default configuration
+// (`/system reset-configuration no-defaults=yes`, then the interfaces,
+// bridge and address NewRouter has): no interface lists but the built-in
+// ones, no firewall rules, DNS answering only the router itself.
+func NewEmptyRouter() *Router { return newRouter() }
+
+func newRouter() *Router {
+	r := &Router{menus: map[string]*menu{}, nextID: 1, settings: defaultSettings(), booted: time.Now()}
 	for _, m := range menus() {
 		r.menus[m.path] = m
+	}
+	for _, name := range builtinLists {
+		r.insert(r.menus["/interface/list"], map[string]string{"name": name, "builtin": "true", "dynamic": "false"})
 	}
 	for i := 1; i <= 10; i++ {
 		r.insert(r.menus["/interface/ethernet"], map[string]string{"name": fmt.Sprintf("ether%d", i), "mtu": "1500", "disabled": "false"})
@@ -182,6 +218,26 @@ func menus() []*menu {
 		{path: "/ip/dhcp-server/lease", attrs: append([]string{"address", "mac-address", "server", "client-id", "lease-time", "block-access"}, common...),
 			defaults: map[string]string{"disabled": "false", "dynamic": "false"},
 			refs:     map[string]string{"server": "/ip/dhcp-server"}, duplicate: leaseDuplicate},
+		{path: "/interface/list", attrs: []string{"name", "include", "exclude", "comment"},
+			defaults: map[string]string{"builtin": "false", "dynamic": "false"},
+			// The text of RouterOS's refusal is the simulator's own.
+			duplicate: uniqueIn("/interface/list", "failure: interface list with such name already exists", "name")},
+		{path: "/interface/list/member", attrs: append([]string{"list", "interface"}, common...),
+			defaults: map[string]string{"disabled": "false", "dynamic": "false"},
+			refs:     map[string]string{"list": "/interface/list", "interface": "/interface"},
+			// The text of RouterOS's refusal is the simulator's own.
+			duplicate: uniqueIn("/interface/list/member", "failure: already have such member", "list", "interface")},
+		{path: "/ip/firewall/filter", attrs: append([]string{"chain", "action", "connection-state", "connection-nat-state", "protocol",
+			"src-address", "dst-address", "dst-port", "in-interface", "in-interface-list", "out-interface", "out-interface-list",
+			"ipsec-policy", "jump-target", "log", "log-prefix"}, common...),
+			defaults: map[string]string{"action": "accept", "disabled": "false", "dynamic": "false"},
+			refs: map[string]string{"in-interface": "/interface", "out-interface": "/interface",
+				"in-interface-list": "/interface/list", "out-interface-list": "/interface/list"}},
+		{path: "/ip/firewall/nat", attrs: append([]string{"chain", "action", "src-address", "dst-address", "protocol", "dst-port",
+			"in-interface", "in-interface-list", "out-interface", "out-interface-list", "ipsec-policy", "to-addresses", "to-ports"}, common...),
+			defaults: map[string]string{"action": "accept", "disabled": "false", "dynamic": "false"},
+			refs: map[string]string{"in-interface": "/interface", "out-interface": "/interface",
+				"in-interface-list": "/interface/list", "out-interface-list": "/interface/list"}},
 		{path: "/ip/dns/static", attrs: append([]string{"name", "address", "type", "ttl", "match-subdomain"}, common...),
 			defaults:  map[string]string{"type": "A", "ttl": "1d", "disabled": "false", "dynamic": "false"},
 			duplicate: uniqueIn("/ip/dns/static", "failure: entry already exists", "name", "type", "address")},
@@ -210,7 +266,8 @@ func normalise(key, value string) string {
 
 func isBoolean(key string) bool {
 	switch key {
-	case "disabled", "vlan-filtering", "ingress-filtering", "authoritative", "block-access", "match-subdomain":
+	case "disabled", "vlan-filtering", "ingress-filtering", "authoritative", "block-access", "match-subdomain",
+		"allow-remote-requests", "verify-doh-cert", "log":
 		return true
 	}
 	return false

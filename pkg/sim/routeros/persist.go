@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"time"
 )
 
 // stateFormat is the version of what Save writes; Load refuses others.
@@ -19,6 +20,10 @@ type savedRouter struct {
 	// they follow from the rest.
 	Menus  map[string][]savedItem `json:"menus"`
 	NextID int                    `json:"next_id"`
+	// Settings are the settings menus (/ip/dns, /system/identity). A
+	// state saved before they existed loads with the default
+	// configuration's, which is what that router answered as.
+	Settings map[string]map[string]string `json:"settings,omitempty"`
 	// LockedOut is set when the configuration had cut the API's
 	// management path.
 	LockedOut bool `json:"locked_out,omitempty"`
@@ -35,7 +40,11 @@ type savedItem struct {
 // one does. Faults, the command log and the users are not saved.
 func (s *Server) Save(w io.Writer) error {
 	s.mu.Lock()
-	out := savedRouter{FormatVersion: stateFormat, Menus: map[string][]savedItem{}, NextID: s.router.nextID, LockedOut: s.lockedOut}
+	out := savedRouter{FormatVersion: stateFormat, Menus: map[string][]savedItem{}, NextID: s.router.nextID, LockedOut: s.lockedOut,
+		Settings: map[string]map[string]string{}}
+	for path, props := range s.router.settings {
+		out.Settings[path] = maps.Clone(props)
+	}
 	for path, m := range s.router.menus {
 		items := make([]savedItem, 0, len(m.items))
 		for _, it := range m.items {
@@ -62,9 +71,18 @@ func (s *Server) Load(r io.Reader) error {
 	if in.FormatVersion != stateFormat {
 		return fmt.Errorf("routeros simulator: load: state format %d, this simulator reads %d", in.FormatVersion, stateFormat)
 	}
-	router := &Router{menus: map[string]*menu{}, nextID: in.NextID}
+	router := &Router{menus: map[string]*menu{}, nextID: in.NextID, settings: defaultSettings(), booted: time.Now()}
 	for _, m := range menus() {
 		router.menus[m.path] = m
+	}
+	if in.Settings == nil {
+		router.settings["/ip/dns"]["allow-remote-requests"] = "true"
+	}
+	for path, props := range in.Settings {
+		if _, ok := router.settings[path]; !ok {
+			return fmt.Errorf("routeros simulator: load: no settings menu %s in this simulator", path)
+		}
+		router.settings[path] = maps.Clone(props)
 	}
 	for _, path := range slices.Sorted(maps.Keys(in.Menus)) {
 		m, ok := router.menus[path]

@@ -57,17 +57,20 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Errorf("%s/print after Load:\n%s\nwas:\n%s", path, b, a)
 		}
 	}
-	for _, cl := range []*struct {
-		name string
-		addr string
-	}{{"saved", addr}, {"loaded", addr2}} {
-		c := dial(t, cl.addr)
-		rep, err := c.Run("/ip/pool/add", "=name=pool20", "=ranges=10.0.20.100-10.0.20.199")
+	var next []string
+	for _, a := range []string{addr, addr2} {
+		rep, err := dial(t, a).Run("/ip/pool/add", "=name=pool20", "=ranges=10.0.20.100-10.0.20.199")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id := rep.Done.Map["ret"]; id != "*13" {
-			t.Errorf("%s router: the next add got %s", cl.name, id)
+		next = append(next, rep.Done.Map["ret"])
+	}
+	if next[0] == "" || next[0] != next[1] {
+		t.Errorf("the next add got %s on the saved router, %s on the loaded one", next[0], next[1])
+	}
+	for _, path := range []string{"/interface/list", "/interface/list/member", "/ip/firewall/filter", "/ip/firewall/nat", "/ip/dns", "/system/identity"} {
+		if a, b := printed(t, before, path), printed(t, after, path); a != b {
+			t.Errorf("%s/print after Load:\n%s\nwas:\n%s", path, b, a)
 		}
 	}
 }

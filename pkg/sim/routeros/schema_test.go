@@ -139,3 +139,34 @@ func TestSimulatorMatchesRouterOSSchema(t *testing.T) {
 		}
 	}
 }
+
+// The settings menus (/ip/dns, /system/identity, /system/resource) exist
+// in RouterOS with print, and set where the simulator takes it, with
+// every argument the simulator accepts.
+func TestSettingsMenusMatchRouterOSSchema(t *testing.T) {
+	root := loadSchema(t)
+	for path, attrs := range settingsMenus {
+		node, ok := root.walk(t, path)
+		if !ok {
+			t.Errorf("menu %s does not exist in RouterOS", path)
+			continue
+		}
+		if _, ok := node.child(t, "print"); !ok {
+			t.Errorf("%s/print does not exist in RouterOS", path)
+		}
+		set, hasSet := node.child(t, "set")
+		if hasSet != (attrs != nil) {
+			t.Errorf("%s/set exists in RouterOS: %v, in the simulator: %v", path, hasSet, attrs != nil)
+		}
+		for _, a := range attrs {
+			if _, ok := set.child(t, a); !ok {
+				t.Errorf("%s/set has no argument %s in RouterOS", path, a)
+			}
+		}
+		for k := range defaultSettings()[path] {
+			if _, ok := set.child(t, k); !ok {
+				t.Errorf("%s prints %s, which RouterOS cannot set", path, k)
+			}
+		}
+	}
+}

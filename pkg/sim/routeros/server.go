@@ -30,6 +30,9 @@ type Options struct {
 	// path to it locks every client out. Default 192.168.88.1, the factory
 	// address.
 	Management netip.Addr
+	// NoDefaults starts the router reset without its default configuration
+	// (see NewEmptyRouter) instead of with it (see NewRouter).
+	NoDefaults bool
 }
 
 // Server is a simulated router listening on loopback.
@@ -62,7 +65,8 @@ type injectedTrap struct {
 	message string
 }
 
-// New returns a server over a factory-configured router.
+// New returns a server over a router reset to its default configuration
+// (or without it, with Options.NoDefaults).
 func New(opts Options) *Server {
 	users := opts.Users
 	if len(users) == 0 {
@@ -72,7 +76,11 @@ func New(opts Options) *Server {
 	if !mgmt.IsValid() {
 		mgmt = netip.MustParseAddr("192.168.88.1")
 	}
-	return &Server{router: NewRouter(), users: users, tls: opts.TLS, conns: map[net.Conn]struct{}{}, mgmt: mgmt}
+	router := NewRouter()
+	if opts.NoDefaults {
+		router = NewEmptyRouter()
+	}
+	return &Server{router: router, users: users, tls: opts.TLS, conns: map[net.Conn]struct{}{}, mgmt: mgmt}
 }
 
 // Start listens on a free loopback port and serves until Close.
@@ -199,6 +207,12 @@ func (s *Server) serve(c net.Conn) {
 		if drop {
 			return
 		}
+		if cmd[0] == "/quit" {
+			// RouterOS ends the session with !fatal and a bare reason
+			// word (research/routeros.md §1.2), then closes it.
+			c.Write(encodeSentence("!fatal", "session terminated on request"))
+			return
+		}
 		if silent {
 			continue
 		}
@@ -231,6 +245,7 @@ func (s *Server) handle(cmd []string, loggedIn *bool) (rep reply, drop, silent b
 	}
 	s.log = append(s.log, logged)
 	switch {
+	case cmd[0] == "/quit":
 	case cmd[0] == "/login":
 		rep = s.login(cmd, loggedIn)
 	case !*loggedIn:
@@ -311,13 +326,42 @@ func (s *Server) login(cmd []string, loggedIn *bool) reply {
 }
 
 // Resolve answers a DNS query for name's A record as the router's DNS
-// server does from /ip/dns/static: the first enabled entry with that name
-// (case-insensitive) and an IPv4 address. The simulated hosts use it as
-// their resolver, as DHCP configures them.
+// server does from /ip/dns/static for the router itself (its own
+// resolver, which no firewall rule or setting stops): the first enabled
+// entry with that name (case-insensitive) and an IPv4 address.
 func (s *Server) Resolve(name string) (netip.Addr, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.router.menus["/ip/dns/static"]
+	return s.router.resolve(name)
+}
+
+// ResolveFrom answers a DNS query for name's A record that a host at
+// address from sends to the router, as the simulated hosts do (their
+// nameserver is their gateway). As on a real router, the query is dropped
+// (the host's resolution fails, as after a timeout) unless the router has
+// an address on from's network, the input chain of /ip/firewall/filter
+// accepts it on that interface (the default configuration drops all not
+// coming from the LAN interface list), and /ip/dns allows remote
+// requests. DNSDrop says why a query is dropped.
+func (s *Server) ResolveFrom(from netip.Addr, name string) (netip.Addr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.router.dnsDrop(from) != "" {
+		return netip.Addr{}, false
+	}
+	return s.router.resolve(name)
+}
+
+// DNSDrop says why the router drops a DNS query from a host at address
+// from, or returns "" when it answers.
+func (s *Server) DNSDrop(from netip.Addr) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.router.dnsDrop(from)
+}
+
+func (r *Router) resolve(name string) (netip.Addr, bool) {
+	m := r.menus["/ip/dns/static"]
 	if m == nil {
 		return netip.Addr{}, false
 	}
