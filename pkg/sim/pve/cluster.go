@@ -124,6 +124,10 @@ func (s *Server) handleResources(c *call) (any, *apiError) {
 			}
 		}
 		for _, r := range guests {
+			// "Only list VMs where you have VM.Audit": no 403, fewer rows.
+			if !c.tok.allowed(fmt.Sprintf("/vms/%v", r["vmid"]), "VM.Audit") {
+				continue
+			}
 			rows = append(rows, maps.Clone(r))
 		}
 	}
