@@ -142,6 +142,11 @@ func TestPrivilegesCloudinit(t *testing.T) {
 	if status, _, _ := raw(t, s, "GET", "/nodes/pve-s1/qemu/150/config", opToken(), ""); status != "403 Permission check failed (/vms/150, VM.Audit)" {
 		t.Errorf("VM.Audit on /vms hidden by /vms/150's entry: %q", status)
 	}
+	// Lists hold only what the token may audit: no 403, fewer rows.
+	_, _, body := raw(t, s, "GET", "/cluster/resources?type=vm", opToken(), "")
+	if strings.Contains(body, `"vmid":150`) || !strings.Contains(body, `"vmid":9000`) {
+		t.Errorf("cluster resources without VM.Audit on 150: %s", body)
+	}
 	ct := `{"vmid":160,"ostemplate":"` + DefaultCTTemplate + `","rootfs":"local-lvm:4"}`
 	if status, _, _ := raw(t, s, "POST", "/nodes/pve-s1/lxc", opToken(), ct); status != "403 Permission check failed" {
 		t.Errorf("CT create without VM.Allocate: %q", status)
