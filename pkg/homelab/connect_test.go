@@ -81,7 +81,7 @@ func TestConnectRouterOverPinnedTLS(t *testing.T) {
 // from its reference, TLS pinned to the certificate's SHA-256; a wrong pin
 // is refused, and the secret never shows in an error.
 func TestConnectProxmoxOverPinnedTLS(t *testing.T) {
-	const secret = "pve-token-secret-value"
+	const secret = "6f0c3a1e-5b2d-4c8e-9a7f-1d3e5b7c9a2f"
 	srv, err := simpve.New(simpve.Options{Tokens: []simpve.Token{{ID: "homelab@pve!homelab", Secret: secret}}})
 	if err != nil {
 		t.Fatal(err)

@@ -173,11 +173,15 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 // newProxmox makes the PVE simulator for inv (not serving yet) and
 // returns the API token secret it made up.
 func (l *SimulatedLab) newProxmox(inv *inventory.Inventory, o SimulateOptions) (string, error) {
-	secret := randomSecret()
+	// PVE makes token secrets as UUIDs.
+	secret := simpve.NewTokenSecret()
 	opts := simpve.Options{
 		Tokens:      []simpve.Token{{ID: inv.Proxmox.TokenID, Secret: secret}},
 		Latency:     o.Latency,
 		ResourceLag: o.ResourceLag,
+		// pveproxy holds a refused request back 3s; a short delay keeps
+		// the simulated lab as slow to refuse, without the wait.
+		AuthFailureDelay: 200 * time.Millisecond,
 	}
 	for _, n := range inv.Proxmox.Nodes {
 		opts.Nodes = append(opts.Nodes, simpve.NodeSpec{Name: n.Name})
@@ -207,6 +211,25 @@ func (l *SimulatedLab) newProxmox(inv *inventory.Inventory, o SimulateOptions) (
 		return "", fmt.Errorf("simulated Proxmox: %w", err)
 	}
 	l.Proxmox = srv
+	// The token holds what docs/dr-runbook.md grants, not everything: a
+	// call homelab makes without declaring it is refused as PVE would.
+	var bridges []string
+	for _, t := range inv.Proxmox.Templates.VM {
+		if g, ok := srv.Guest(t.VMID); ok {
+			for k, nic := range g.Config {
+				if bridge, vlan := proxmox.NICBridge(nic); strings.HasPrefix(k, "net") && bridge != "" {
+					bridges = append(bridges, proxmox.SDNPath(bridge, vlan))
+				}
+			}
+		}
+	}
+	acl, err := labPrivileges(inv, bridges)
+	if err != nil {
+		return "", fmt.Errorf("simulated Proxmox: %w", err)
+	}
+	if err := srv.SetPrivileges(inv.Proxmox.TokenID, acl); err != nil {
+		return "", fmt.Errorf("simulated Proxmox: %w", err)
+	}
 	return secret, nil
 }
 

@@ -1,10 +1,15 @@
 package pve
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // tokenState is an API token the server accepts.
@@ -13,8 +18,16 @@ type tokenState struct {
 	user   string // user@realm
 	name   string
 	secret string
-	// privs maps ACL paths to privileges; nil grants everything.
-	privs map[string]map[string]bool
+	// acl maps ACL paths to the token's entry there; nil grants
+	// everything (a token of root@pam without privilege separation).
+	acl map[string]aclEntry
+}
+
+// aclEntry is what one ACL path grants the token.
+type aclEntry struct {
+	privs map[string]bool
+	// propagate: the grant also applies below the path.
+	propagate bool
 }
 
 func splitTokenID(id string) (user, name string, ok bool) {
@@ -28,46 +41,32 @@ func splitTokenID(id string) (user, name string, ok bool) {
 func newTokenState(t Token) *tokenState {
 	user, name, _ := splitTokenID(t.ID)
 	ts := &tokenState{id: t.ID, user: user, name: name, secret: t.Secret}
-	ts.setPrivileges(t.Privileges)
+	ts.setPrivileges(t.Privileges, t.NoPropagate)
 	return ts
 }
 
-func (t *tokenState) setPrivileges(acl map[string][]string) {
+func cleanACLPath(path string) string { return "/" + strings.Trim(path, "/") }
+
+func (t *tokenState) setPrivileges(acl map[string][]string, noPropagate []string) {
 	if acl == nil {
-		t.privs = nil
+		t.acl = nil
 		return
 	}
-	t.privs = map[string]map[string]bool{}
+	exact := map[string]bool{}
+	for _, p := range noPropagate {
+		exact[cleanACLPath(p)] = true
+	}
+	t.acl = map[string]aclEntry{}
 	for path, privs := range acl {
-		path = "/" + strings.Trim(path, "/")
-		if t.privs[path] == nil {
-			t.privs[path] = map[string]bool{}
+		path = cleanACLPath(path)
+		e, ok := t.acl[path]
+		if !ok {
+			e = aclEntry{privs: map[string]bool{}, propagate: !exact[path]}
 		}
 		for _, p := range privs {
-			t.privs[path][p] = true
+			e.privs[p] = true
 		}
-	}
-}
-
-// allowed reports whether priv is granted on path or above it (grants
-// propagate down the ACL tree).
-func (t *tokenState) allowed(path, priv string) bool {
-	if t.privs == nil {
-		return true
-	}
-	p := "/" + strings.Trim(path, "/")
-	for {
-		if t.privs[p][priv] {
-			return true
-		}
-		if p == "/" {
-			return false
-		}
-		i := strings.LastIndex(p, "/")
-		p = p[:i]
-		if p == "" {
-			p = "/"
-		}
+		t.acl[path] = e
 	}
 }
 
@@ -96,33 +95,8 @@ func (s *Server) authenticate(r *http.Request) (*tokenState, *apiError) {
 	return tok, nil
 }
 
-// permCheck requires one of privs on an ACL path.
-type permCheck struct {
-	path  string
-	privs []string
-}
-
-func need(path string, privs ...string) permCheck { return permCheck{path: path, privs: privs} }
-
-// authorize runs a route's checks; the first that fails is PVE's 403.
-func authorize(tok *tokenState, checks []permCheck) *apiError {
-	for _, pc := range checks {
-		ok := false
-		for _, p := range pc.privs {
-			if tok.allowed(pc.path, p) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("Permission check failed (%s, %s)", pc.path, strings.Join(pc.privs, "|"))}
-		}
-	}
-	return nil
-}
-
-// SetPrivileges replaces a token's grants: ACL path to privileges, nil
-// for everything.
+// SetPrivileges replaces a token's grants: ACL path to privileges
+// (propagated below the path, as pveum's default), nil for everything.
 func (s *Server) SetPrivileges(tokenID string, acl map[string][]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,69 +104,38 @@ func (s *Server) SetPrivileges(tokenID string, acl map[string][]string) error {
 	if tok == nil {
 		return fmt.Errorf("set privileges: no token %q", tokenID)
 	}
-	tok.setPrivileges(acl)
+	tok.setPrivileges(acl, nil)
 	return nil
 }
 
-// vmConfigPriv is the privilege PVE's check_vm_modify_config_perm asks
-// for a VM configuration key.
-func vmConfigPriv(key string) string {
-	base := strings.TrimRightFunc(key, func(r rune) bool { return r >= '0' && r <= '9' })
-	switch base {
-	case "cores", "sockets", "vcpus", "cpu", "cpulimit", "cpuunits", "numa", "affinity":
-		return "VM.Config.CPU"
-	case "memory", "balloon", "shares":
-		return "VM.Config.Memory"
-	case "net":
-		return "VM.Config.Network"
-	case "ipconfig", "ciuser", "cipassword", "sshkeys", "nameserver", "searchdomain", "cicustom", "citype", "ciupgrade":
-		return "VM.Config.Cloudinit"
-	case "scsi", "virtio", "sata", "ide", "efidisk", "tpmstate", "unused":
-		return "VM.Config.Disk"
-	case "hostpci", "usb", "serial", "parallel", "vga", "audio", "rng":
-		return "VM.Config.HWType"
-	case "digest", "skiplock", "background_delay", "node", "vmid", "delete", "revert":
-		return ""
+// reTokenSecret is the form of the secrets PVE makes for API tokens: a
+// UUID (pveum user token add prints one).
+var reTokenSecret = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// NewTokenSecret makes a token secret as PVE does: a random UUID.
+func NewTokenSecret() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("pve simulator: no randomness: %v", err))
 	}
-	return "VM.Config.Options"
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// ctConfigPriv is the same for container keys (pve-container
-// check_ct_modify_config_perm).
-func ctConfigPriv(key string) string {
-	base := strings.TrimRightFunc(key, func(r rune) bool { return r >= '0' && r <= '9' })
-	switch base {
-	case "cores", "cpulimit", "cpuunits":
-		return "VM.Config.CPU"
-	case "memory", "swap":
-		return "VM.Config.Memory"
-	case "net", "nameserver", "searchdomain":
-		return "VM.Config.Network"
-	case "rootfs", "mp", "unused":
-		return "VM.Config.Disk"
-	case "digest", "node", "vmid", "delete", "revert":
-		return ""
+// delayUnauthorized holds back the answer to a request that failed
+// authentication, as pveproxy does ("always delay unauthorized calls by
+// 3 seconds"), for Options.AuthFailureDelay.
+func (s *Server) delayUnauthorized(ctx context.Context) {
+	d := s.opts.AuthFailureDelay
+	if d <= 0 {
+		return
 	}
-	return "VM.Config.Options"
-}
-
-// configChecks lists the privileges a configuration change needs, keys
-// named in delete included.
-func configChecks(vmid string, params map[string]string, priv func(string) string) []permCheck {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
-	keys = append(keys, splitList(params["delete"])...)
-	seen := map[string]bool{}
-	var out []permCheck
-	for _, k := range sortedUnique(keys) {
-		p := priv(k)
-		if p == "" || seen[p] {
-			continue
-		}
-		seen[p] = true
-		out = append(out, need("/vms/"+vmid, p))
-	}
-	return out
 }

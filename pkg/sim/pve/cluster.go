@@ -124,6 +124,10 @@ func (s *Server) handleResources(c *call) (any, *apiError) {
 			}
 		}
 		for _, r := range guests {
+			// "Only list VMs where you have VM.Audit": no 403, fewer rows.
+			if !c.tok.allowed(fmt.Sprintf("/vms/%v", r["vmid"]), "VM.Audit") {
+				continue
+			}
 			rows = append(rows, maps.Clone(r))
 		}
 	}
@@ -325,37 +329,4 @@ func templateFormat(volid string) string {
 		return "txz"
 	}
 	return "tgz"
-}
-
-// handlePermissions is GET /access/permissions for the calling token.
-func (s *Server) handlePermissions(c *call) (any, *apiError) {
-	out := map[string]map[string]int{}
-	if c.tok.privs == nil {
-		all := map[string]int{}
-		for _, p := range allPrivileges {
-			all[p] = 1
-		}
-		out["/"] = all
-		return out, nil
-	}
-	for path, privs := range c.tok.privs {
-		if want := c.params["path"]; want != "" && want != path {
-			continue
-		}
-		m := map[string]int{}
-		for p := range privs {
-			m[p] = 1
-		}
-		out[path] = m
-	}
-	return out, nil
-}
-
-var allPrivileges = []string{
-	"Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-	"Pool.Allocate", "Pool.Audit", "SDN.Allocate", "SDN.Audit", "SDN.Use", "Sys.Audit", "Sys.Console",
-	"Sys.Modify", "Sys.PowerMgmt", "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM",
-	"VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
-	"VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
-	"VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt", "VM.Snapshot",
 }

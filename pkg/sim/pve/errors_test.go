@@ -87,10 +87,13 @@ func TestWireShapes(t *testing.T) {
 	}
 }
 
+// roSecret is the read-only test token's secret.
+const roSecret = "0b6f1c2e-8d4a-4f3b-9c7e-2a5d6e8f1a3b"
+
 func TestAuthentication(t *testing.T) {
 	s, _ := start(t, Options{Tokens: []Token{
 		{ID: DefaultTokenID, Secret: DefaultTokenSecret},
-		{ID: "homelab@pve!ro", Secret: "ro-secret", Privileges: map[string][]string{"/": {"Sys.Audit", "VM.Audit"}}},
+		{ID: "homelab@pve!ro", Secret: roSecret, Privileges: map[string][]string{"/": {"Sys.Audit", "VM.Audit"}}},
 	}})
 	cx := ctx(t)
 	if _, err := client(s, DefaultTokenID, "wrong").Version(cx); !proxmox.IsNotAuthorized(err) {
@@ -105,7 +108,7 @@ func TestAuthentication(t *testing.T) {
 			t.Errorf("token %q: %q, want %q", token, status, want)
 		}
 	}
-	ro := client(s, "homelab@pve!ro", "ro-secret")
+	ro := client(s, "homelab@pve!ro", roSecret)
 	node, err := ro.Node(cx, "pve-s1")
 	if err != nil {
 		t.Fatal(err)
@@ -117,18 +120,19 @@ func TestAuthentication(t *testing.T) {
 	if _, _, err := tmpl.Clone(cx, &proxmox.VirtualMachineCloneOptions{NewID: 150}); !proxmox.IsNotAuthorized(err) {
 		t.Errorf("clone without VM.Clone: %v", err)
 	}
-	status, code, _ := raw(t, s, "POST", "/nodes/pve-s1/qemu/9000/clone", "homelab@pve!ro=ro-secret", `{"newid":150}`)
+	status, code, _ := raw(t, s, "POST", "/nodes/pve-s1/qemu/9000/clone", "homelab@pve!ro="+roSecret, `{"newid":150}`)
 	if code != 403 || status != "403 Permission check failed (/vms/9000, VM.Clone)" {
 		t.Errorf("clone without VM.Clone: %q", status)
 	}
-	if err := s.SetPrivileges("homelab@pve!ro", map[string][]string{"/vms": {"VM.Clone", "VM.Allocate", "VM.Audit"}}); err != nil {
+	if err := s.SetPrivileges("homelab@pve!ro", map[string][]string{"/vms": {"VM.Clone", "VM.Allocate", "VM.Audit"},
+		"/storage": {"Datastore.AllocateSpace"}, "/sdn/zones/localnetwork/vmbr0": {"SDN.Use"}}); err != nil {
 		t.Fatal(err)
 	}
-	status, _, _ = raw(t, s, "POST", "/nodes/pve-s1/qemu/9000/clone", "homelab@pve!ro=ro-secret", `{"newid":150}`)
+	status, _, _ = raw(t, s, "POST", "/nodes/pve-s1/qemu/9000/clone", "homelab@pve!ro="+roSecret, `{"newid":150}`)
 	if !strings.HasPrefix(status, "200") {
 		t.Errorf("clone with VM.Clone on /vms: %q", status)
 	}
-	status, _, _ = raw(t, s, "PUT", "/nodes/pve-s1/qemu/150/config", "homelab@pve!ro=ro-secret", `{"net0":"virtio,bridge=vmbr0","skiplock":1}`)
+	status, _, _ = raw(t, s, "PUT", "/nodes/pve-s1/qemu/150/config", "homelab@pve!ro="+roSecret, `{"net0":"virtio,bridge=vmbr0","skiplock":1}`)
 	if status != "403 Permission check failed (/vms/150, VM.Config.Network)" {
 		t.Errorf("net0 without VM.Config.Network: %q", status)
 	}

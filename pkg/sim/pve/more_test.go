@@ -183,7 +183,8 @@ func TestOptionsRejected(t *testing.T) {
 	for _, o := range []Options{
 		{Nodes: []NodeSpec{{Name: "bad_name"}}},
 		{Nodes: []NodeSpec{{Name: "a"}, {Name: "a"}}},
-		{Tokens: []Token{{ID: "no-realm", Secret: "x"}}},
+		{Tokens: []Token{{ID: "no-realm", Secret: DefaultTokenSecret}}},
+		{Tokens: []Token{{ID: DefaultTokenID, Secret: "not-a-uuid"}}},
 		{VMTemplates: []VMTemplateSpec{{VMID: 9000, Node: "elsewhere"}}},
 		{CTTemplates: []string{"debian.tar.zst"}},
 		{SchemaPath: "does-not-exist.json"},

@@ -32,6 +32,10 @@ type Options struct {
 	// Tokens are the API tokens the server accepts. Default one token
 	// DefaultTokenID / DefaultTokenSecret with every privilege.
 	Tokens []Token
+	// AuthFailureDelay holds back every answer to a request that fails
+	// authentication (bad or unknown token, no token), as pveproxy does
+	// for 3 seconds. Zero answers at once (unit tests).
+	AuthFailureDelay time.Duration
 	// Schema validates every request. Nil: SchemaPath, or the built-in
 	// knowledge of the parameters the simulator implements.
 	Schema *Schema
@@ -95,14 +99,22 @@ type VMTemplateSpec struct {
 	Config map[string]string
 }
 
-// Token is an API token: ID is user@realm!name, Secret its value.
+// Token is an API token: ID is user@realm!name, Secret its value, a UUID
+// as PVE makes them (NewTokenSecret).
+//
 // Privileges maps ACL paths (/, /vms, /vms/105, /storage/local-lvm,
-// /nodes/pve-s1) to privilege names granted there and below; nil grants
-// everything, like a token without privilege separation on root@pam.
+// /sdn/zones/localnetwork/vmbr0, /nodes/pve-s1) to privilege names granted
+// there and, unless the path is in NoPropagate, below; nil grants
+// everything, like a token without privilege separation on root@pam. As
+// in PVE, the entry nearest to a path replaces those above it: a grant on
+// /vms/105 hides what /vms grants for that guest.
 type Token struct {
 	ID         string
 	Secret     string
 	Privileges map[string][]string
+	// NoPropagate lists the paths whose grant applies to the path alone
+	// (pveum acl modify --propagate 0).
+	NoPropagate []string
 }
 
 // Default identities and templates.
@@ -261,6 +273,9 @@ func (o Options) withDefaults() (Options, error) {
 	for _, t := range o.Tokens {
 		if _, _, ok := splitTokenID(t.ID); !ok {
 			return o, fmt.Errorf("token %q: want user@realm!name", t.ID)
+		}
+		if !reTokenSecret.MatchString(t.Secret) {
+			return o, fmt.Errorf("token %q: the secret is not a UUID as PVE makes them (NewTokenSecret)", t.ID)
 		}
 	}
 	if o.Clock == nil {

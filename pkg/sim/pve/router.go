@@ -85,13 +85,13 @@ func buildRoutes() []*route {
 		{method: get, tmpl: "/access/permissions", handle: (*Server).handlePermissions},
 
 		{method: get, tmpl: "/nodes/{node}/qemu", handle: (*Server).handleQemuList},
-		{method: post, tmpl: "/nodes/{node}/qemu", perms: createPerms, handle: (*Server).handleQemuCreate},
+		{method: post, tmpl: "/nodes/{node}/qemu", perms: qemuCreatePerms, handle: (*Server).handleQemuCreate},
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/status/current", perms: vmPerm("VM.Audit"), handle: (*Server).handleQemuStatus},
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/config", perms: vmPerm("VM.Audit"), handle: (*Server).handleQemuConfigGet},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/config", perms: qemuConfigPerms, handle: (*Server).handleQemuConfigAsync},
 		{method: put, tmpl: "/nodes/{node}/qemu/{vmid}/config", perms: qemuConfigPerms, handle: (*Server).handleQemuConfigSync},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/clone", perms: clonePerms, handle: (*Server).handleQemuClone},
-		{method: put, tmpl: "/nodes/{node}/qemu/{vmid}/resize", perms: vmPerm("VM.Config.Disk"), handle: (*Server).handleQemuResize},
+		{method: put, tmpl: "/nodes/{node}/qemu/{vmid}/resize", perms: resizePerms, handle: (*Server).handleQemuResize},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/status/start", perms: vmPerm("VM.PowerMgmt"), handle: (*Server).handleQemuStart},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/status/shutdown", perms: vmPerm("VM.PowerMgmt"), handle: (*Server).handleQemuShutdown},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/status/stop", perms: vmPerm("VM.PowerMgmt"), handle: (*Server).handleQemuStop},
@@ -105,7 +105,7 @@ func buildRoutes() []*route {
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/cloudinit/dump", perms: vmPerm("VM.Audit"), handle: (*Server).handleCloudInitDump},
 
 		{method: get, tmpl: "/nodes/{node}/lxc", handle: (*Server).handleLxcList},
-		{method: post, tmpl: "/nodes/{node}/lxc", perms: createPerms, handle: (*Server).handleLxcCreate},
+		{method: post, tmpl: "/nodes/{node}/lxc", perms: lxcCreatePerms, handle: (*Server).handleLxcCreate},
 		{method: get, tmpl: "/nodes/{node}/lxc/{vmid}/status/current", perms: vmPerm("VM.Audit"), handle: (*Server).handleLxcStatus},
 		{method: get, tmpl: "/nodes/{node}/lxc/{vmid}/config", perms: vmPerm("VM.Audit"), handle: (*Server).handleLxcConfigGet},
 		{method: put, tmpl: "/nodes/{node}/lxc/{vmid}/config", perms: lxcConfigPerms, handle: (*Server).handleLxcConfigPut},
@@ -122,22 +122,6 @@ func buildRoutes() []*route {
 		rt.segs = splitPath(rt.tmpl)
 	}
 	return r
-}
-
-func createPerms(c *call) []permCheck {
-	return []permCheck{need("/vms/"+c.params["vmid"], "VM.Allocate")}
-}
-
-func clonePerms(c *call) []permCheck {
-	return []permCheck{need("/vms/"+c.vars["vmid"], "VM.Clone"), need("/vms/"+c.params["newid"], "VM.Allocate")}
-}
-
-func qemuConfigPerms(c *call) []permCheck {
-	return configChecks(c.vars["vmid"], c.params, vmConfigPriv)
-}
-
-func lxcConfigPerms(c *call) []permCheck {
-	return configChecks(c.vars["vmid"], c.params, ctConfigPriv)
 }
 
 // Routes lists the methods and paths the simulator implements, as

@@ -237,6 +237,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rel string, param
 	}
 	tok, aerr := s.authenticate(r)
 	if aerr != nil {
+		s.delayUnauthorized(r.Context())
 		return writeError(w, aerr)
 	}
 	rec.Token = tok.id
@@ -267,6 +268,7 @@ func (s *Server) dispatch(rt *route, c *call) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settle(c.now)
+	c.st = s.st
 	if rt.perms != nil {
 		if err := authorize(c.tok, rt.perms(c)); err != nil {
 			return nil, err
@@ -304,6 +306,9 @@ type call struct {
 	params map[string]string
 	tok    *tokenState
 	now    time.Time
+	// st is the server's state while dispatch holds its lock, for the
+	// checks that read it (a clone's source, a container's old NICs).
+	st *state
 }
 
 // slogWriter sends net/http's own complaints (TLS handshakes of clients
