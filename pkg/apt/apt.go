@@ -100,6 +100,6 @@ func UpdateAndInstall(options []string, packages ...string) string {
 	for _, p := range packages {
 		quoted = append(quoted, remote.Quote(p))
 	}
-	return Update() + fmt.Sprintf("DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=%d install -y -q %s\n",
+	return Update() + fmt.Sprintf("DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=%d install -y -q %s || exit $?\n",
 		int(LockTimeout.Seconds()), strings.Join(quoted, " "))
 }

@@ -2,9 +2,9 @@ package host_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
