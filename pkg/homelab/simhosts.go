@@ -58,6 +58,10 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		// A backend is up only when its apiserver (or another simulated
 		// service) answers, so the VIP gate means what it says.
 		StrictBackends: true,
+
+		// A guest with cloud_init_upgrade holds apt's locks this long
+		// after its first boot: short, so that demos stay fast.
+		FirstBootUpgrade: 1500 * time.Millisecond,
 	})
 	if err != nil {
 		return fmt.Errorf("simulated hosts: %w", err)
@@ -72,6 +76,9 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		}
 		if u := sshUser(g).User; u != "root" {
 			spec.Users = []string{u}
+		}
+		if g.Kind == inventory.KindVM {
+			spec.CloudInit = l.cloudInit(g.VMID)
 		}
 		h, err := hosts.Add(spec)
 		if err != nil {
@@ -177,6 +184,21 @@ func (l *SimulatedLab) power(vmid int, ip netip.Addr) func() bool {
 	return func() bool {
 		g, ok := l.Proxmox.Guest(vmid)
 		return ok && g.Status == "running" && guestIP(g.Config) == ip
+	}
+}
+
+// cloudInit reads what PVE's cloud-init drive tells the VM vmid when it
+// boots: package_upgrade unless ciupgrade=0 (PVE 8.1+ defaults to 1), and
+// the FQDN from name and searchdomain as PVE/QemuServer/Cloudinit.pm
+// makes it.
+func (l *SimulatedLab) cloudInit(vmid int) func() host.CloudInit {
+	return func() host.CloudInit {
+		g, _ := l.Proxmox.Guest(vmid)
+		ci := host.CloudInit{Upgrade: g.Config["ciupgrade"] != "0", Hostname: g.Name}
+		if d := g.Config["searchdomain"]; d != "" && g.Name != "" {
+			ci.FQDN = g.Name + "." + d
+		}
+		return ci
 	}
 }
 

@@ -197,6 +197,10 @@ type Guest struct {
 	SSH   *SSH     `yaml:"ssh"`
 	// Nesting enables the LXC "nesting" feature.
 	Nesting bool `yaml:"nesting"`
+	// CloudInitUpgrade lets cloud-init upgrade every package at a VM's
+	// first boot (Proxmox's ciupgrade). Default false: ciupgrade=0, so no
+	// upgrade holds apt's locks while homelab installs (VMs only).
+	CloudInitUpgrade bool `yaml:"cloud_init_upgrade"`
 	// Priority is this guest's VRRP priority on every VIP (load balancers
 	// only; default: 150 for the first, 10 less for each next one).
 	Priority int `yaml:"priority"`

@@ -124,6 +124,9 @@ func (v *validator) guests() {
 			v.errorf(f+".node", "unknown node %q (nodes: %s)", g.Node, strings.Join(v.nodeNames(), ", "))
 		}
 		v.vmid(f+".vmid", g.VMID)
+		if g.CloudInitUpgrade && g.Kind == KindLXC {
+			v.errorf(f+".cloud_init_upgrade", "a container does not run cloud-init: cloud_init_upgrade is for VMs")
+		}
 		v.template(f, g, knownNode)
 		for _, r := range []struct {
 			field string

@@ -43,6 +43,9 @@ func TestValidationRules(t *testing.T) {
 		{"lxc-with-vm-template", []string{
 			`testdata/invalid/lxc-with-vm-template.yaml:42:43: guests[4].template: "debian" is a VM template; an lxc needs an LXC template`,
 		}},
+		{"lxc-cloud-init-upgrade", []string{
+			`testdata/invalid/lxc-cloud-init-upgrade.yaml:42:53: guests[4].cloud_init_upgrade: a container does not run cloud-init: cloud_init_upgrade is for VMs`,
+		}},
 		{"no-control-plane", []string{
 			`testdata/invalid/no-control-plane.yaml:48:81: loadbalancer.frontends[0].backend.role: no guest has the role "control-plane"`,
 			`testdata/invalid/no-control-plane.yaml:50:3: kubernetes.control_plane_role: no guest has the role "control-plane": the cluster needs at least one control plane`,

@@ -2,9 +2,11 @@ package kubeadm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -89,10 +91,22 @@ func withHostsEntry(hosts, name string, addr netip.Addr) string {
 	return s
 }
 
+// HostsTemplate is cloud-init's Debian template of /etc/hosts. On a VM
+// whose cloud-init has manage_etc_hosts (Proxmox VE's user-data sets it)
+// cloud-init renders /etc/hosts from it at every boot, dropping whatever
+// else was there: homelab's block goes into the template too, so it
+// survives reboots. (A cloud.cfg.d drop-in cannot turn manage_etc_hosts
+// off: user-data overrides the system configuration.)
+const HostsTemplate = "/etc/cloud/templates/hosts.debian.tmpl"
+
 // hostsWork points the endpoint name at an address in a node's
-// /etc/hosts. A pin (to master1) leaves a block that exists alone, so a
-// re-run after the flip never points a node back at master1; a flip (to
-// the VIP) moves it.
+// /etc/hosts, and in cloud-init's hosts template where the node has one.
+// A pin (to master1) leaves a block that exists alone, so a re-run after
+// the flip never points a node back at master1; a pin on a node that has
+// no block (a new node, or /etc/hosts rewritten) asks the cluster first:
+// once kube-proxy was restarted for the VIP (endpointAnnotation, set only
+// after the VIP gate passed) the name is pinned to the VIP. A flip (to
+// the VIP) moves the block.
 type hostsWork struct {
 	hosts  nodes
 	node   string
@@ -100,44 +114,100 @@ type hostsWork struct {
 	addr   netip.Addr
 	flip   bool
 	intent step.Change
+	// vip and behindVIP (pins only) say where the name goes on a node
+	// that has no block once the cluster is behind the VIP.
+	vip       netip.Addr
+	behindVIP func(ctx context.Context) (bool, error)
 }
 
-func (w hostsWork) read(ctx context.Context, h remote.Host) (string, hostsEntry, error) {
+// hostsFiles is what a node's files say of the endpoint name.
+type hostsFiles struct {
+	hosts, tmpl string
+	hasTmpl     bool
+	entry       hostsEntry // /etc/hosts
+	tmplEntry   hostsEntry // the template
+}
+
+func (w hostsWork) read(ctx context.Context, h remote.Host) (hostsFiles, error) {
 	b, err := run(ctx, h, command{script: "cat /etc/hosts"})
 	if err != nil {
-		return "", hostsEntry{}, err
+		return hostsFiles{}, err
 	}
-	return b, readHostsEntry(b, w.name), nil
+	f := hostsFiles{hosts: b, entry: readHostsEntry(b, w.name)}
+	t, err := h.Read(ctx, HostsTemplate)
+	switch {
+	case err == nil:
+		f.tmpl, f.hasTmpl, f.tmplEntry = string(t), true, readHostsEntry(string(t), w.name)
+	case !errors.Is(err, os.ErrNotExist):
+		return hostsFiles{}, fmt.Errorf("read %s: %w", HostsTemplate, err)
+	}
+	return f, nil
+}
+
+// target is the address the name must have on the node.
+func (w hostsWork) target(ctx context.Context, f hostsFiles) (netip.Addr, string, error) {
+	switch {
+	case w.flip:
+		return w.addr, "", nil
+	case f.entry.ours.IsValid():
+		return f.entry.ours, fmt.Sprintf("already pinned to %s", f.entry.ours), nil
+	case f.tmplEntry.ours.IsValid():
+		return f.tmplEntry.ours, fmt.Sprintf("pinned to %s in %s", f.tmplEntry.ours, HostsTemplate), nil
+	case w.behindVIP != nil:
+		behind, err := w.behindVIP(ctx)
+		if err != nil {
+			return netip.Addr{}, "", err
+		}
+		if behind {
+			return w.vip, "the cluster is already behind the VIP (kube-proxy was restarted for it): pinned to the VIP, not master1", nil
+		}
+	}
+	return w.addr, "", nil
 }
 
 func (w hostsWork) Observe(ctx context.Context) (step.Change, error) {
 	return observeOn(ctx, w.hosts, w.node, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
-		_, e, err := w.read(ctx, h)
+		f, err := w.read(ctx, h)
 		if err != nil {
 			return step.Change{}, err
 		}
-		return w.change(e), nil
+		return w.change(ctx, f)
 	})
 }
 
-func (w hostsWork) change(e hostsEntry) step.Change {
+func (w hostsWork) change(ctx context.Context, f hostsFiles) (step.Change, error) {
 	line := func(a netip.Addr) string {
 		if !a.IsValid() {
 			return ""
 		}
 		return fmt.Sprintf("%s %s", a, w.name)
 	}
-	switch {
-	case e.foreign != "":
-		return step.Change{Action: step.Conflict, Reason: fmt.Sprintf("/etc/hosts on %s already names %s outside homelab's block: %q; remove that line so the name can be pinned and moved", w.node, w.name, e.foreign)}
-	case e.ours == w.addr:
-		return step.Change{Action: step.None}
-	case e.ours.IsValid() && !w.flip:
-		return step.Change{Action: step.None, Reason: fmt.Sprintf("already pinned to %s", e.ours)}
-	case e.ours.IsValid():
-		return step.Change{Action: step.Update, Fields: []step.Field{{Name: "/etc/hosts", Old: line(e.ours), New: line(w.addr)}}}
+	for _, c := range []struct {
+		path string
+		e    hostsEntry
+	}{{"/etc/hosts", f.entry}, {HostsTemplate, f.tmplEntry}} {
+		if c.e.foreign != "" {
+			return step.Change{Action: step.Conflict, Reason: fmt.Sprintf("%s on %s already names %s outside homelab's block: %q; remove that line so the name can be pinned and moved", c.path, w.node, w.name, c.e.foreign)}, nil
+		}
 	}
-	return step.Change{Action: step.Create, Fields: []step.Field{step.Set("/etc/hosts", line(w.addr))}}
+	addr, reason, err := w.target(ctx, f)
+	if err != nil {
+		return step.Change{}, err
+	}
+	var fields []step.Field
+	if f.entry.ours != addr {
+		fields = append(fields, step.Field{Name: "/etc/hosts", Old: line(f.entry.ours), New: line(addr)})
+	}
+	if f.hasTmpl && f.tmplEntry.ours != addr {
+		fields = append(fields, step.Field{Name: HostsTemplate, Old: line(f.tmplEntry.ours), New: line(addr)})
+	}
+	switch {
+	case len(fields) == 0:
+		return step.Change{Action: step.None, Reason: reason}, nil
+	case !f.entry.ours.IsValid():
+		return step.Change{Action: step.Create, Fields: fields, Reason: reason}, nil
+	}
+	return step.Change{Action: step.Update, Fields: fields, Reason: reason}, nil
 }
 
 func (w hostsWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
@@ -145,22 +215,74 @@ func (w hostsWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	hosts, e, err := w.read(ctx, h)
+	f, err := w.read(ctx, h)
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.node, err)
 	}
-	c := w.change(e)
+	c, err := w.change(ctx, f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.node, err)
+	}
 	switch c.Action {
 	case step.None:
 		return nil
 	case step.Conflict:
 		return fmt.Errorf("%s", c.Reason)
 	}
-	if _, err := h.Sync(ctx, remote.File{Path: "/etc/hosts", Content: []byte(withHostsEntry(hosts, w.name, w.addr)), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
-		return fmt.Errorf("%s: %w", w.node, err)
+	if c.Reason != "" {
+		fmt.Fprintf(out, "%s: %s\n", w.node, c.Reason)
 	}
-	fmt.Fprintf(out, "%s: %s -> %s in /etc/hosts\n", w.node, w.name, w.addr)
+	// The template first: /etc/hosts written means done.
+	slices.SortStableFunc(c.Fields, func(a, b step.Field) int {
+		return map[bool]int{true: 0, false: 1}[a.Name == HostsTemplate] - map[bool]int{true: 0, false: 1}[b.Name == HostsTemplate]
+	})
+	for _, fd := range c.Fields {
+		addr, _ := netip.ParseAddr(strings.Fields(fd.New)[0])
+		content := f.hosts
+		if fd.Name == HostsTemplate {
+			content = f.tmpl
+		}
+		if _, err := h.Sync(ctx, remote.File{Path: fd.Name, Content: []byte(withHostsEntry(content, w.name, addr)), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+			return fmt.Errorf("%s: %w", w.node, err)
+		}
+		fmt.Fprintf(out, "%s: %s -> %s in %s\n", w.node, w.name, addr, fd.Name)
+	}
 	return nil
+}
+
+// clusterBehindVIP reports whether the cluster has moved the endpoint to
+// the VIP: kube-proxy's DaemonSet carries endpointAnnotation with the
+// VIP, which the restart sets only after the VIP gate passed and the
+// control planes' names moved. It asks the control planes in turn, each
+// through its own apiserver (master1 may be the one that is down), and
+// takes the first answer. Control planes without an admin kubeconfig, or
+// not answering SSH: no cluster to ask (false). A cluster whose
+// apiservers all fail to answer is a retryable error: homelab does not
+// pin a node of a cluster to master1 on a guess.
+func clusterBehindVIP(hosts nodes, masters []*inventory.Guest, vip netip.Addr) func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		var failed []string
+		for _, m := range masters {
+			h, err := hosts.dial(m.Name)
+			if err != nil {
+				continue
+			}
+			script := "test -f " + adminConf + " || { echo no-cluster; exit 0; }; " +
+				kubectl(m, "-n kube-system get daemonset kube-proxy -o jsonpath='{.metadata.annotations."+endpointAnnotation+"}'")
+			out, err := run(ctx, h, command{script: script, timeout: 30 * time.Second})
+			switch got := strings.TrimSpace(out); {
+			case err == nil && got == "no-cluster":
+			case err == nil:
+				return got == vip.String(), nil
+			case exited(err):
+				failed = append(failed, fmt.Sprintf("%s: %v", m.Name, err))
+			}
+		}
+		if len(failed) > 0 {
+			return false, step.Retryable(fmt.Errorf("the cluster exists but no apiserver answered, so homelab cannot tell whether the endpoint is already behind the VIP (it does not pin to master1 on a guess): %s", strings.Join(failed, "; ")))
+		}
+		return false, nil
+	}
 }
 
 // kubectl is a kubectl command line run as root on master1 with the admin

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/apt"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -363,7 +364,8 @@ func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out
 
 func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
 	if _, ok := f.installed("containerd"); !ok {
-		if _, err := run(ctx, h, command{script: "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y containerd", timeout: 10 * time.Minute, out: out}); err != nil {
+		// Worst case apt.Worst(5 min): cloud-init, the lists, dpkg's lock.
+		if _, err := run(ctx, h, command{script: apt.Install(nil, "containerd"), timeout: apt.Worst(5 * time.Minute), out: out}); err != nil {
 			return err
 		}
 	}
@@ -392,10 +394,12 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 	// download must not leave an empty keyring.
 	key := repoURL(w.version) + "Release.key"
 	const download = "/tmp/homelab-kubernetes-release.key"
-	script := "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y curl gpg && " +
+	// Worst case apt.Worst(5 min) for each install: cloud-init, the
+	// lists (empty on a fresh cloud image), dpkg's lock.
+	script := apt.Install(nil, "curl", "gpg") +
 		"install -d -m 0755 /etc/apt/keyrings && curl -fsSL -o " + download + " " + remote.Quote(key) +
 		" && gpg --dearmor --batch --yes -o " + RepoKeyring + " " + download + " && rm -f " + download
-	if _, err := run(ctx, h, command{script: script, timeout: 10 * time.Minute, out: out}); err != nil {
+	if _, err := run(ctx, h, command{script: script, timeout: apt.Worst(5 * time.Minute), out: out}); err != nil {
 		return err
 	}
 	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.version), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
@@ -405,8 +409,8 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 	for _, p := range kubePackages {
 		pins = append(pins, p+"="+packageVersion(w.version))
 	}
-	script = "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages " + strings.Join(pins, " ") +
-		" && apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
-	_, err := run(ctx, h, command{script: script, timeout: 15 * time.Minute, out: out})
+	script = apt.UpdateAndInstall([]string{"--allow-change-held-packages"}, pins...) +
+		"apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
+	_, err := run(ctx, h, command{script: script, timeout: apt.Worst(10 * time.Minute), out: out})
 	return err
 }

@@ -83,7 +83,8 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 		}
 		if k.Pin == PinHosts {
 			byID[pinID(n.Name)] = func(s *step.Step) step.Work {
-				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: masters[0].IP, intent: s.Intent}
+				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: masters[0].IP, intent: s.Intent,
+					vip: vip.Address, behindVIP: clusterBehindVIP(reach, masters, vip.Address)}
 			}
 			byID[flipID(n.Name)] = func(s *step.Step) step.Work {
 				return hostsWork{hosts: reach, node: n.Name, name: k.Endpoint, addr: vip.Address, flip: true, intent: s.Intent}

@@ -31,33 +31,54 @@ func TestHostsBlock(t *testing.T) {
 		t.Errorf("no final newline: %q", got)
 	}
 
+	tmpl := "127.0.1.1 {{fqdn}} {{hostname}}\n"
+	pinnedTmpl, flippedTmpl := withHostsEntry(tmpl, name, m1), withHostsEntry(tmpl, name, vip)
+	behind := func(context.Context) (bool, error) { return true, nil }
+	notBehind := func(context.Context) (bool, error) { return false, nil }
 	for _, tc := range []struct {
-		name  string
-		hosts string
-		flip  bool
-		want  step.Action
-		field string
+		name      string
+		hosts     string
+		tmpl      *string // cloud-init's hosts template, nil: none
+		flip      bool
+		behindVIP func(context.Context) (bool, error)
+		want      step.Action
+		field     string // the first field's new value
+		fields    int
 	}{
-		{"pin on a fresh node", base, false, step.Create, "10.0.0.11 " + name},
-		{"pin again", pinned, false, step.None, ""},
-		{"pin after the flip leaves the VIP", flipped, false, step.None, ""},
-		{"flip a pinned node", pinned, true, step.Update, "10.0.0.100 " + name},
-		{"flip again", flipped, true, step.None, ""},
-		{"flip a node never pinned", base, true, step.Create, "10.0.0.100 " + name},
-		{"a line of someone else's", base + "10.9.9.9 " + name + " # by hand\n", false, step.Conflict, ""},
+		{"pin on a fresh node", base, nil, false, notBehind, step.Create, "10.0.0.11 " + name, 1},
+		{"pin again", pinned, nil, false, notBehind, step.None, "", 0},
+		{"pin after the flip leaves the VIP", flipped, nil, false, notBehind, step.None, "", 0},
+		{"flip a pinned node", pinned, nil, true, nil, step.Update, "10.0.0.100 " + name, 1},
+		{"flip again", flipped, nil, true, nil, step.None, "", 0},
+		{"flip a node never pinned", base, nil, true, nil, step.Create, "10.0.0.100 " + name, 1},
+		{"a line of someone else's", base + "10.9.9.9 " + name + " # by hand\n", nil, false, notBehind, step.Conflict, "", 0},
+		{"pin on a fresh cloud-init node: the template too", base, &tmpl, false, notBehind, step.Create, "10.0.0.11 " + name, 2},
+		{"pin a node of a cluster behind the VIP", base, &tmpl, false, behind, step.Create, "10.0.0.100 " + name, 2},
+		{"pin after a reboot rendered the template", flipped, &flippedTmpl, false, notBehind, step.None, "", 0},
+		{"pin with only the template's block", base, &flippedTmpl, false, notBehind, step.Create, "10.0.0.100 " + name, 1},
+		{"pin keeps /etc/hosts, fixes the template", flipped, &pinnedTmpl, false, notBehind, step.Update, "10.0.0.100 " + name, 1},
+		{"flip both", pinned, &pinnedTmpl, true, nil, step.Update, "10.0.0.100 " + name, 2},
+		{"someone else's line in the template", base, &[]string{tmpl + "10.9.9.9 " + name + " # by hand\n"}[0], false, notBehind, step.Conflict, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := m1
 			if tc.flip {
 				addr = vip
 			}
-			w := hostsWork{node: "master-2", name: name, addr: addr, flip: tc.flip}
-			c := w.change(readHostsEntry(tc.hosts, name))
+			w := hostsWork{node: "master-2", name: name, addr: addr, flip: tc.flip, vip: vip, behindVIP: tc.behindVIP}
+			f := hostsFiles{hosts: tc.hosts, entry: readHostsEntry(tc.hosts, name)}
+			if tc.tmpl != nil {
+				f.tmpl, f.hasTmpl, f.tmplEntry = *tc.tmpl, true, readHostsEntry(*tc.tmpl, name)
+			}
+			c, err := w.change(context.Background(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if c.Action != tc.want {
 				t.Fatalf("action %s, want %s (%s)", c.Action, tc.want, c.Reason)
 			}
-			if tc.field != "" && (len(c.Fields) != 1 || c.Fields[0].New != tc.field) {
-				t.Errorf("fields %+v, want new %q", c.Fields, tc.field)
+			if len(c.Fields) != tc.fields || tc.field != "" && c.Fields[0].New != tc.field {
+				t.Errorf("fields %+v, want %d, the first new %q", c.Fields, tc.fields, tc.field)
 			}
 			if c.Action == step.Conflict && !strings.Contains(c.Reason, "10.9.9.9 "+name+" # by hand") {
 				t.Errorf("conflict does not name the line: %s", c.Reason)

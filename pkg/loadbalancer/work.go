@@ -13,6 +13,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/homelabctl/homelab/pkg/apt"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -122,8 +123,10 @@ func (w packagesWork) Apply(ctx context.Context, _ step.Change, out io.Writer) e
 		return err
 	}
 	if len(missing) > 0 {
-		script := "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
-		if _, err := h.Run(ctx, remote.Command{Script: script, Timeout: 10 * time.Minute}); err != nil {
+		// A fresh cloud image: cloud-init may hold apt's locks and the
+		// lists are empty (see pkg/apt). Worst case apt.Worst(5 min).
+		script := apt.Install([]string{"--no-install-recommends"}, missing...)
+		if _, err := h.Run(ctx, remote.Command{Script: script, Timeout: apt.Worst(5 * time.Minute)}); err != nil {
 			return fmt.Errorf("%s: install %s: %w", w.guest, strings.Join(missing, " "), err)
 		}
 		fmt.Fprintf(out, "installed %s\n", strings.Join(missing, " "))

@@ -39,6 +39,7 @@ type Spec struct {
 	SSHUser    string
 	SSHKeys    []string
 	Nesting    bool
+	CIUpgrade  bool // cloud-init upgrades every package at first boot (VMs)
 	// Mark is the description that says homelab owns the guest
 	// ("homelab:<inventory>:<guest>"); it is set at creation, before tags.
 	Mark string
@@ -55,7 +56,7 @@ func SpecFor(inv *inventory.Inventory, g *inventory.Guest) (Spec, error) {
 		Cores: g.Cores, MemoryMiB: g.Memory, DiskGiB: g.Disk, Storage: g.Storage,
 		Bridge: n.Proxmox.Bridge, MAC: strings.ToUpper(g.MAC),
 		IP: netip.PrefixFrom(g.IP, n.CIDR.Bits()), Gateway: n.Gateway, DNS: n.DNS, Domain: inv.Router.Domain,
-		Nesting: g.Nesting, Mark: fmt.Sprintf("homelab:%s:%s", inv.Name, g.Name),
+		Nesting: g.Nesting, CIUpgrade: g.CloudInitUpgrade, Mark: fmt.Sprintf("homelab:%s:%s", inv.Name, g.Name),
 	}
 	if n.Proxmox.Tagged == nil || *n.Proxmox.Tagged {
 		s.VLAN = n.VLAN
@@ -129,6 +130,7 @@ func (s Spec) wanted() []wanted {
 			wanted{"ipconfig0", fmt.Sprintf("ip=%s,gw=%s", s.IP, s.Gateway), false},
 			wanted{"agent", "enabled=1", false},
 		)
+		w = append(w, wanted{"ciupgrade", map[bool]string{false: "0", true: "1"}[s.CIUpgrade], true}) // read at first boot only: set while running
 		if s.SSHUser != "" {
 			w = append(w, wanted{"ciuser", s.SSHUser, false})
 		}

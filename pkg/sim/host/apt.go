@@ -121,6 +121,13 @@ func aptUpdate(ctx context.Context, c *Call) int {
 	if err := Pause(ctx, h.lab.opts.Latency.Update); err != nil {
 		return 130
 	}
+	if lists, _, pid := h.aptLocked(); lists {
+		// cloud-init's apt-get update (DPkg::Lock::Timeout does not
+		// apply to the lists' lock).
+		fmt.Fprintf(c.Stderr, "E: Could not get lock /var/lib/apt/lists/lock. It is held by process %d (apt-get)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to lock directory /var/lib/apt/lists/\n", pid)
+		return 100
+	}
+	h.writeMirrorLists()
 	fmt.Fprintln(c.Stdout, "Hit:1 http://deb.debian.org/debian bookworm InRelease\nHit:2 http://deb.debian.org/debian bookworm-updates InRelease\nHit:3 http://deb.debian.org/debian-security bookworm-security InRelease")
 	n, fetched := 3, 0
 	var warnings, errs []string
@@ -197,7 +204,16 @@ func thousands(n int) string {
 // versions returns the versions of pkg apt can install now, oldest first.
 func (h *Host) versions(pkg Package) []string {
 	if !pkg.External {
-		return []string{pkg.Version}
+		if h.mirrorListed() {
+			return []string{pkg.Version}
+		}
+		// No lists: apt knows only what dpkg has installed.
+		if db, err := h.packageDB(); err == nil {
+			if p, ok := db.find(pkg.Name); ok {
+				return []string{p.version}
+			}
+		}
+		return nil
 	}
 	var out []string
 	for _, s := range h.sources() {

@@ -32,6 +32,7 @@ type Host struct {
 	powerMu sync.Mutex
 	dbMu    sync.Mutex
 	aptMu   sync.Mutex // dpkg's frontend lock
+	cloud   cloudInitState
 
 	mu         sync.Mutex
 	on         bool // the power state last seen
@@ -196,6 +197,9 @@ func (h *Host) powered() bool {
 		h.sysctl = map[string]string{}
 	}
 	h.mu.Unlock()
+	if was && !on {
+		h.cloudInitOff()
+	}
 	for _, c := range conns {
 		c.Close()
 	}

@@ -50,6 +50,10 @@ type LabOptions struct {
 	DNS func(from netip.Addr, name string) (netip.Addr, bool)
 	// Latency is how long apt takes; zero is instant.
 	Latency Latency
+	// FirstBootUpgrade is how long the package upgrade of a cloud image's
+	// first boot holds apt's locks after sshd answers, on hosts whose
+	// Spec.CloudInit asks for it (zero: 90 s, as on a real lab).
+	FirstBootUpgrade time.Duration
 	// StrictBackends reports HAProxy backend servers that nothing serves
 	// (see Host.Serve) as DOWN, L4CON, as HAProxy would. By default they
 	// are UP, their check passed: the simulated lab has no real services
@@ -88,6 +92,12 @@ type Spec struct {
 	// Packages are installed when the host is created, besides the base
 	// system.
 	Packages []string
+	// CloudInit, when set, makes the host a VM booted from a Debian 12
+	// cloud image under PVE's cloud-init, which it asks at every boot:
+	// empty apt lists at the first boot, the upgrade CloudInit.Upgrade
+	// asks for, /etc/hosts rendered from its template (see cloudinit.go).
+	// Nil: no cloud-init (a container, or a host made by hand).
+	CloudInit func() CloudInit
 }
 
 // Latency are the durations apt-get sleeps (ended by its context), for

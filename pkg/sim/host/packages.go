@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,7 +50,7 @@ func baseSystem() []string {
 func catalogue() []Package {
 	coreutils := []string{"cat", "echo", "printf", "test", "[", "true", "false", "sleep", "tee", "head", "tail", "wc",
 		"mkdir", "rm", "mv", "cp", "touch", "ls", "chmod", "chown", "install", "stat", "sha256sum", "id", "whoami",
-		"uname", "basename", "dirname", "env"}
+		"uname", "basename", "dirname", "env", "timeout"}
 	for i, p := range coreutils {
 		coreutils[i] = "/usr/bin/" + p
 	}
@@ -75,6 +76,8 @@ func catalogue() []Package {
 		{Name: "iproute2", Version: "6.1.0-3", Binaries: []string{"/usr/bin/ip"}},
 		{Name: "openssh-server", Version: "1:9.2p1-2+deb12u3", Units: []string{"ssh.service"}, Enable: []string{"ssh.service"}},
 		{Name: "cron", Version: "3.0pl1-162", Units: []string{"cron.service"}, Enable: []string{"cron.service"}},
+		{Name: "cloud-init", Version: "22.4.2-1+deb12u1", Binaries: []string{"/usr/bin/cloud-init"},
+			Files: map[string]string{HostsTemplate: hostsDebianTemplate}},
 		{Name: "curl", Version: "7.88.1-10+deb12u8", Binaries: []string{"/usr/bin/curl"}},
 		{Name: "socat", Version: "1.7.4.4-2", Binaries: []string{"/usr/bin/socat"}},
 		{Name: "haproxy", Version: "2.6.12-1+deb12u1", Binaries: []string{"/usr/sbin/haproxy"},
@@ -372,9 +375,18 @@ func dpkg(ctx context.Context, c *Call) int {
 // fail the whole install, as apt's resolver does.
 func aptGet(ctx context.Context, c *Call) int {
 	var words []string
+	var lockTimeout time.Duration // -o DPkg::Lock::Timeout=N
 	args := c.Args[1:]
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
+		case a == "-o" && i+1 < len(args):
+			k, v, _ := strings.Cut(args[i+1], "=")
+			if strings.EqualFold(k, "DPkg::Lock::Timeout") {
+				if n, err := strconv.Atoi(v); err == nil && n > 0 {
+					lockTimeout = time.Duration(n) * time.Second
+				}
+			}
+			i++
 		case a == "-o" || a == "-t" || a == "-c":
 			i++
 		case strings.HasPrefix(a, "-"):
@@ -410,9 +422,8 @@ func aptGet(ctx context.Context, c *Call) int {
 		return lock("/var/lib/dpkg/lock-frontend")
 	}
 	h := c.Host
-	if !h.aptMu.TryLock() {
-		fmt.Fprintf(c.Stderr, "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process %d (apt-get)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n", h.pids.next())
-		return 100
+	if status := h.lockDpkg(ctx, c, lockTimeout); status != 0 {
+		return status
 	}
 	defer h.aptMu.Unlock()
 	fmt.Fprintln(c.Stdout, "Reading package lists...\nBuilding dependency tree...\nReading state information...")
@@ -491,4 +502,34 @@ func aptGet(ctx context.Context, c *Call) int {
 		return 100
 	}
 	return 0
+}
+
+// lockDpkg takes dpkg's frontend lock for apt-get, waiting up to timeout
+// (apt's -o DPkg::Lock::Timeout) while another apt-get or cloud-init's
+// upgrade holds it. It returns 0 with h.aptMu held, or apt's exit status
+// after its messages.
+func (h *Host) lockDpkg(ctx context.Context, c *Call, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	waited := false
+	for {
+		_, upgrading, pid := h.aptLocked()
+		if !upgrading && h.aptMu.TryLock() {
+			return 0
+		}
+		if pid == 0 {
+			pid = h.pids.next()
+		}
+		if time.Now().Before(deadline) {
+			if !waited {
+				fmt.Fprintf(c.Stdout, "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process %d (apt-get)...\n", pid)
+				waited = true
+			}
+			if err := Pause(ctx, 100*time.Millisecond); err != nil {
+				return 130
+			}
+			continue
+		}
+		fmt.Fprintf(c.Stderr, "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process %d (apt-get)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n", pid)
+		return 100
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ type inventoryLab struct {
 	dial loadbalancer.HostDialer
 }
 
-func newInventoryLab(t *testing.T, path string, opts host.LabOptions) *inventoryLab {
+func newInventoryLab(t *testing.T, path string, opts host.LabOptions, edits ...func(*host.Spec)) *inventoryLab {
 	t.Helper()
 	inv, _, err := inventory.Load(path)
 	if err != nil {
@@ -54,6 +55,9 @@ func newInventoryLab(t *testing.T, path string, opts host.LabOptions) *inventory
 		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, n.CIDR.Bits()), Gateway: n.Gateway}
 		if g.SSH != nil && g.SSH.User != "" && g.SSH.User != "root" {
 			spec.Users = []string{g.SSH.User}
+		}
+		for _, edit := range edits {
+			edit(&spec)
 		}
 		if _, err := lab.Add(spec); err != nil {
 			t.Fatal(err)
@@ -227,5 +231,44 @@ func TestLoadBalancersPhaseOnSimulatedHosts(t *testing.T) {
 		if strings.Contains(line, "s1m-pass") {
 			t.Errorf("output shows the VRRP password: %s", line)
 		}
+	}
+}
+
+// Fresh VMs from a Debian 12 cloud image under PVE's cloud-init: empty apt
+// lists, and with ciupgrade (PVE's default) the first boot's upgrade
+// holding dpkg's lock when sshd already answers. The loadbalancers phase
+// waits for cloud-init, updates the lists and installs; a second plan
+// changes nothing and its run does not touch apt.
+func TestLoadBalancersPhaseOnFreshCloudImages(t *testing.T) {
+	for _, upgrade := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ciupgrade=%v", upgrade), func(t *testing.T) {
+			cloud := func(s *host.Spec) {
+				s.CloudInit = func() host.CloudInit { return host.CloudInit{Upgrade: upgrade} }
+			}
+			l := newInventoryLab(t, "../../../inventories/small.yaml", host.LabOptions{VRRPScale: 0.05, FirstBootUpgrade: time.Second}, cloud)
+			out, err := runPlan(t, l.compile(t))
+			if err != nil {
+				t.Fatalf("first run: %v\n%s", err, strings.Join(out, "\n"))
+			}
+			for _, lb := range []string{"lb-1", "lb-2"} {
+				h, _ := l.lab.Host(lb)
+				if !h.Installed("haproxy") || !h.Installed("keepalived") || !h.Unit("haproxy").Active {
+					t.Errorf("%s: haproxy %v keepalived %v active %v", lb, h.Installed("haproxy"), h.Installed("keepalived"), h.Unit("haproxy").Active)
+				}
+			}
+			p := l.compile(t)
+			if sum := p.Summary(); sum.Create+sum.Update+sum.Conflict != 0 {
+				t.Fatalf("second plan is not converged: %+v", sum)
+			}
+			before := len(l.lab.Hosts()[0].SSH().Log())
+			if _, err := runPlan(t, p); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range l.lab.Hosts()[0].SSH().Log()[before:] {
+				if strings.Contains(c, "apt-get") || strings.Contains(c, "cloud-init") {
+					t.Errorf("a converged run ran %q", c)
+				}
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ func builtinPrograms() map[string]Program {
 		"haproxy": haproxyProgram, "keepalived": keepalivedProgram,
 		"modprobe": modprobe, "lsmod": lsmod, "swapoff": swapProgram, "swapon": swapProgram, "getent": getent,
 		"gpg": gpgProgram, "apt-mark": aptMark,
+		"cloud-init": cloudInitProgram, "timeout": timeoutProgram,
 	}
 }
 

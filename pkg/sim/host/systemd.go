@@ -202,9 +202,10 @@ func (h *Host) reloadUnit(ctx context.Context, c *Call, name string) int {
 	return 0
 }
 
-// boot brings a host up: sysctl.d applied, drop-ins read, enabled units
-// started.
+// boot brings a host up: cloud-init's part (see cloudinit.go), sysctl.d
+// applied, drop-ins read, enabled units started.
 func (h *Host) boot() {
+	h.cloudInitBoot()
 	h.bootKernel()
 	entries, _ := os.ReadDir(h.local("/", "/etc/sysctl.d"))
 	for _, e := range entries {

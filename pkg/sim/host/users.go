@@ -97,6 +97,9 @@ func (h *Host) seed() error {
 			return err
 		}
 	}
+	// Debian's lists as a host that ran apt-get update has them (a cloud
+	// image's first boot empties them: see cloudinit.go).
+	h.writeMirrorLists()
 	return h.seedKernel()
 }
 
