@@ -66,7 +66,8 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	l.access.SSHKeyFile, l.access.SSHHosts = keyFile, map[string]string{}
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
-		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP)}
+		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP),
+			Instance: l.instance(g.VMID)}
 		if n, ok := inv.Network(g.Network); ok {
 			spec.Address, spec.Gateway = netip.PrefixFrom(g.IP, n.CIDR.Bits()), n.Gateway
 		}
@@ -177,6 +178,19 @@ func (l *SimulatedLab) power(vmid int, ip netip.Addr) func() bool {
 	return func() bool {
 		g, ok := l.Proxmox.Guest(vmid)
 		return ok && g.Status == "running" && guestIP(g.Config) == ip
+	}
+}
+
+// instance is the machine the PVE simulator's guest vmid is (its
+// instance ID and the host key its disk holds): a guest destroyed and
+// created again is a new machine, with a blank disk and new host keys.
+func (l *SimulatedLab) instance(vmid int) func() (string, []byte) {
+	return func() (string, []byte) {
+		g, ok := l.Proxmox.Guest(vmid)
+		if !ok {
+			return "", nil
+		}
+		return g.Instance, g.HostKey
 	}
 }
 

@@ -200,6 +200,9 @@ func (h *Host) powered() bool {
 		c.Close()
 	}
 	if on && !was {
+		if err := h.reinstance(); err != nil {
+			h.lab.log.Error("simulated host: a new machine", "host", h.spec.Name, "err", err)
+		}
 		h.boot()
 	}
 	return on
