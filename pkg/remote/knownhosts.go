@@ -274,3 +274,15 @@ func writeLines(file string, lines []string) error {
 	}
 	return os.Rename(tmp.Name(), file)
 }
+
+// KnowsHost reports whether file holds a key or expected fingerprints for
+// address.
+func (p *Pool) KnowsHost(file, address string) bool {
+	p.tofuMu.Lock()
+	defer p.tofuMu.Unlock()
+	lines, err := readLines(file)
+	if err != nil {
+		return false
+	}
+	return !slices.Equal(lines, dropHost(lines, knownhosts.Normalize(hostKeyAddress(address))))
+}

@@ -13,6 +13,19 @@ import (
 // (Spec.Instance's ID).
 const machineIDPath = "/etc/machine-id"
 
+// recreated reports whether the host runs as another instance than the
+// one Spec.Instance names now (only once it ran as one: a host that never
+// ran as an instance boots as one anyway).
+func (h *Host) recreated() bool {
+	if h.spec.Instance == nil {
+		return false
+	}
+	id, _ := h.spec.Instance()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return id != "" && h.instance != "" && id != h.instance
+}
+
 // reinstance makes the host the machine Spec.Instance names: when its
 // disk belongs to another (the guest was destroyed and created again),
 // the disk is blank again (seeded afresh, with Spec.Packages) and holds
@@ -28,6 +41,9 @@ func (h *Host) reinstance() error {
 	}
 	have, _ := h.readFile(machineIDPath)
 	if strings.TrimSpace(string(have)) == id {
+		h.mu.Lock()
+		h.instance = id
+		h.mu.Unlock()
 		return nil
 	}
 	var signer ssh.Signer
@@ -41,6 +57,7 @@ func (h *Host) reinstance() error {
 		h.lab.log.Info("simulated host: a new machine: its disk is blank", "host", h.spec.Name, "instance", id)
 	}
 	h.mu.Lock()
+	h.instance = id
 	h.units, h.sysctl = map[string]*unit{}, map[string]string{}
 	h.haproxy, h.keepalived, h.held = nil, nil, nil
 	h.services, h.certs = map[uint16]http.Handler{}, map[uint16][]byte{}

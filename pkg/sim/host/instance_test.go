@@ -94,6 +94,17 @@ func TestRecreatedGuestIsANewMachine(t *testing.T) {
 	if st, _, stderr := run(h, "debian", "sudo true"); st != 0 {
 		t.Errorf("the blank disk lacks the cloud image's user: %d %s", st, stderr)
 	}
+
+	// Destroyed and created again while nobody looked at the host: it
+	// went off and on meanwhile all the same.
+	run(h, "root", "echo kept > /root/state")
+	thirdKey, thirdPub := instanceKey(t)
+	mu.Lock()
+	id, key = "3333", thirdKey
+	mu.Unlock()
+	if st, _, _ := run(h, "root", "cat /root/state"); st == 0 || !sameKey(h.HostKey(), thirdPub) {
+		t.Errorf("a guest re-created unseen kept its disk (cat exit %d) or its key", st)
+	}
 }
 
 func sameKey(a, b ssh.PublicKey) bool {
