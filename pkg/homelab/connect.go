@@ -59,11 +59,16 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 		return c, err
 	}
 	// Guests homelab creates have host keys nobody knew before: they are
-	// trusted on first use and recorded beside the inventory; a key that
-	// changes later is refused.
+	// learned through the Proxmox API where it tells them, else trusted
+	// on first use (unless ssh.host_keys is strict), and recorded beside
+	// the inventory; a key that changes on a guest homelab did not
+	// re-create is refused.
 	c.pool = remote.NewPool(remote.Options{Logger: logger})
 	tofu := filepath.Join(StateDir(inv.Source.Path, inv.Name), "known_hosts")
-	c.Hosts = sshPolicy{pool: c.pool, secrets: opts.Secrets, hostKeys: remote.HostKeyPolicy{TOFUFile: tofu}}.dialer(inv)
+	policy := sshPolicy{pool: c.pool, secrets: opts.Secrets,
+		hostKeys: remote.HostKeyPolicy{TOFUFile: tofu, Strict: inv.SSH.HostKeys == inventory.HostKeysStrict}}
+	c.Hosts = policy.dialer(inv)
+	c.hostKeys = newHostKeyBook(inv, policy, nil)
 	return c, nil
 }
 

@@ -37,9 +37,14 @@ func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Remov
 		}
 		for _, g := range guests {
 			out = append(out, Removal{
-				Phase:  "guests",
-				What:   fmt.Sprintf("%s %s (%d) on %s", g.Kind, g.Name, g.VMID, g.Node),
-				remove: func(ctx context.Context, w io.Writer) error { return c.Proxmox.RemoveGuest(ctx, g, w) },
+				Phase: "guests",
+				What:  fmt.Sprintf("%s %s (%d) on %s", g.Kind, g.Name, g.VMID, g.Node),
+				remove: func(ctx context.Context, w io.Writer) error {
+					if err := c.Proxmox.RemoveGuest(ctx, g, w); err != nil {
+						return err
+					}
+					return c.forgetHostKeys(inv, g.Name, w)
+				},
 			})
 		}
 	}
@@ -76,5 +81,21 @@ func Down(ctx context.Context, removals []Removal, out io.Writer) error {
 			return fmt.Errorf("down: %s: %w", r.What, err)
 		}
 	}
+	return nil
+}
+
+// forgetHostKeys forgets the SSH host keys of a guest Down removed: the
+// next guest at its address is another machine.
+func (c Clients) forgetHostKeys(inv *inventory.Inventory, guest string, w io.Writer) error {
+	if c.hostKeys == nil {
+		return nil
+	}
+	if _, ok := inv.Guest(guest); !ok {
+		return nil
+	}
+	if err := c.hostKeys.Forget(guest); err != nil {
+		return fmt.Errorf("forget the host keys of %s: %w", guest, err)
+	}
+	fmt.Fprintf(w, "forgot the SSH host keys of %s\n", guest)
 	return nil
 }

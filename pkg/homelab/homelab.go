@@ -37,6 +37,9 @@ type Clients struct {
 	Secrets func(inventory.SecretRef) (string, error)
 	// pool holds the SSH connections behind Hosts, closed with the clients.
 	pool *remote.Pool
+	// hostKeys is homelab's record of the guests' SSH host keys (nil:
+	// left alone).
+	hostKeys *hostKeyBook
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -69,7 +72,17 @@ type runOptions struct {
 // phases returns the phase kinds.
 func phases(c Clients, o runOptions) []plan.PhaseKind {
 	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement},
-		proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: o.replace}, lbPhase(c), kubePhase(c, o)}
+		guestsPhase(c, o), lbPhase(c), kubePhase(c, o)}
+}
+
+// guestsPhase is the guests phase, keeping the guests' host keys when c
+// has a record of them.
+func guestsPhase(c Clients, o runOptions) proxmox.Phase {
+	p := proxmox.Phase{Client: c.Proxmox, Dial: c.Dial, Replace: o.replace}
+	if c.hostKeys != nil {
+		p.HostKeys = c.hostKeys
+	}
+	return p
 }
 
 // kubePhase is the kubernetes phase, working over SSH when c can reach

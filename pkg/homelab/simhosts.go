@@ -70,7 +70,8 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	l.access.SSHKeyFile, l.access.SSHHosts = keyFile, map[string]string{}
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
-		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP)}
+		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP),
+			Instance: l.instance(g.VMID)}
 		if n, ok := inv.Network(g.Network); ok {
 			spec.Address, spec.Gateway = netip.PrefixFrom(g.IP, n.CIDR.Bits()), n.Gateway
 		}
@@ -96,17 +97,20 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	}
 	l.clients.Dial = hosts.Dial
 	// A guest answers SSH as soon as it runs (the guests phase waited for
-	// its port): dialing a host that does not run gives up quickly.
-	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 300 * time.Millisecond})
-	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts")},
+	// its port): dialing a host that does not run gives up quickly (it is
+	// refused at once: 3 attempts, about half a second of backoff); a
+	// slow handshake (a host blanking its disk) still has seconds.
+	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 5 * time.Second, DialTimeout: 3 * time.Second})
+	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts"),
+		Strict: inv.SSH.HostKeys == inventory.HostKeysStrict},
 		address: func(ap netip.AddrPort) string {
 			addr, _ := hosts.Address(ap)
 			return addr // empty: "no address"
 		}}
-	l.clients.Hosts = func(name string) (remote.Host, error) {
+	config := func(name string) (remote.Config, error) {
 		g, ok := inv.Guest(name)
 		if !ok {
-			return nil, fmt.Errorf("ssh: no guest %q in the inventory", name)
+			return remote.Config{}, fmt.Errorf("ssh: no guest %q in the inventory", name)
 		}
 		// The lab's own key, and no jump host: the simulated hosts are on
 		// loopback.
@@ -118,11 +122,19 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		}
 		cfg, err := policy.config(&sim)
 		if err != nil {
-			return nil, err
+			return cfg, err
 		}
 		cfg.Signers = []ssh.Signer{signer}
+		return cfg, nil
+	}
+	l.clients.Hosts = func(name string) (remote.Host, error) {
+		cfg, err := config(name)
+		if err != nil {
+			return nil, err
+		}
 		return l.clients.pool.Host(cfg)
 	}
+	l.clients.hostKeys = newHostKeyBook(inv, policy, config)
 	l.clients.Secrets = madeUpSecrets(inv, seed)
 	// A cluster taken up from the state directory serves its apiservers
 	// again; the admin kubeconfig stays in the lab's directory, never the
@@ -199,6 +211,19 @@ func (l *SimulatedLab) cloudInit(vmid int) func() host.CloudInit {
 			ci.FQDN = g.Name + "." + d
 		}
 		return ci
+	}
+}
+
+// instance is the machine the PVE simulator's guest vmid is (its
+// instance ID and the host key its disk holds): a guest destroyed and
+// created again is a new machine, with a blank disk and new host keys.
+func (l *SimulatedLab) instance(vmid int) func() (string, []byte) {
+	return func() (string, []byte) {
+		g, ok := l.Proxmox.Guest(vmid)
+		if !ok {
+			return "", nil
+		}
+		return g.Instance, g.HostKey
 	}
 }
 

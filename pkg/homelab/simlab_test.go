@@ -13,6 +13,7 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -149,7 +150,7 @@ func TestSimulatedHostsFollowProxmox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Read(ctx, "/etc/hostname"); err == nil || !step.IsRetryable(err) {
+	if _, err := h.Read(ctx, "/etc/hostname"); err == nil || !remote.NotAnswering(ctx, err) {
 		t.Fatalf("SSH to a guest that does not run: %v", err)
 	}
 	file, err := plan.LoadFile("../../plans/infrastructure.yaml")

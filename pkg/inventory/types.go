@@ -19,10 +19,27 @@ type Inventory struct {
 	Guests       []Guest       `yaml:"guests"`
 	LoadBalancer *LoadBalancer `yaml:"loadbalancer"`
 	Kubernetes   *Kubernetes   `yaml:"kubernetes"`
+	// SSH is how homelab trusts the guests' SSH host keys.
+	SSH SSHTrust `yaml:"ssh"`
 
 	// Source is where the inventory was read from (derived).
 	Source Source `yaml:"-"`
 }
+
+// SSHTrust says how homelab trusts guests' SSH host keys.
+type SSHTrust struct {
+	// HostKeys is "tofu" (the default): a guest's key is learned through
+	// the Proxmox API where it can be (a container's create task log, a
+	// VM's guest agent), else trusted on first use and said so in the
+	// run's output; or "strict": nothing is trusted on first use.
+	HostKeys string `yaml:"host_keys"`
+}
+
+// Host key trust modes (SSHTrust.HostKeys).
+const (
+	HostKeysTOFU   = "tofu"
+	HostKeysStrict = "strict"
+)
 
 // TLS says how a client verifies a server's certificate: against a CA file,
 // against a pinned SHA-256 fingerprint, or (only when said) not at all.
@@ -70,6 +87,9 @@ type VMTemplate struct {
 	VMID   int    `yaml:"vmid"`
 	Node   string `yaml:"node"`
 	Shared bool   `yaml:"shared"`
+	// Agent says the template has the QEMU guest agent (qemu-guest-agent
+	// installed): homelab then reads a new VM's SSH host key through it.
+	Agent bool `yaml:"agent"`
 }
 
 // LXCTemplate is a container template archive, by its volume ID.
@@ -195,8 +215,9 @@ type Guest struct {
 	MAC   string   `yaml:"mac"`
 	Roles []string `yaml:"roles"`
 	SSH   *SSH     `yaml:"ssh"`
-	// Nesting enables the LXC "nesting" feature.
-	Nesting bool `yaml:"nesting"`
+	// Nesting enables the LXC "nesting" feature, which systemd in an
+	// unprivileged container wants: default true for containers.
+	Nesting *bool `yaml:"nesting"`
 	// CloudInitUpgrade lets cloud-init upgrade every package at a VM's
 	// first boot (Proxmox's ciupgrade). Default false: ciupgrade=0, so no
 	// upgrade holds apt's locks while homelab installs (VMs only).

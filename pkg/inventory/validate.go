@@ -77,6 +77,9 @@ func validate(inv *Inventory) Diagnostics {
 	v.loadBalancer()
 	v.kubernetes()
 	v.secretForms()
+	if m := inv.SSH.HostKeys; m != "" && m != HostKeysTOFU && m != HostKeysStrict {
+		v.errorf("ssh.host_keys", "%q: want %s or %s", m, HostKeysTOFU, HostKeysStrict)
+	}
 	return v.diags
 }
 

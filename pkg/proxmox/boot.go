@@ -30,6 +30,9 @@ type BootWork struct {
 	Timeout time.Duration
 	// Sleep waits between attempts (default: a timer that honours ctx).
 	Sleep func(context.Context, time.Duration) error
+	// HostKeys, when set, learns and checks the guest's SSH host key once
+	// SSH answers (see HostKeys).
+	HostKeys HostKeys
 }
 
 // Observe reads whether the guest runs (see Client.runState).
@@ -75,7 +78,13 @@ func (w BootWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 		}
 		fmt.Fprintf(out, "started %s\n", s.Name)
 	}
-	return w.waitSSH(ctx, out)
+	if err := w.waitSSH(ctx, out); err != nil {
+		return err
+	}
+	if w.HostKeys == nil {
+		return nil
+	}
+	return w.learnHostKey(ctx, out)
 }
 
 func (w BootWork) waitSSH(ctx context.Context, out io.Writer) error {

@@ -56,7 +56,7 @@ func SpecFor(inv *inventory.Inventory, g *inventory.Guest) (Spec, error) {
 		Cores: g.Cores, MemoryMiB: g.Memory, DiskGiB: g.Disk, Storage: g.Storage,
 		Bridge: n.Proxmox.Bridge, MAC: strings.ToUpper(g.MAC),
 		IP: netip.PrefixFrom(g.IP, n.CIDR.Bits()), Gateway: n.Gateway, DNS: n.DNS, Domain: inv.Router.Domain,
-		Nesting: g.Nesting, CIUpgrade: g.CloudInitUpgrade, Mark: fmt.Sprintf("homelab:%s:%s", inv.Name, g.Name),
+		Nesting: g.Kind == inventory.KindLXC && (g.Nesting == nil || *g.Nesting), CIUpgrade: g.CloudInitUpgrade, Mark: fmt.Sprintf("homelab:%s:%s", inv.Name, g.Name),
 	}
 	if n.Proxmox.Tagged == nil || *n.Proxmox.Tagged {
 		s.VLAN = n.VLAN
@@ -148,6 +148,10 @@ type GuestWork struct {
 	// Replace allows rebuilding the guest when a change cannot be made in
 	// place (homelab up --replace NAME).
 	Replace bool
+	// HostKeys, when set, forgets the SSH host keys of a guest homelab
+	// creates (or rebuilds) and records a container's new ones from its
+	// create task log.
+	HostKeys HostKeys
 }
 
 // found is what observing a guest found; action is what to do about it.
@@ -307,6 +311,13 @@ func (w GuestWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 	s := w.Spec
 	api := w.Client.API()
+	if w.HostKeys != nil {
+		// A new guest is a new machine: whatever was known of the keys
+		// at its address belongs to another.
+		if err := w.HostKeys.Forget(s.Name); err != nil {
+			return fmt.Errorf("guest %s: %w", s.Name, err)
+		}
+	}
 	if s.Kind == inventory.KindVM {
 		tmpl := &pve.VirtualMachine{}
 		tmpl.New(api, s.Template.Node, s.Template.VMID)
@@ -318,7 +329,7 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return classify(fmt.Errorf("clone %s from %d on %s: %w", s.Name, s.Template.VMID, s.Template.Node, err))
 		}
-		if err := w.Client.wait(ctx, task, "clone "+s.Name); err != nil {
+		if _, err := w.Client.waitLog(ctx, task, "clone "+s.Name, out); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "cloned %s (%d) on %s from %d\n", s.Name, s.VMID, s.Node, s.Template.VMID)
@@ -353,10 +364,17 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return classify(fmt.Errorf("create container %s (%d) on %s: %w", s.Name, s.VMID, s.Node, err))
 	}
-	if err := w.Client.wait(ctx, task, "create container "+s.Name); err != nil {
+	log, err := w.Client.waitLog(ctx, task, "create container "+s.Name, out)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "created container %s (%d) on %s from %s\n", s.Name, s.VMID, s.Node, s.OSTemplate)
+	if fps := logFingerprints(log); w.HostKeys != nil && len(fps) > 0 {
+		if err := w.HostKeys.Expect(s.Name, fps, fmt.Sprintf("the create task log of CT %d", s.VMID)); err != nil {
+			return fmt.Errorf("guest %s: %w", s.Name, err)
+		}
+		fmt.Fprintf(out, "recorded the host key fingerprints of %s from the create task log: %s\n", s.Name, strings.Join(fps, ", "))
+	}
 	return nil
 }
 

@@ -19,6 +19,9 @@ type Phase struct {
 	// Replace names guests that may be rebuilt when a change cannot be
 	// made in place.
 	Replace []string
+	// HostKeys keeps homelab's record of the guests' SSH host keys; nil
+	// leaves it alone.
+	HostKeys HostKeys
 }
 
 // Kind returns "guests".
@@ -73,12 +76,12 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			if err != nil {
 				return nil, err
 			}
-			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name)}
+			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name), HostKeys: p.HostKeys}
 			port := 22
 			if g.SSH != nil && g.SSH.Port != 0 {
 				port = g.SSH.Port
 			}
-			boot.Work = BootWork{Client: p.Client, Spec: spec, Dial: p.Dial, SSHPort: port}
+			boot.Work = BootWork{Client: p.Client, Spec: spec, Dial: p.Dial, SSHPort: port, HostKeys: p.HostKeys}
 		}
 		steps = append(steps, create, boot)
 	}

@@ -93,13 +93,20 @@ func (w GuestWork) clonesFrom() *inventory.VMTemplate {
 	return nil
 }
 
-// Privileges: reading the guest's status and starting it.
+// Privileges: reading the guest's status and starting it, and, for a VM
+// whose template has the guest agent, reading its SSH host key through the
+// agent (see learnHostKey).
 func (w BootWork) Privileges() []Requirement {
 	vm := vmPath(w.Spec.VMID)
-	return []Requirement{
+	out := []Requirement{
 		{Path: vm, Privs: []string{"VM.Audit"}, For: "read " + w.Spec.Name},
 		{Path: vm, Privs: []string{"VM.PowerMgmt"}, For: "start " + w.Spec.Name},
 	}
+	if w.HostKeys != nil && w.Spec.Kind == inventory.KindVM && w.Spec.Template != nil && w.Spec.Template.Agent {
+		out = append(out, Requirement{Path: vm, Privs: []string{"VM.GuestAgent.FileRead", "VM.GuestAgent.Unrestricted"},
+			For: "read the SSH host key of " + w.Spec.Name + " through the guest agent"})
+	}
+	return out
 }
 
 func vmPath(vmid int) string { return "/vms/" + strconv.Itoa(vmid) }

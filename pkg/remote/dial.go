@@ -18,11 +18,31 @@ import (
 )
 
 const (
-	defaultConnectTimeout = 2 * time.Minute
-	defaultDialTimeout    = 15 * time.Second
-	defaultBackoff        = 250 * time.Millisecond
-	maxBackoff            = 5 * time.Second
+	defaultConnectTimeout  = 45 * time.Second
+	defaultConnectAttempts = 3
+	defaultDialTimeout     = 10 * time.Second
+	defaultBackoff         = 250 * time.Millisecond
+	maxBackoff             = 5 * time.Second
 )
+
+// ConnectError is a host that did not answer within the connect budget:
+// Attempts dials in Elapsed, the last failing with Last. The engine does
+// not retry it (the budget is spent); NotAnswering recognises it.
+type ConnectError struct {
+	Host, Address string
+	Attempts      int
+	Elapsed       time.Duration
+	// Budget is the connect timeout the attempts ran within.
+	Budget time.Duration
+	Last   error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("ssh %s: gave up connecting to %s after %d attempts in %s (connect budget %s): %v",
+		e.Host, e.Address, e.Attempts, e.Elapsed.Round(time.Millisecond), e.Budget, e.Last)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Last }
 
 // permanentError is a dial failure that retrying cannot fix (authentication,
 // host key, configuration).
@@ -66,15 +86,20 @@ func auth(cfg *Config) ([]ssh.AuthMethod, func(), error) {
 }
 
 // dial connects to cfg's host, retrying transient failures with bounded
-// exponential backoff and jitter until the connect timeout.
-func (p *Pool) dial(ctx context.Context, cfg *Config) (*ssh.Client, error) {
+// exponential backoff and jitter, at most ConnectAttempts times within
+// the connect timeout. With a probe it only checks the host key (see
+// CheckHostKey) and returns no client.
+func (p *Pool) dial(ctx context.Context, cfg *Config, pr *probe) (*ssh.Client, error) {
 	name := cfg.name()
 	start := time.Now()
 	deadline := start.Add(p.connectTimeout)
 	delay := p.backoff
 	var last error
 	for attempt := 1; ; attempt++ {
-		c, err := p.dialOnce(ctx, cfg)
+		// The last attempt may not outlive the budget.
+		actx, cancel := context.WithDeadline(ctx, deadline)
+		c, err := p.dialOnce(actx, cfg, pr)
+		cancel()
 		if err == nil {
 			if attempt > 1 {
 				p.log.Info("ssh: connected", "host", name, "attempts", attempt)
@@ -91,9 +116,9 @@ func (p *Pool) dial(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 		last = err
 		// Full jitter on the upper half: delay/2 .. delay.
 		wait := delay/2 + rand.N(delay/2+1)
-		if time.Now().Add(wait).After(deadline) {
-			return nil, step.Retryable(fmt.Errorf("ssh %s: gave up connecting to %s after %d attempts in %s (connect timeout %s): %w",
-				name, cfg.Address, attempt, time.Since(start).Round(time.Millisecond), p.connectTimeout, last))
+		if attempt >= p.connectAttempts || !time.Now().Add(wait).Before(deadline) {
+			return nil, &ConnectError{Host: name, Address: cfg.Address, Attempts: attempt,
+				Elapsed: time.Since(start), Budget: p.connectTimeout, Last: last}
 		}
 		p.log.Debug("ssh: dial failed, retrying", "host", name, "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
@@ -109,18 +134,22 @@ func (p *Pool) dial(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 
 // dialOnce makes one connection attempt (TCP, directly or through the jump
 // host, then the SSH handshake).
-func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
+func (p *Pool) dialOnce(ctx context.Context, cfg *Config, pr *probe) (*ssh.Client, error) {
 	name := cfg.name()
 	addr := hostKeyAddress(cfg.Address)
-	check, algos, err := p.hostKeyCheck(cfg)
+	check, algos, err := p.hostKeyCheck(cfg, pr)
 	if err != nil {
 		return nil, &permanentError{err}
 	}
-	methods, release, err := auth(cfg)
-	if err != nil {
-		return nil, &permanentError{err}
+	var methods []ssh.AuthMethod
+	if pr == nil {
+		var release func()
+		methods, release, err = auth(cfg)
+		if err != nil {
+			return nil, &permanentError{err}
+		}
+		defer release()
 	}
-	defer release()
 	ccfg := &ssh.ClientConfig{
 		User:              cfg.user(),
 		Auth:              methods,
@@ -145,8 +174,11 @@ func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 			return nil, fmt.Errorf("ssh %s: dial %s via %s: %w", name, addr, cfg.Jump.name(), err)
 		}
 	} else {
-		var d net.Dialer
-		conn, err = d.DialContext(actx, "tcp", addr)
+		dial := p.dialer
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		conn, err = dial(actx, "tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("ssh %s: dial %s: %w", name, addr, err)
 		}
@@ -166,11 +198,20 @@ func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 		if errors.As(err, &hk) {
 			return nil, &permanentError{hk}
 		}
+		if pr != nil && pr.checked {
+			// The probe offers no credentials: refused, as it should be,
+			// after the host key passed.
+			return nil, nil
+		}
 		err = fmt.Errorf("ssh %s: handshake with %s: %w", name, addr, err)
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			return nil, &permanentError{fmt.Errorf("%w (user %s)", err, cfg.user())}
 		}
 		return nil, err
+	}
+	if pr != nil {
+		c.Close() // a host that lets anyone in: the key was checked all the same
+		return nil, nil
 	}
 	return ssh.NewClient(c, chans, reqs), nil
 }
@@ -180,7 +221,8 @@ func (p *Pool) dialOnce(ctx context.Context, cfg *Config) (*ssh.Client, error) {
 // can be retried, or the derived deadline. A cancelled ctx is not "not
 // answering", nor is a command that ran and failed.
 func NotAnswering(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil && (step.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded))
+	var ce *ConnectError
+	return err != nil && ctx.Err() == nil && (step.IsRetryable(err) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // Silence remembers, for a while, the hosts that did not answer. Observing

@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,7 +138,7 @@ func TestRetriesWhileBooting(t *testing.T) {
 	l := newLab(t, nil)
 	l.srv.RefuseNext(3)
 	var logs logBuffer
-	h := host(t, newPool(t, remote.Options{Logger: logs.logger()}), l.config(t))
+	h := host(t, newPool(t, remote.Options{Logger: logs.logger(), ConnectAttempts: 5}), l.config(t))
 	run(t, h, "true")
 	if n := l.srv.Connections(); n != 1 {
 		t.Fatalf("connections = %d", n)
@@ -148,18 +151,20 @@ func TestRetriesWhileBooting(t *testing.T) {
 func TestGivesUpAtDeadline(t *testing.T) {
 	l := newLab(t, nil)
 	l.srv.RefuseNext(1 << 30)
-	h := host(t, newPool(t, remote.Options{ConnectTimeout: 200 * time.Millisecond}), l.config(t))
+	h := host(t, newPool(t, remote.Options{ConnectTimeout: 200 * time.Millisecond, ConnectAttempts: 1 << 20}), l.config(t))
 	_, err := h.Run(context.Background(), remote.Command{Script: "true"})
-	if err == nil || !strings.Contains(err.Error(), "gave up connecting") || !strings.Contains(err.Error(), "connect timeout 200ms") {
+	if err == nil || !strings.Contains(err.Error(), "gave up connecting") || !strings.Contains(err.Error(), "connect budget 200ms") {
 		t.Fatalf("err = %v", err)
 	}
-	if !step.IsRetryable(err) {
-		t.Fatal("a dial failure is retryable")
+	// The budget is spent: the engine must not spend it again.
+	var ce *remote.ConnectError
+	if step.IsRetryable(err) || !errors.As(err, &ce) || !remote.NotAnswering(context.Background(), err) {
+		t.Fatalf("a host that did not answer within the budget: %T %v", err, err)
 	}
 	// The context bounds it too.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	h2 := host(t, newPool(t, remote.Options{ConnectTimeout: time.Hour}), l.config(t))
+	h2 := host(t, newPool(t, remote.Options{ConnectTimeout: time.Hour, ConnectAttempts: 1 << 20}), l.config(t))
 	if _, err := h2.Run(ctx, remote.Command{Script: "true"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
@@ -239,4 +244,63 @@ func TestKeyFileAndAgent(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	cfg.KeyFile = ""
 	run(t, host(t, newPool(t, remote.Options{}), cfg), "true")
+}
+
+// TestUnreachableHostAttemptBudget: a host whose address swallows
+// connections (a blackhole: the dial hangs until its timeout) costs
+// ConnectAttempts dials of DialTimeout each, then fails with what the
+// last one saw.
+func TestUnreachableHostAttemptBudget(t *testing.T) {
+	var calls atomic.Int32
+	blackhole := func(ctx context.Context, network, address string) (net.Conn, error) {
+		calls.Add(1)
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}
+	for _, attempts := range []int{1, 3} {
+		calls.Store(0)
+		p := newPool(t, remote.Options{Dial: blackhole, DialTimeout: 20 * time.Millisecond, ConnectAttempts: attempts,
+			ConnectTimeout: time.Minute, Backoff: time.Millisecond})
+		h := host(t, p, remote.Config{Name: "lb-1", Address: "192.0.2.1:22", Signers: []ssh.Signer{newKey(t)},
+			HostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(t.TempDir(), "known_hosts")}})
+		_, err := h.Run(context.Background(), remote.Command{Script: "true"})
+		var ce *remote.ConnectError
+		if !errors.As(err, &ce) || ce.Attempts != attempts || int(calls.Load()) != attempts {
+			t.Fatalf("attempts %d: %d dials, err %v", attempts, calls.Load(), err)
+		}
+		want := fmt.Sprintf("ssh lb-1: gave up connecting to 192.0.2.1:22 after %d attempts in ", attempts)
+		if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "dial 192.0.2.1:22") || !strings.Contains(err.Error(), "deadline exceeded") {
+			t.Errorf("err = %v", err)
+		}
+	}
+}
+
+// TestDefaultConnectBudget: the defaults bound a host that does not
+// answer: at most 3 dials of 10s within 45s.
+func TestDefaultConnectBudget(t *testing.T) {
+	var calls atomic.Int32
+	var timeouts []time.Duration
+	var mu sync.Mutex
+	fail := func(ctx context.Context, network, address string) (net.Conn, error) {
+		calls.Add(1)
+		d, _ := ctx.Deadline()
+		mu.Lock()
+		timeouts = append(timeouts, time.Until(d).Round(time.Second))
+		mu.Unlock()
+		return nil, errors.New("connection refused")
+	}
+	p := remote.NewPool(remote.Options{Dial: fail, Backoff: time.Millisecond})
+	defer p.Close()
+	h := host(t, p, remote.Config{Name: "lb-1", Address: "192.0.2.1:22", Signers: []ssh.Signer{newKey(t)},
+		HostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(t.TempDir(), "known_hosts")}})
+	_, err := h.Run(context.Background(), remote.Command{Script: "true"})
+	var ce *remote.ConnectError
+	if !errors.As(err, &ce) || calls.Load() != 3 || ce.Budget != 45*time.Second {
+		t.Fatalf("%d dials, err %v", calls.Load(), err)
+	}
+	for _, d := range timeouts {
+		if d > 10*time.Second {
+			t.Errorf("a dial was given %s, want at most 10s", d)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -26,6 +27,9 @@ type HostKeyError struct {
 	// Changed is true for a known host with another key, false for an
 	// unknown host.
 	Changed bool
+	// Strict is true for an unknown host refused by a strict policy
+	// (HostKeyPolicy.Strict).
+	Strict bool
 	// Expected are the keys on file for the host (when Changed), with the
 	// file and line that hold each.
 	Expected []KnownKey
@@ -56,6 +60,10 @@ func (e *HostKeyError) Error() string {
 			"(if the host was reinstalled, remove that line and connect again)",
 			e.Host, e.Address, e.Fingerprint, e.File, expected)
 	}
+	if e.Strict {
+		return fmt.Sprintf("ssh %s: host key unknown: %s presented %s, which is not in %s, and strict host key checking "+
+			"trusts nothing on first use (check the fingerprint out of band, then add the key to that file)", e.Host, e.Address, e.Fingerprint, e.File)
+	}
 	return fmt.Sprintf("ssh %s: host key unknown: %s presented %s, which is not in %s", e.Host, e.Address, e.Fingerprint, e.File)
 }
 
@@ -79,7 +87,7 @@ func (a fakeAddr) String() string  { return string(a) }
 // hostKeyCheck returns the host key callback for cfg and the host key
 // algorithms to offer (those of the keys already known for the host, so a
 // server with several keys presents the one on file; nil: defaults).
-func (p *Pool) hostKeyCheck(cfg *Config) (ssh.HostKeyCallback, []string, error) {
+func (p *Pool) hostKeyCheck(cfg *Config, pr *probe) (ssh.HostKeyCallback, []string, error) {
 	pol := cfg.HostKeys
 	name := cfg.name()
 	if pol.Insecure {
@@ -115,6 +123,7 @@ func (p *Pool) hostKeyCheck(cfg *Config) (ssh.HostKeyCallback, []string, error) 
 			var ke *knownhosts.KeyError
 			switch {
 			case err == nil:
+				pr.accept("")
 				return nil
 			case errors.As(err, &ke) && (len(ke.Want) > 0 || pol.TOFUFile == ""):
 				return keyError(name, hostname, pol.KnownHostsFile, key, ke)
@@ -122,7 +131,12 @@ func (p *Pool) hostKeyCheck(cfg *Config) (ssh.HostKeyCallback, []string, error) 
 				return fmt.Errorf("ssh %s: known hosts: %w", name, err)
 			}
 		}
-		return p.trustOnFirstUse(name, pol.TOFUFile, hostname, remote, key)
+		note, err := p.trustOnFirstUse(name, pol, hostname, remote, key)
+		if err != nil {
+			return err
+		}
+		pr.accept(note)
+		return nil
 	}
 	return check, algos, nil
 }
@@ -135,42 +149,66 @@ func hostKeyAddress(addr string) string {
 	return addr
 }
 
-// trustOnFirstUse checks key against file, appending it when the host is
-// unknown.
-func (p *Pool) trustOnFirstUse(name, file, hostname string, remote net.Addr, key ssh.PublicKey) error {
+// trustOnFirstUse checks key against pol's TOFU file. A host the file
+// does not know is trusted when its key has the fingerprint recorded for
+// it through an authenticated channel (ExpectHostKeys), refused when it
+// has another, and otherwise trusted on first use unless pol is Strict.
+// The key is then appended; note says how it was trusted ("" when it was
+// known).
+func (p *Pool) trustOnFirstUse(name string, pol HostKeyPolicy, hostname string, remote net.Addr, key ssh.PublicKey) (note string, err error) {
+	file := pol.TOFUFile
 	p.tofuMu.Lock()
 	defer p.tofuMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
 	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
-	defer f.Close()
+	f.Close()
 	cb, err := knownhosts.New(file)
 	if err != nil {
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
 	err = cb(hostname, remote, key)
 	var ke *knownhosts.KeyError
 	switch {
 	case err == nil:
-		return nil
+		return "", nil
 	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return keyError(name, hostname, file, key, ke)
+		return "", keyError(name, hostname, file, key, ke)
 	case !errors.As(err, &ke):
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
-	if _, err := f.Seek(0, 2); err != nil {
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	fp := ssh.FingerprintSHA256(key)
+	lines, err := readLines(file)
+	if err != nil {
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
-	if _, err := f.WriteString(knownhosts.Line([]string{hostname}, key) + "\n"); err != nil {
-		return fmt.Errorf("ssh %s: host keys: %w", name, err)
+	addr := knownhosts.Normalize(hostname)
+	exp, line, ok := expectation(lines, addr)
+	switch {
+	case ok && !slices.Contains(exp.fingerprints, fp):
+		e := &HostKeyError{Host: name, Address: hostname, Fingerprint: fp, File: file, Changed: true}
+		for _, want := range exp.fingerprints {
+			e.Expected = append(e.Expected, KnownKey{Fingerprint: want, File: file, Line: line + 1})
+		}
+		return "", e
+	case ok:
+		note = fmt.Sprintf("host key %s of %s matches %s", fp, name, exp.source)
+	case pol.Strict:
+		return "", &HostKeyError{Host: name, Address: hostname, Fingerprint: fp, File: file, Strict: true}
+	default:
+		note = fmt.Sprintf("trusting host key %s of %s on first use", fp, name)
 	}
-	p.log.Info("ssh: trusting new host key", "host", name, "address", hostname,
-		"fingerprint", ssh.FingerprintSHA256(key), "file", file)
-	return nil
+	kept := dropHost(lines, addr)
+	kept = append(kept, knownhosts.Line([]string{hostname}, key))
+	if err := writeLines(file, kept); err != nil {
+		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
+	}
+	p.log.Info("ssh: "+note, "host", name, "address", hostname, "fingerprint", fp, "file", file)
+	return note, nil
 }
 
 // knownAlgorithms returns the host key algorithms of the keys cb knows for

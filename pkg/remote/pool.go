@@ -18,10 +18,12 @@ import (
 // Pool hands out Hosts, keeping one SSH connection per host (user, address
 // and jump host). It is safe for concurrent use.
 type Pool struct {
-	log            *slog.Logger
-	connectTimeout time.Duration
-	dialTimeout    time.Duration
-	backoff        time.Duration
+	log             *slog.Logger
+	connectTimeout  time.Duration
+	connectAttempts int
+	dialTimeout     time.Duration
+	backoff         time.Duration
+	dialer          func(ctx context.Context, network, address string) (net.Conn, error)
 
 	tofuMu   sync.Mutex // serializes reads and appends of TOFU files
 	warnOnce sync.Once  // the insecure-mode warning
@@ -34,11 +36,16 @@ type Pool struct {
 // NewPool returns an empty pool.
 func NewPool(opts Options) *Pool {
 	p := &Pool{
-		log:            opts.Logger,
-		connectTimeout: opts.ConnectTimeout,
-		dialTimeout:    opts.DialTimeout,
-		backoff:        opts.Backoff,
-		hosts:          map[string]*host{},
+		log:             opts.Logger,
+		connectTimeout:  opts.ConnectTimeout,
+		connectAttempts: opts.ConnectAttempts,
+		dialTimeout:     opts.DialTimeout,
+		backoff:         opts.Backoff,
+		dialer:          opts.Dial,
+		hosts:           map[string]*host{},
+	}
+	if p.connectAttempts <= 0 {
+		p.connectAttempts = defaultConnectAttempts
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -144,7 +151,7 @@ func (h *host) conn(ctx context.Context) (*ssh.Client, error) {
 			return h.client, nil
 		}
 	}
-	c, err := h.pool.dial(ctx, &h.cfg)
+	c, err := h.pool.dial(ctx, &h.cfg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,11 @@
 //
 // Errors follow one rule: a command that ran and exited non-zero is a result
 // (Result plus *ExitError, carrying the command and the tail of its stderr,
-// with secrets redacted); a transport failure (dial, broken connection) is
-// marked step.Retryable so the engine may try the step again.
+// with secrets redacted); a transport failure (a broken connection) is
+// marked step.Retryable so the engine may try the step again. A host that
+// does not answer within the connect budget (ConnectAttempts dials within
+// ConnectTimeout) is a *ConnectError, not retried again: the budget is
+// the worst case of every step that waits on a host.
 package remote
 
 import (
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -105,9 +109,15 @@ type HostKeyPolicy struct {
 	// host or a changed key is refused.
 	KnownHostsFile string
 	// TOFUFile is homelab's own known_hosts file: the key of an unknown host
-	// is appended and trusted; a known host presenting another key is
-	// refused.
+	// is appended and trusted (logged: "trusting host key ... on first
+	// use"); a known host presenting another key is refused. Keys learned
+	// through an authenticated channel are recorded there first (see
+	// Pool.AddHostKey and Pool.ExpectHostKeys).
 	TOFUFile string
+	// Strict trusts nothing on first use: an unknown host is refused
+	// unless its key, or its fingerprint, was recorded in TOFUFile
+	// beforehand.
+	Strict bool
 	// Insecure accepts any host key (a warning is logged once per Pool).
 	Insecure bool
 }
@@ -153,14 +163,21 @@ func (c *Config) sudo() bool { return c.user() != "root" }
 type Options struct {
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
-	// ConnectTimeout bounds dialing a host, retries included (a fresh guest
-	// may take a while to start sshd); default 2 minutes.
+	// ConnectTimeout bounds connecting to a host, every attempt and the
+	// waits between them included; default 45s. It is the worst case of
+	// an operation on a host that does not answer: it then fails with a
+	// *ConnectError, which the engine does not retry again.
 	ConnectTimeout time.Duration
-	// DialTimeout bounds one dial attempt (TCP and handshake); default 15s.
+	// ConnectAttempts bounds the dial attempts of one connect; default 3.
+	ConnectAttempts int
+	// DialTimeout bounds one dial attempt (TCP and handshake); default 10s.
 	DialTimeout time.Duration
 	// Backoff is the first delay between dial attempts, doubled up to 5s
 	// with jitter; default 250ms.
 	Backoff time.Duration
+	// Dial makes the TCP connections to hosts (not those through a jump
+	// host); nil means net.Dialer. Tests inject one.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Redact replaces every non-empty secret in s with "***", also where it

@@ -123,11 +123,28 @@ func redactErr(err error, secrets []string) error {
 		return err
 	}
 	out := errors.New(red)
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		// Still a host that did not answer (NotAnswering), redacted.
+		c := *ce
+		c.Last = errors.New(Redact(ce.Last.Error(), secrets))
+		out = &redacted{msg: red, err: &c}
+	}
 	if step.IsRetryable(err) {
 		return step.Retryable(out)
 	}
 	return out
 }
+
+// redacted is an error whose message had secrets removed, wrapping what
+// its chain must still say (a *ConnectError).
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
 
 // cutoff hands writes on to writers until it is closed, and drops them
 // after.

@@ -47,6 +47,7 @@ type Host struct {
 	services   map[uint16]http.Handler
 	certs      map[uint16][]byte // PEM certificates of the TLS services
 	pids       pids              // process IDs for messages
+	instance   string            // the Spec.Instance ID it runs as ("" before its first boot as one)
 }
 
 func newHost(l *Lab, spec Spec, root string) (*Host, error) {
@@ -182,11 +183,17 @@ func (h *Host) powered() bool {
 	on := h.spec.Power == nil || h.spec.Power()
 	h.powerMu.Lock()
 	defer h.powerMu.Unlock()
+	// A guest destroyed and created again while nobody looked went off
+	// and on again meanwhile, as another machine.
+	recreated := on && h.recreated()
 	h.mu.Lock()
 	was := h.on
 	h.on = on
+	if recreated {
+		was = true
+	}
 	var conns []net.Conn
-	if was && !on {
+	if was && (!on || recreated) {
 		for c := range h.conns {
 			conns = append(conns, c)
 		}
@@ -203,7 +210,10 @@ func (h *Host) powered() bool {
 	for _, c := range conns {
 		c.Close()
 	}
-	if on && !was {
+	if on && (!was || recreated) {
+		if err := h.reinstance(); err != nil {
+			h.lab.log.Error("simulated host: a new machine", "host", h.spec.Name, "err", err)
+		}
 		h.boot()
 	}
 	return on

@@ -98,6 +98,14 @@ type Spec struct {
 	// asks for, /etc/hosts rendered from its template (see cloudinit.go).
 	// Nil: no cloud-init (a container, or a host made by hand).
 	CloudInit func() CloudInit
+	// Instance names the machine the host is: the ID of the guest that
+	// plays it and the SSH host key (OpenSSH PEM) its disk holds, as
+	// pkg/sim/pve's Guest.Instance and Guest.HostKey give them. When the
+	// host powers on as another instance than its disk belongs to (the
+	// guest was destroyed and created again), its disk is blank again and
+	// it presents the new key (a nil key: one of its own). Nil, or an
+	// empty ID: the host keeps its disk.
+	Instance func() (id string, hostKey []byte)
 }
 
 // Latency are the durations apt-get sleeps (ended by its context), for

@@ -17,7 +17,6 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/sim/host"
-	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // sshLab is one simulated host reached over real SSH through pkg/remote,
@@ -164,7 +163,7 @@ func TestPower(t *testing.T) {
 		c.Close()
 		t.Fatal("the SSH port of a host that is off answers")
 	}
-	if _, err := l.root.Run(ctx, remote.Command{Script: "true"}); err == nil || !step.IsRetryable(err) {
+	if _, err := l.root.Run(ctx, remote.Command{Script: "true"}); err == nil || !remote.NotAnswering(ctx, err) {
 		t.Fatalf("SSH to a host that is off: %v", err)
 	}
 	if c, err := l.lab.Dial(ctx, "tcp", "10.0.0.99:22"); err == nil {

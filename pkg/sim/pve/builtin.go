@@ -74,6 +74,9 @@ func BuiltinSchema() *Schema {
 	add("POST", "/nodes/{node}/qemu/{vmid}/template", ps{"disk": str().opt()})
 	add("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", none)
 	add("GET", "/nodes/{node}/qemu/{vmid}/agent/get-osinfo", none)
+	add("GET", "/nodes/{node}/qemu/{vmid}/agent/file-read", ps{
+		"file": str(), "count": integer().minimum(1).opt(), "decode": boolean().opt(),
+	})
 	add("GET", "/nodes/{node}/qemu/{vmid}/cloudinit", none)
 	add("PUT", "/nodes/{node}/qemu/{vmid}/cloudinit", none)
 	add("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump", ps{"type": str().enumOf("user", "network", "meta")})

@@ -122,14 +122,21 @@ func (s *Server) handleLxcCreate(c *call) (any, *apiError) {
 	if _, ok := g.conf["hostname"]; !ok {
 		g.conf["hostname"] = fmt.Sprintf("CT%d", vmid)
 	}
+	if err := s.identify(g); err != nil {
+		return nil, err
+	}
+	keyLines, kerr := g.id.hostKeyLines(g.name())
+	if kerr != nil {
+		return nil, fail("unable to create CT %d - %v", vmid, kerr)
+	}
 	s.st.guests[vmid] = g
-	lines := []string{
+	lines := append([]string{
 		fmt.Sprintf("extracting archive '/var/lib/vz/template/cache/%s'", path.Base(tmpl)),
 		"Total bytes read: 524288000 (500MiB, 187MiB/s)",
 		"Detected container architecture: amd64",
-		"Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...",
-	}
-	t := s.newTask(c, nodeName, "vzcreate", strconv.Itoa(vmid), lines, func(at time.Time) error {
+	}, keyLines...)
+	var t *task
+	t = s.newTask(c, nodeName, "vzcreate", strconv.Itoa(vmid), lines, func(at time.Time) error {
 		if isVol && !slices.Contains(s.st.ctTmpls, tmpl) {
 			delete(s.st.guests, vmid)
 			return fmt.Errorf("unable to create CT %d - volume '%s' does not exist", vmid, tmpl)
@@ -139,6 +146,11 @@ func (s *Server) handleLxcCreate(c *call) (any, *apiError) {
 			return fmt.Errorf("unable to create CT %d - %w", vmid, err)
 		}
 		g.lock = ""
+		// pve-container's post_create_hook: check_systemd_nesting warns
+		// (log_warn), and the task ends in WARNINGS.
+		if w := nestingWarning(tmpl, g.conf["features"]); w != "" {
+			t.warn(w)
+		}
 		if start {
 			s.startGuest(g, at)
 		}

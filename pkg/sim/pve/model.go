@@ -37,6 +37,13 @@ type Guest struct {
 	Tags        string
 	Description string
 	Config      map[string]string
+	// Instance is new each time PVE creates the guest (create, clone):
+	// a guest destroyed and created again under the same VMID has
+	// another. Empty for templates.
+	Instance string
+	// HostKey is the SSH host key (OpenSSH PEM, ed25519) the guest's disk
+	// holds: see identity.go. Nil for templates.
+	HostKey []byte
 }
 
 type guest struct {
@@ -50,6 +57,7 @@ type guest struct {
 	agentAt   time.Time
 	pid       int
 	agentIPs  []string // CIDRs the agent reports instead of ipconfig0's
+	id        identity // what its disk holds of its own
 }
 
 func (g *guest) name() string {
@@ -81,6 +89,7 @@ func (g *guest) snapshot() Guest {
 		VMID: g.vmid, Kind: g.kind, Node: g.node, Name: g.name(), Status: g.status(),
 		Template: g.template(), Lock: g.lock, Tags: g.conf["tags"],
 		Description: g.conf["description"], Config: maps.Clone(g.conf),
+		Instance: g.id.instance, HostKey: slices.Clone(g.id.hostKey),
 	}
 }
 
@@ -269,6 +278,13 @@ func (st *state) addGuest(g Guest) error {
 		conf["memory"] = "512"
 	}
 	ng := &guest{vmid: g.VMID, kind: g.Kind, node: g.Node, conf: conf, lock: g.Lock}
+	if !ng.template() {
+		id, err := newIdentity(ng.name())
+		if err != nil {
+			return err
+		}
+		ng.id = id
+	}
 	if g.Status == "running" {
 		ng.running = true
 		ng.pid = st.nextPID()

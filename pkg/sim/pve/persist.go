@@ -57,6 +57,9 @@ type savedGuest struct {
 	// AgentIPs is null when the agent reports ipconfig0's address, a
 	// list (maybe empty) when a test set what it reports.
 	AgentIPs []string `json:"agent_ips"`
+	// Instance and HostKey are the guest's identity (identity.go).
+	Instance string `json:"instance,omitempty"`
+	HostKey  string `json:"host_key,omitempty"`
 }
 
 // Save writes the simulated cluster's state to w: the cluster's name and
@@ -83,7 +86,8 @@ func (s *Server) Save(w io.Writer) error {
 	for _, id := range slices.Sorted(maps.Keys(st.guests)) {
 		g := st.guests[id]
 		sg := savedGuest{VMID: g.vmid, Kind: g.kind, Node: g.node, Running: g.running, Lock: g.lock,
-			Config: maps.Clone(g.conf), AgentIPs: slices.Clone(g.agentIPs)}
+			Config: maps.Clone(g.conf), AgentIPs: slices.Clone(g.agentIPs),
+			Instance: g.id.instance, HostKey: string(g.id.hostKey)}
 		if g.running {
 			sg.PID = g.pid
 		}
@@ -163,7 +167,11 @@ func (s *Server) Load(r io.Reader) error {
 		if conf == nil {
 			conf = map[string]string{}
 		}
-		ng := &guest{vmid: g.VMID, kind: g.Kind, node: g.Node, lock: g.Lock, conf: conf, agentIPs: g.AgentIPs}
+		ng := &guest{vmid: g.VMID, kind: g.Kind, node: g.Node, lock: g.Lock, conf: conf, agentIPs: g.AgentIPs,
+			id: identity{instance: g.Instance, hostKey: []byte(g.HostKey)}}
+		if g.HostKey == "" {
+			ng.id.hostKey = nil
+		}
 		if g.Running {
 			ng.running, ng.pid = true, g.PID
 			if ng.pid == 0 {

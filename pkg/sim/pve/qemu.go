@@ -107,6 +107,9 @@ func (s *Server) handleQemuCreate(c *call) (any, *apiError) {
 	}
 	g.conf["smbios1"] = "uuid=" + fakeUUID(vmid, 0)
 	g.conf["vmgenid"] = fakeUUID(vmid, 1)
+	if err := s.identify(g); err != nil {
+		return nil, err
+	}
 	s.st.guests[vmid] = g
 	id := strconv.Itoa(vmid)
 	t := s.newTask(c, g.node, "qmcreate", id, nil,
@@ -224,6 +227,9 @@ func (s *Server) handleQemuClone(c *call) (any, *apiError) {
 		}
 	}
 	clone := &guest{vmid: newid, kind: KindVM, node: target, conf: conf, lock: "clone"}
+	if err := s.identify(clone); err != nil {
+		return nil, err
+	}
 	for _, k := range clone.nics() {
 		conf[k] = s.vmNet(stripMAC(conf[k]))
 	}

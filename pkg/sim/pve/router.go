@@ -99,6 +99,7 @@ func buildRoutes() []*route {
 		{method: del, tmpl: "/nodes/{node}/qemu/{vmid}", perms: vmPerm("VM.Allocate"), handle: (*Server).handleQemuDelete},
 		{method: post, tmpl: "/nodes/{node}/qemu/{vmid}/template", perms: vmPerm("VM.Allocate"), handle: (*Server).handleQemuTemplate},
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", perms: vmPerm("VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"), handle: (*Server).handleAgentInterfaces},
+		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/agent/file-read", perms: vmPerm("VM.GuestAgent.FileRead", "VM.GuestAgent.Unrestricted"), handle: (*Server).handleAgentFileRead},
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/agent/get-osinfo", perms: vmPerm("VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"), handle: (*Server).handleAgentOSInfo},
 		{method: get, tmpl: "/nodes/{node}/qemu/{vmid}/cloudinit", perms: vmPerm("VM.Audit"), handle: (*Server).handleCloudInitPending},
 		{method: put, tmpl: "/nodes/{node}/qemu/{vmid}/cloudinit", perms: vmPerm("VM.Config.Cloudinit"), handle: (*Server).handleCloudInitRegenerate},

@@ -32,6 +32,16 @@ type task struct {
 	abort func(at time.Time)
 	// forced is an injected exit status.
 	forced string
+	// warnings are what the worker logged with log_warn: a task that
+	// otherwise succeeds ends in "WARNINGS: N".
+	warnings int
+}
+
+// warn logs a warning as PVE's log_warn does ("WARN: ..."); the task
+// then ends in WARNINGS.
+func (t *task) warn(msg string) {
+	t.log = append(t.log, "WARN: "+msg)
+	t.warnings++
 }
 
 // TaskInfo is a snapshot of one task.
@@ -111,6 +121,9 @@ func (s *Server) complete(t *task) {
 	case warnings:
 		t.exit = t.forced
 		t.log = append(t.log, "WARN: simulated warning", "TASK "+t.forced)
+	case t.warnings > 0:
+		t.exit = fmt.Sprintf("WARNINGS: %d", t.warnings)
+		t.log = append(t.log, "TASK "+t.exit)
 	default:
 		t.exit = "OK"
 		t.log = append(t.log, "TASK OK")

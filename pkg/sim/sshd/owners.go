@@ -43,6 +43,13 @@ func (o *Owners) Owner(fi os.FileInfo) (user, group string) {
 	return "root", "root"
 }
 
+// Reset forgets every recorded owner (a disk made anew).
+func (o *Owners) Reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.files = nil
+}
+
 // SetOwner records user and group (either may be empty: unchanged) for
 // the file at local path p.
 func (o *Owners) SetOwner(p, user, group string) error {

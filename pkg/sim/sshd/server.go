@@ -170,6 +170,14 @@ func (s *Server) HostKey() ssh.PublicKey {
 	return s.hostKey.PublicKey()
 }
 
+// SetHostKey replaces the host key with key (the key a re-created
+// guest's disk holds); connections made afterwards see it.
+func (s *Server) SetHostKey(key ssh.Signer) {
+	s.mu.Lock()
+	s.hostKey = key
+	s.mu.Unlock()
+}
+
 // RotateHostKey replaces the host key with a fresh ed25519 key (a
 // reinstalled host); connections made afterwards see the new key.
 func (s *Server) RotateHostKey() error {
