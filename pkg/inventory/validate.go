@@ -77,13 +77,16 @@ func validate(inv *Inventory) Diagnostics {
 	v.loadBalancer()
 	v.kubernetes()
 	v.secretForms()
+	v.syntax()
 	return v.diags
 }
 
 var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	tokenID    = regexp.MustCompile(`^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$`)
-	volID      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*:.+$`)
+	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	tokenID  = regexp.MustCompile(`^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$`)
+	// volID is a PVE volume ID (pve-volume-id): a storage ID, ":", and a
+	// volume name without spaces, commas or control characters.
+	volID      = regexp.MustCompile(`^[a-z][a-z0-9\-_.]*[a-z0-9]:[A-Za-z0-9][A-Za-z0-9_.+/-]*$`)
 	k8sVersion = regexp.MustCompile(`^1\.(\d+)\.(\d+)$`)
 )
 
