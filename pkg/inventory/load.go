@@ -35,7 +35,24 @@ func LoadContext(ctx context.Context, path string) (*Inventory, Diagnostics, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("read inventory: %w", err)
 	}
-	return parse(ctx, path, data)
+	// Parsing a large file takes seconds; it is not interruptible, so it
+	// runs aside and Load returns as soon as ctx is done.
+	type result struct {
+		inv   *Inventory
+		diags Diagnostics
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		inv, diags, err := parse(ctx, path, data)
+		done <- result{inv, diags, err}
+	}()
+	select {
+	case r := <-done:
+		return r.inv, r.diags, r.err
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("read inventory %s: %w", path, ctx.Err())
+	}
 }
 
 // readBounded reads the regular file at path, of at most limit bytes.

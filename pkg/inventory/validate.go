@@ -20,11 +20,24 @@ type validator struct {
 }
 
 func (v *validator) errorf(field, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...)})
+	v.add(field, SeverityError, format, args...)
 }
 
 func (v *validator) warnf(field, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: SeverityWarning})
+	v.add(field, SeverityWarning, format, args...)
+}
+
+// add collects a diagnostic, up to MaxCollected; the last one says where
+// validation stopped reporting.
+func (v *validator) add(field string, sev Severity, format string, args ...any) {
+	switch {
+	case len(v.diags) >= MaxCollected:
+		return
+	case len(v.diags) == MaxCollected-1:
+		v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: "(document)", Message: fmt.Sprintf("%d problems so far: stopped looking here", MaxCollected)})
+		return
+	}
+	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: sev})
 }
 
 // where names a field and its line (clashes are within one file), for
