@@ -107,7 +107,7 @@ func TestLoadRefusesAnOversizedFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path+" is larger than 4096 KiB") {
 		t.Errorf("err = %v", err)
 	}
-	if took := time.Since(start); took > time.Second {
+	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("refusing took %s", took)
 	}
 	_, diags, err := Parse("x.yaml", make([]byte, MaxFileSize+1))
@@ -187,7 +187,7 @@ func TestAliasBomb(t *testing.T) {
 	if len(diags) > 40 {
 		t.Errorf("%d diagnostics", len(diags))
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %s", took)
 	}
 }
