@@ -86,14 +86,15 @@ func (g *globals) terminal(w io.Writer) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// load reads the inventory and prints its warnings.
-func (g *globals) load() (*inventory.Inventory, error) {
+// load reads the inventory and prints its warnings (at most
+// inventory.MaxShown, and a count of the rest).
+func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 	if g.inventory == "" {
 		return nil, &usageError{fmt.Errorf("no inventory: pass -i FILE or set HOMELAB_INVENTORY")}
 	}
-	inv, diags, err := homelab.Load(g.inventory)
-	for _, d := range diags.Warnings() {
-		fmt.Fprintln(g.stderr, d.String())
+	inv, diags, err := homelab.Load(ctx, g.inventory)
+	for _, line := range diags.Warnings().Lines(inventory.MaxShown) {
+		fmt.Fprintln(g.stderr, line)
 	}
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if t.offline && t.simulate {
 		return nil, &usageError{fmt.Errorf("--offline and --simulate: pick one")}
 	}
-	inv, err := g.load()
+	inv, err := g.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ never shown).`,
   HOMELAB_VRRP_PASSWORD=... homelab validate -i inventories/small.yaml --check-secrets`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}

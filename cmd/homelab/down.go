@@ -32,7 +32,7 @@ the mark is listed or touched. --yes skips the question (for scripts).
 			if t.offline {
 				return &usageError{fmt.Errorf("down must read the lab: --offline does not apply")}
 			}
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}

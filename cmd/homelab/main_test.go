@@ -299,7 +299,7 @@ func TestRealRunsLockAndJournal(t *testing.T) {
 	os.WriteFile(invPath, data, 0o600)
 	var stderr bytes.Buffer
 	g := &globals{inventory: invPath, stdout: io.Discard, stderr: &stderr}
-	inv, err := g.load()
+	inv, err := g.load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
 		Example: `  homelab sim serve -i inventories/rachuna-net.yaml`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ open.`,
 		Example: `  homelab sim reset -i inventories/small.yaml`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}

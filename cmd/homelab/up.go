@@ -128,7 +128,7 @@ reset" starts it over.`,
   homelab up -i inventories/small.yaml -o json > run.jsonl`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -184,7 +184,7 @@ new plan instead.`,
 				return err
 			}
 			g.inventory = saved.Inventory.Path
-			inv, err := g.load()
+			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -75,7 +75,7 @@ func (e *StalePlanError) Error() string {
 // observes again, and refuses if any step would now do something other
 // than what the plan showed.
 func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	inv, _, err := inventory.Load(saved.Inventory.Path)
+	inv, _, err := inventory.LoadContext(ctx, saved.Inventory.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 // Load an inventory and see what a full build would do, without reading
 // the lab.
 func ExamplePlan() {
-	inv, _, err := homelab.Load("../../inventories/small.yaml")
+	inv, _, err := homelab.Load(context.Background(), "../../inventories/small.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,7 +35,7 @@ func ExamplePlan() {
 // nothing is left to do.
 func ExampleUp() {
 	ctx := context.Background()
-	inv, _, err := homelab.Load("../../inventories/small.yaml")
+	inv, _, err := homelab.Load(context.Background(), "../../inventories/small.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -68,7 +68,7 @@ func ExampleUp() {
 // List what down would remove: only what carries the inventory's mark.
 func ExampleDownPlan() {
 	ctx := context.Background()
-	inv, _, err := homelab.Load("../../inventories/small.yaml")
+	inv, _, err := homelab.Load(context.Background(), "../../inventories/small.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return

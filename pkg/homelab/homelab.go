@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
@@ -40,6 +41,10 @@ type Clients struct {
 	// hostKeys is homelab's record of the guests' SSH host keys (nil:
 	// left alone).
 	hostKeys *hostKeyBook
+	// simulated is true for the simulated lab's clients: its guests log in
+	// with the lab's own key, so unreadable authorized_keys files do not
+	// stop a run there.
+	simulated bool
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -142,11 +147,12 @@ func Registry(c Clients) (*plan.Registry, error) {
 	return plan.NewRegistry(Phases(c)...)
 }
 
-// Load reads and validates an inventory. Warnings come back with a nil
-// error; errors come back as an *inventory.ValidationError that lists every
+// Load reads and validates an inventory (a regular file of at most
+// inventory.MaxFileSize bytes), given up when ctx is done. Warnings come
+// back with a nil error; errors come back as an *inventory.ValidationError that lists every
 // problem with its file, line and column.
-func Load(path string) (*inventory.Inventory, inventory.Diagnostics, error) {
-	return inventory.Load(path)
+func Load(ctx context.Context, path string) (*inventory.Inventory, inventory.Diagnostics, error) {
+	return inventory.LoadContext(ctx, path)
 }
 
 // PlanOptions tune Plan.
@@ -205,6 +211,33 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		if err := plan.Observe(ctx, p, 8); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 		}
+		if err := guestKeys(inv, p, clients); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
 	}
 	return p, nil
+}
+
+// guestKeys refuses a plan of the real lab that makes or changes a guest
+// whose authorized_keys file could not be read: the guest would come up
+// without the key (inventory.CheckKeys). Load only warns about such a
+// file, so that validate and plan --offline work where the keys are not.
+func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
+	if c.simulated || c.Proxmox == nil {
+		return nil
+	}
+	var guests []string
+	for _, s := range p.Steps {
+		name, ok := strings.CutPrefix(string(s.ID), "guest/")
+		if !ok || strings.Contains(name, "/") {
+			continue
+		}
+		if a := s.Change.Action; a == step.Create || a == step.Update {
+			guests = append(guests, name)
+		}
+	}
+	if len(guests) == 0 {
+		return nil
+	}
+	return inv.CheckKeys(guests...)
 }

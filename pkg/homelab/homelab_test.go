@@ -14,7 +14,7 @@ import (
 
 func compile(t testing.TB, invPath, planPath string) *plan.Plan {
 	t.Helper()
-	inv, _, err := Load(invPath)
+	inv, _, err := Load(context.Background(), invPath)
 	if err != nil {
 		t.Fatal(err)
 	}

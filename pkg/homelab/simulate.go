@@ -157,6 +157,7 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 	lab.clients = Clients{
 		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
 		RouterManagement: simulatedManagement,
+		simulated:        true,
 	}
 	lab.clients.Router.SetLogger(o.Logger)
 	if err := lab.startProxmox(inv, secret); err != nil {

@@ -17,11 +17,25 @@ type decoder struct {
 	file      string
 	positions map[string]Pos
 	diags     Diagnostics
+	// full is set when diags holds MaxCollected problems: decoding stops.
+	full bool
 }
+
+// MaxCollected is how many problems the decoder collects before it stops
+// looking: a file with more is not an inventory with typos.
+const MaxCollected = 1000
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	if d.full {
+		return
+	}
+	if len(d.diags) == MaxCollected-1 {
+		d.full = true
+		d.diags = append(d.diags, Diagnostic{Pos: d.pos(n), Field: "(document)", Message: fmt.Sprintf("%d problems so far: stopped looking here", MaxCollected)})
+		return
+	}
 	d.diags = append(d.diags, Diagnostic{Pos: d.pos(n), Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -33,6 +47,9 @@ var (
 
 // decode fills v (addressable) from n; field is v's path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string, depth int) {
+	if d.full {
+		return
+	}
 	if depth > 32 {
 		d.errorf(n, field, "nested too deeply")
 		return
@@ -146,7 +163,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, field string, dept
 		names = append(names, tag)
 	}
 	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.full; i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		key := k.Value
 		path := key

@@ -81,12 +81,28 @@ type ValidationError struct {
 	Diagnostics Diagnostics
 }
 
+// Error lists the first MaxShown diagnostics, one a line, and counts the
+// rest; the Diagnostics field holds them all.
 func (e *ValidationError) Error() string {
-	lines := make([]string, len(e.Diagnostics))
-	for i, d := range e.Diagnostics {
-		lines[i] = d.String()
+	return strings.Join(e.Diagnostics.Lines(MaxShown), "\n")
+}
+
+// MaxShown is how many diagnostics a ValidationError's message and the
+// command line show; the rest are counted ("... and 12 more").
+const MaxShown = 50
+
+// Lines formats at most limit diagnostics, one a line, and a last line
+// that counts the rest ("... and K more problems") when there are more.
+func (ds Diagnostics) Lines(limit int) []string {
+	n := min(len(ds), max(limit, 0))
+	lines := make([]string, 0, n+1)
+	for _, d := range ds[:n] {
+		lines = append(lines, d.String())
 	}
-	return strings.Join(lines, "\n")
+	if rest := len(ds) - n; rest > 0 {
+		lines = append(lines, fmt.Sprintf("... and %d more", rest))
+	}
+	return lines
 }
 
 // Source is where an inventory was read from, with the position of every

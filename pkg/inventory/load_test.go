@@ -9,7 +9,24 @@ import (
 	"testing"
 )
 
+// withKey makes a home directory holding ~/.ssh/id_ed25519.pub, the key
+// the example inventories name, and returns the key's line.
+func withKey(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	line := testKey(t, "me@laptop")
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519.pub"), []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
 func TestExampleInventoriesLoadClean(t *testing.T) {
+	withKey(t)
 	for _, name := range []string{"rachuna-net", "small"} {
 		inv, diags, err := Load("../../inventories/" + name + ".yaml")
 		if err != nil {

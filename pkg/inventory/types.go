@@ -180,8 +180,18 @@ type GuestDefaults struct {
 // SSH is how homelab reaches a guest, and the keys the guest accepts.
 type SSH struct {
 	User string `yaml:"user"`
-	// AuthorizedKeys are public keys (literal, or file:PATH) put on the guest.
+	// AuthorizedKeys are public keys put on the guest: each entry is one
+	// key in authorized_keys form ("ssh-ed25519 AAAA... comment") or
+	// file:PATH, a file of such keys (~/ is the home directory).
 	AuthorizedKeys []string `yaml:"authorized_keys"`
+	// Keys are AuthorizedKeys resolved by Load (derived): every literal
+	// key and every key line of every file, each one authorized_keys line
+	// (type, base64 key and the comment, if any), checked with
+	// x/crypto/ssh. A file that cannot be read at load time is missing
+	// here and reported by CheckKeys.
+	Keys []string `yaml:"-"`
+	// unresolved are the file: entries that could not be read (derived).
+	unresolved []unresolvedKey
 	// PrivateKey is a reference to the key homelab logs in with; empty means
 	// the SSH agent.
 	PrivateKey SecretRef `yaml:"private_key"`

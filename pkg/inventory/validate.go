@@ -20,11 +20,24 @@ type validator struct {
 }
 
 func (v *validator) errorf(field, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...)})
+	v.add(field, SeverityError, format, args...)
 }
 
 func (v *validator) warnf(field, format string, args ...any) {
-	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: SeverityWarning})
+	v.add(field, SeverityWarning, format, args...)
+}
+
+// add collects a diagnostic, up to MaxCollected; the last one says where
+// validation stopped reporting.
+func (v *validator) add(field string, sev Severity, format string, args ...any) {
+	switch {
+	case len(v.diags) >= MaxCollected:
+		return
+	case len(v.diags) == MaxCollected-1:
+		v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: "(document)", Message: fmt.Sprintf("%d problems so far: stopped looking here", MaxCollected)})
+		return
+	}
+	v.diags = append(v.diags, Diagnostic{Pos: v.inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: sev})
 }
 
 // where names a field and its line (clashes are within one file), for
@@ -80,13 +93,16 @@ func validate(inv *Inventory) Diagnostics {
 	if m := inv.SSH.HostKeys; m != "" && m != HostKeysTOFU && m != HostKeysStrict {
 		v.errorf("ssh.host_keys", "%q: want %s or %s", m, HostKeysTOFU, HostKeysStrict)
 	}
+	v.syntax()
 	return v.diags
 }
 
 var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	tokenID    = regexp.MustCompile(`^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$`)
-	volID      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*:.+$`)
+	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	tokenID  = regexp.MustCompile(`^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$`)
+	// volID is a PVE volume ID (pve-volume-id): a storage ID, ":", and a
+	// volume name without spaces, commas or control characters.
+	volID      = regexp.MustCompile(`^[a-z][a-z0-9\-_.]*[a-z0-9]:[A-Za-z0-9][A-Za-z0-9_.+/-]*$`)
 	k8sVersion = regexp.MustCompile(`^1\.(\d+)\.(\d+)$`)
 )
 

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -334,7 +335,9 @@ func (v *validator) kubernetes() {
 }
 
 // CheckSecrets resolves every secret reference, as a run does, and checks
-// what can only be checked on the value: the VRRP password's length.
+// what can only be checked on the value: the VRRP password's length. An
+// authorized_keys file that could not be read is an error here too
+// (CheckKeys).
 // Problems carry the reference's position; values never appear.
 func (inv *Inventory) CheckSecrets(r Resolver) error {
 	v := &validator{inv: inv}
@@ -362,6 +365,10 @@ func (inv *Inventory) CheckSecrets(r Resolver) error {
 		if g.SSH != nil {
 			resolve(fmt.Sprintf("guests[%d].ssh.private_key", i), g.SSH.PrivateKey)
 		}
+	}
+	var keys *ValidationError
+	if errors.As(inv.CheckKeys(), &keys) {
+		v.diags = append(v.diags, keys.Diagnostics...)
 	}
 	v.diags.sort()
 	return v.diags.Err()

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,6 +95,23 @@ func TestValidationRules(t *testing.T) {
 		{"vlan-out-of-range", []string{
 			`testdata/invalid/vlan-out-of-range.yaml:28:11: networks[0].vlan: VLAN id 5000 is outside 1..4094`,
 		}},
+		// Strings that reach an option string, an API path, a URL or a
+		// config file are checked against their destination's grammar.
+		{"role-newline", []string{
+			`testdata/invalid/role-newline.yaml:41:103: guests[3].roles[1]: "monitoring\n  server evil 10.6.6.6:22" is not ` + wantID,
+		}},
+		{"bridge-options", []string{
+			`testdata/invalid/bridge-options.yaml:33:24: networks[0].proxmox.bridge: "vmbr0,tag=99,firewall=0" is not ` + wantBridge,
+		}},
+		{"storage-options", []string{
+			`testdata/invalid/storage-options.yaml:12:12: proxmox.storage: "local-lvm,backup=0" is not ` + wantStorage,
+		}},
+		{"node-path", []string{
+			`testdata/invalid/node-path.yaml:11:13: proxmox.nodes[1].name: "pve-2/qemu" is not ` + wantNode,
+		}},
+		{"cni-version-url", []string{
+			`testdata/invalid/cni-version-url.yaml:55:33: kubernetes.cni.version: "v3.28.2/../../../attacker/calico/main" is not ` + wantCNI,
+		}},
 		{"vrrp-id-clash", []string{
 			`testdata/invalid/vrrp-id-clash.yaml:47:69: loadbalancer.vips[1].router_id: VRRP router id 10 is already used on VLAN 10 by loadbalancer.vips[0].router_id on line 46: two VRRP instances with one id on one VLAN fight over the VIP`,
 		}},
@@ -124,4 +143,63 @@ func diagsString(ds Diagnostics) string {
 		lines = append(lines, d.String())
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Each string is checked against what its destination accepts: the table
+// writes one bad value into the valid base and expects an error at that
+// field.
+func TestDestinationGrammars(t *testing.T) {
+	base, err := os.ReadFile("../../inventories/testdata/base.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, old, new, field string
+	}{
+		{"node name with a space", "- name: pve-1\n", "- name: pve-1\n    - name: \"pve 3\"\n", "proxmox.nodes[1].name"},
+		{"storage with upper case", "  storage: local-lvm\n", "  storage: Local\n", "proxmox.storage"},
+		{"guest storage option", "vmid: 101,", "vmid: 101, storage: \"local-lvm:0,cache=unsafe\",", "guests[0].storage"},
+		{"defaults storage option", "vm: { template: debian,", "vm: { storage: \"a,b\", template: debian,", "defaults.vm.storage"},
+		{"bridge too long", "bridge: vmbr0", "bridge: vmbr0123456789abc", "networks[0].proxmox.bridge"},
+		{"volid with an option", "volid: \"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst\"", "volid: \"local:vztmpl/x.tar.zst,rootfs=evil\"", "proxmox.templates.lxc[0].volid"},
+		{"VM template name with a newline", "{ name: debian, vmid: 9001", "{ name: \"debian\\nx\", vmid: 9001", "proxmox.templates.vm[0].name"},
+		{"router username with a comma", "username: homelab", "username: \"homelab,admin\"", "router.username"},
+		{"router bridge name with a space", "    vlan: 10\n", "    vlan: 10\n    router_bridge: \"br lab\"\n", "networks[0].router_bridge"},
+		{"trunk port with a comma", "trunk_ports: [ether2, ether3]", "trunk_ports: [ether2, \"ether3,ether4\"]", "networks[0].trunk_ports[1]"},
+		{"network name with a space", "  - name: lab\n", "  - name: \"lab x\"\n", "networks[0].name"},
+		{"lease time", "dhcp: { start: 10.0.10.100,", "dhcp: { lease_time: \"1d comment=x\", start: 10.0.10.100,", "networks[0].dhcp.lease_time"},
+		{"ssh user with a space", "vm: { template: debian,", "vm: { ssh: { user: \"debian sudo\" }, template: debian,", "defaults.vm.ssh.user"},
+		{"guest ssh jump", "vmid: 101,", "vmid: 101, ssh: { jump: \"bastion;rm\" },", "guests[0].ssh.jump"},
+		{"role with a space", "roles: [vault]", "roles: [\"vault x\"]", "guests[4].roles[0]"},
+		{"VIP name with a brace", "{ name: api, address", "{ name: \"api}\", address", "loadbalancer.vips[0].name"},
+		{"frontend name with a newline", "{ name: kube-apiserver,", "{ name: \"kube\\nlisten x\",", "loadbalancer.frontends[0].name"},
+		{"frontend name reserved", "{ name: kube-apiserver,", "{ name: homelab-health,", "loadbalancer.frontends[0].name"},
+		{"check path with a space", "path: /readyz", "path: \"/readyz http-check expect status 500\"", "loadbalancer.frontends[0].check.path"},
+		{"check path with a comment", "path: /readyz", "path: \"/readyz#x\"", "loadbalancer.frontends[0].check.path"},
+		{"stats socket with a space", "  vrrp_password: env:VRRP_PASSWORD\n", "  vrrp_password: env:VRRP_PASSWORD\n  stats: { socket: \"/run/x level admin\" }\n", "loadbalancer.stats.socket"},
+		{"cni version with a query", "version: v3.28.2", "version: \"v3.28.2?x=1\"", "kubernetes.cni.version"},
+		{"cni version without v", "version: v3.28.2", "version: 3.28.2", "kubernetes.cni.version"},
+		{"kubeconfig with a newline", "  version: 1.31.4\n", "  version: 1.31.4\n  kubeconfig: \"a\\nb\"\n", "kubernetes.kubeconfig"},
+		{"endpoint host", "endpoint: https://pve.test.example:8006", "endpoint: https://pve_test:8006", "proxmox.endpoint"},
+		{"router address host", "address: 10.0.0.1:8729", "address: \"router;x:8729\"", "router.address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(base), tt.old) {
+				t.Fatalf("base.yaml has no %q", tt.old)
+			}
+			data := strings.Replace(string(base), tt.old, tt.new, 1)
+			_, diags, err := Parse("x.yaml", []byte(data))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			// A renamed thing may also leave references to its old name
+			// dangling; the grammar error is the one at the field.
+			errs := diags.Errors()
+			at := slices.IndexFunc(errs, func(d Diagnostic) bool { return d.Field == tt.field })
+			if at < 0 || errs[at].Pos.Line < 2 || errs[0].Field != tt.field {
+				t.Errorf("want an error at %s first, got:\n%s", tt.field, diagsString(errs))
+			}
+		})
+	}
 }

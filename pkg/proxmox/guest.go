@@ -63,7 +63,7 @@ func SpecFor(inv *inventory.Inventory, g *inventory.Guest) (Spec, error) {
 	}
 	if g.SSH != nil {
 		s.SSHUser = g.SSH.User
-		s.SSHKeys = g.SSH.AuthorizedKeys
+		s.SSHKeys = g.SSH.Keys
 	}
 	if g.Kind == inventory.KindVM {
 		t, ok := inv.VMTemplate(g.Template, g.Node)
