@@ -56,7 +56,7 @@ func testSpec(t *testing.T, kind string, vmid int) Spec {
 		Name: "g" + kind, Kind: kind, Node: "pve-s1", VMID: vmid,
 		Cores: 1, MemoryMiB: 512, DiskGiB: 4, Storage: "local-lvm", Bridge: "vmbr0", VLAN: 30,
 		MAC: "02:00:00:00:00:0" + map[string]string{inventory.KindVM: "1", inventory.KindLXC: "2"}[kind],
-		IP: netip.MustParsePrefix("10.0.30.11/24"), Gateway: netip.MustParseAddr("10.0.30.1"),
+		IP:  netip.MustParsePrefix("10.0.30.11/24"), Gateway: netip.MustParseAddr("10.0.30.1"),
 		DNS: []netip.Addr{netip.MustParseAddr("10.0.30.1")}, Domain: "lab.example",
 		SSHUser: "debian", SSHKeys: []string{realKey(t)}, Mark: "homelab:lab:g" + kind,
 		OnBoot: true, Startup: "order=30",
