@@ -141,49 +141,59 @@ func (s Spec) nameservers() string {
 
 // wanted are the config keys homelab manages, with the values it wants.
 // Keys marked live can change on a running guest; the others can change
-// only while it is stopped (cloud-init and NICs are read at boot). unset
-// is the value PVE assumes when the key is absent.
+// only while it is stopped (cloud-init and NICs are read at boot).
 type wanted struct {
 	key, value string
 	live       bool
-	unset      string
 }
 
 // same reports whether have, a config value ("" when absent), is what w
-// wants.
+// wants; an absent key has the value PVE assumes for it.
 func (w wanted) same(have string) bool {
 	if have == "" {
-		have = w.unset
+		have = unsetValue(w.key)
 	}
 	return sameValue(w.key, have, w.value)
 }
 
+// unsetValue is the value PVE assumes for a key absent from a config, for
+// the managed keys where it matters.
+func unsetValue(key string) string {
+	switch key {
+	case "onboot":
+		return "0"
+	}
+	return ""
+}
+
 func (s Spec) wanted() []wanted {
 	w := []wanted{
-		{key: "cores", value: strconv.Itoa(s.Cores), live: true},
-		{key: "memory", value: strconv.Itoa(s.MemoryMiB), live: true},
-		{key: "net0", value: s.net0()},
-		{key: "nameserver", value: s.nameservers()},
-		{key: "searchdomain", value: s.Domain},
+		{"cores", strconv.Itoa(s.Cores), true},
+		{"memory", strconv.Itoa(s.MemoryMiB), true},
+		{"net0", s.net0(), false},
+		{"nameserver", s.nameservers(), false},
+		{"searchdomain", s.Domain, false},
 		// PVE applies onboot and startup at once, even to a running guest.
-		{key: "onboot", value: s.onboot(), live: true, unset: "0"},
+		{"onboot", s.onboot(), true},
 	}
 	if s.Startup != "" {
-		w = append(w, wanted{key: "startup", value: s.Startup, live: true})
+		w = append(w, wanted{"startup", s.Startup, true})
 	}
 	if s.Kind == inventory.KindVM {
-		w = append(w, wanted{key: "ipconfig0", value: fmt.Sprintf("ip=%s,gw=%s", s.IP, s.Gateway)})
+		w = append(w,
+			wanted{"ipconfig0", fmt.Sprintf("ip=%s,gw=%s", s.IP, s.Gateway), false},
+		)
 		// Only a template with the guest agent gets the option: without
 		// the agent PVE's shutdown waits for it, then stops the VM hard.
 		// Without it homelab leaves the key as the template has it.
 		if s.Agent {
-			w = append(w, wanted{key: "agent", value: "enabled=1"})
+			w = append(w, wanted{"agent", "enabled=1", false})
 		}
 		if s.SSHUser != "" {
-			w = append(w, wanted{key: "ciuser", value: s.SSHUser})
+			w = append(w, wanted{"ciuser", s.SSHUser, false})
 		}
 	} else {
-		w = append(w, wanted{key: "hostname", value: s.Name})
+		w = append(w, wanted{"hostname", s.Name, false})
 	}
 	return w
 }
