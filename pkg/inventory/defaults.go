@@ -77,6 +77,7 @@ func applyDefaults(inv *Inventory) {
 			k.EndpointVIP = inv.LoadBalancer.VIPs[0].Name
 		}
 	}
+	defaultStartupOrders(inv)
 }
 
 func defaultGuest(inv *Inventory, g *Guest) {
@@ -105,6 +106,7 @@ func defaultGuest(inv *Inventory, g *Guest) {
 	if g.Storage == "" {
 		g.Storage = inv.Proxmox.Storage
 	}
+	defaultBoot(g, d)
 	if g.SSH == nil && d.SSH != nil {
 		ssh := *d.SSH
 		g.SSH = &ssh

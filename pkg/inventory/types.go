@@ -87,8 +87,11 @@ type VMTemplate struct {
 	VMID   int    `yaml:"vmid"`
 	Node   string `yaml:"node"`
 	Shared bool   `yaml:"shared"`
-	// Agent says the template has the QEMU guest agent (qemu-guest-agent
-	// installed): homelab then reads a new VM's SSH host key through it.
+	// Agent says the template's image runs qemu-guest-agent: its clones get
+	// PVE's agent option (enabled=1). Default false: with the option set and
+	// no agent in the guest, PVE's shutdown waits for the agent and ends in
+	// a hard stop. With it, homelab also reads a new VM's SSH host key
+	// through the agent.
 	Agent bool `yaml:"agent"`
 }
 
@@ -175,6 +178,9 @@ type GuestDefaults struct {
 	Disk    int    `yaml:"disk"`
 	Storage string `yaml:"storage"`
 	SSH     *SSH   `yaml:"ssh"`
+	// OnBoot and Startup are the guests' defaults for the fields of Guest.
+	OnBoot  *bool    `yaml:"onboot"`
+	Startup *Startup `yaml:"startup"`
 }
 
 // SSH is how homelab reaches a guest, and the keys the guest accepts.
@@ -235,6 +241,13 @@ type Guest struct {
 	// Priority is this guest's VRRP priority on every VIP (load balancers
 	// only; default: 150 for the first, 10 less for each next one).
 	Priority int `yaml:"priority"`
+	// OnBoot starts the guest when its Proxmox node boots (PVE's onboot;
+	// default true, or defaults.<kind>.onboot).
+	OnBoot *bool `yaml:"onboot"`
+	// Startup is the guest's place in its node's boot sequence and its
+	// delays; fields left out come from defaults.<kind>.startup, and the
+	// order from the guest's roles (see StartupOrder).
+	Startup *Startup `yaml:"startup"`
 
 	// MACDerived is true when MAC was derived, not written (derived).
 	MACDerived bool `yaml:"-"`

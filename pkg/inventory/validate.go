@@ -87,6 +87,7 @@ func validate(inv *Inventory) Diagnostics {
 	v.router()
 	v.networks()
 	v.guests()
+	v.startups()
 	v.loadBalancer()
 	v.kubernetes()
 	v.secretForms()

@@ -40,6 +40,12 @@ type Spec struct {
 	SSHKeys    []string
 	Nesting    bool
 	CIUpgrade  bool // cloud-init upgrades every package at first boot (VMs)
+	// OnBoot starts the guest with its node (PVE onboot).
+	OnBoot bool
+	// Startup is PVE's startup property: "order=N[,up=N][,down=N]".
+	Startup string
+	// Agent sets PVE's agent option: the VM template runs the guest agent.
+	Agent bool
 	// Mark is the description that says homelab owns the guest
 	// ("homelab:<inventory>:<guest>"); it is set at creation, before tags.
 	Mark string
@@ -57,6 +63,7 @@ func SpecFor(inv *inventory.Inventory, g *inventory.Guest) (Spec, error) {
 		Bridge: n.Proxmox.Bridge, MAC: strings.ToUpper(g.MAC),
 		IP: netip.PrefixFrom(g.IP, n.CIDR.Bits()), Gateway: n.Gateway, DNS: n.DNS, Domain: inv.Router.Domain,
 		Nesting: g.Kind == inventory.KindLXC && (g.Nesting == nil || *g.Nesting), CIUpgrade: g.CloudInitUpgrade, Mark: fmt.Sprintf("homelab:%s:%s", inv.Name, g.Name),
+		OnBoot: g.OnBoot == nil || *g.OnBoot, Startup: startupString(g.Startup),
 	}
 	if n.Proxmox.Tagged == nil || *n.Proxmox.Tagged {
 		s.VLAN = n.VLAN
@@ -71,6 +78,7 @@ func SpecFor(inv *inventory.Inventory, g *inventory.Guest) (Spec, error) {
 			return Spec{}, fmt.Errorf("guest %s: no copy of VM template %q on node %s", g.Name, g.Template, g.Node)
 		}
 		s.Template = t
+		s.Agent = t.Agent
 	} else {
 		for _, t := range inv.Proxmox.Templates.LXC {
 			if t.Name == g.Template {
@@ -101,6 +109,29 @@ func (s Spec) net0() string {
 	return b.String()
 }
 
+// startupString is PVE's startup property for st (nil: none).
+func startupString(st *inventory.Startup) string {
+	if st == nil {
+		return ""
+	}
+	out := fmt.Sprintf("order=%d", st.Order)
+	if st.Up > 0 {
+		out += fmt.Sprintf(",up=%d", st.Up)
+	}
+	if st.Down > 0 {
+		out += fmt.Sprintf(",down=%d", st.Down)
+	}
+	return out
+}
+
+// onboot is the onboot value PVE stores.
+func (s Spec) onboot() string {
+	if s.OnBoot {
+		return "1"
+	}
+	return "0"
+}
+
 func (s Spec) nameservers() string {
 	out := make([]string, len(s.DNS))
 	for i, a := range s.DNS {
@@ -117,6 +148,27 @@ type wanted struct {
 	live       bool
 }
 
+// same reports whether have, a config value ("" when absent), is what w
+// wants; an absent key has the value PVE assumes for it.
+func (w wanted) same(have string) bool {
+	if have == "" {
+		have = unsetValue(w.key)
+	}
+	return sameValue(w.key, have, w.value)
+}
+
+// unsetValue is the value PVE assumes for a key absent from a config, for
+// the managed keys where it matters.
+func unsetValue(key string) string {
+	switch key {
+	case "onboot":
+		return "0"
+	case "ciupgrade":
+		return "1" // PVE 8.1+: cloud-init upgrades unless told not to
+	}
+	return ""
+}
+
 func (s Spec) wanted() []wanted {
 	w := []wanted{
 		{"cores", strconv.Itoa(s.Cores), true},
@@ -124,12 +176,22 @@ func (s Spec) wanted() []wanted {
 		{"net0", s.net0(), false},
 		{"nameserver", s.nameservers(), false},
 		{"searchdomain", s.Domain, false},
+		// PVE applies onboot and startup at once, even to a running guest.
+		{"onboot", s.onboot(), true},
+	}
+	if s.Startup != "" {
+		w = append(w, wanted{"startup", s.Startup, true})
 	}
 	if s.Kind == inventory.KindVM {
 		w = append(w,
 			wanted{"ipconfig0", fmt.Sprintf("ip=%s,gw=%s", s.IP, s.Gateway), false},
-			wanted{"agent", "enabled=1", false},
 		)
+		// Only a template with the guest agent gets the option: without
+		// the agent PVE's shutdown waits for it, then stops the VM hard.
+		// Without it homelab leaves the key as the template has it.
+		if s.Agent {
+			w = append(w, wanted{"agent", "enabled=1", false})
+		}
 		w = append(w, wanted{"ciupgrade", map[bool]string{false: "0", true: "1"}[s.CIUpgrade], true}) // read at first boot only: set while running
 		if s.SSHUser != "" {
 			w = append(w, wanted{"ciuser", s.SSHUser, false})
@@ -224,7 +286,7 @@ func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 	var fields, blocked []step.Field
 	for _, want := range s.wanted() {
 		have := str(cfg[want.key])
-		if sameValue(want.key, have, want.value) {
+		if want.same(have) {
 			continue
 		}
 		field := step.Field{Name: want.key, Old: have, New: want.value}
@@ -353,6 +415,10 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 		{Name: "unprivileged", Value: 1},
 		{Name: "tags", Value: OwnerTag},
 		{Name: "description", Value: s.Mark},
+		{Name: "onboot", Value: s.onboot()},
+	}
+	if s.Startup != "" {
+		opts = append(opts, pve.ContainerOption{Name: "startup", Value: s.Startup})
 	}
 	if s.Nesting {
 		opts = append(opts, pve.ContainerOption{Name: "features", Value: "nesting=1"})
@@ -383,7 +449,7 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 func (w GuestWork) allFields(cfg map[string]any) []step.Field {
 	var fields []step.Field
 	for _, want := range w.Spec.wanted() {
-		if have := str(cfg[want.key]); !sameValue(want.key, have, want.value) {
+		if have := str(cfg[want.key]); !want.same(have) {
 			fields = append(fields, step.Field{Name: want.key, Old: have, New: want.value})
 		}
 	}

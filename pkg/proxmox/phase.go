@@ -117,6 +117,17 @@ func guestFields(inv *inventory.Inventory, g *inventory.Guest, net *inventory.Ne
 		step.Set("ip", fmt.Sprintf("%s/%d gw %s", g.IP, bits, net.Gateway)),
 		step.Set("tags", OwnerTag),
 	}
+	onboot := "0"
+	if g.OnBoot == nil || *g.OnBoot {
+		onboot = "1"
+	}
+	fields = append(fields, step.Set("onboot", onboot))
+	if st := startupString(g.Startup); st != "" {
+		fields = append(fields, step.Set("startup", st))
+	}
+	if t, ok := inv.VMTemplate(g.Template, g.Node); ok && g.Kind == inventory.KindVM && t.Agent {
+		fields = append(fields, step.Set("agent", "enabled=1"))
+	}
 	if g.SSH != nil {
 		fields = append(fields, step.Set("ssh_user", g.SSH.User))
 	}

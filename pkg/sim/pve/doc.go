@@ -13,7 +13,11 @@
 //
 // Every accepted request is checked against a parameter schema: PVE's own
 // (Options.Schema, loaded from the API viewer data with LoadSchema) or the
-// simulator's built-in knowledge of the parameters it implements.
+// simulator's built-in knowledge of the parameters it implements. Beyond
+// the schema, SSH public keys are checked where PVE checks them (VM create
+// and config sshkeys, CT create ssh-public-keys): a line that is not a
+// public key fails the call with PVE's 500 "SSH public key validation
+// error".
 //
 // A test starts a server, points go-proxmox at URL with HTTPClient, and
 // uses the fault setters (InjectFault, InjectTaskFault, SetNodeOnline,

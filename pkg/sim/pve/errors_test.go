@@ -261,11 +261,11 @@ func TestFaults(t *testing.T) {
 	if _, ok := s.Guest(121); ok {
 		t.Error("dropped clone request was carried out")
 	}
-	// The log is in the order requests finished: the clone before may
-	// be logged after the dropped one.
+	// A request is logged before its answer (or the drop) reaches the
+	// client, so the dropped clone is the last entry.
 	log := s.Log()
 	i := slices.IndexFunc(log, func(r Request) bool { return r.Params["newid"] == "121" })
-	if i < 0 || log[i].Path != "/nodes/pve-s1/qemu/9000/clone" || log[i].Status != 0 {
+	if i != len(log)-1 || log[i].Path != "/nodes/pve-s1/qemu/9000/clone" || log[i].Status != 0 {
 		t.Errorf("dropped request not logged with status 0: %+v", log)
 	}
 	// Go's transport resends an idempotent request whose reused

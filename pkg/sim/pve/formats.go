@@ -99,6 +99,8 @@ func namedFormat(name string) func(v, path string) error {
 		return matchOr(reVolumeID, "unable to parse volume ID '%s'")
 	case "disk-size":
 		return matchOr(reDiskSize, "value '%s' is not a valid disk size")
+	case "pve-startup-order", "pve-qm-startup":
+		return checkStartupOrder
 	case "pve-tag-list":
 		return checkTagList
 	case "ipv4":
@@ -119,6 +121,26 @@ func namedFormat(name string) func(v, path string) error {
 		return checkIPConfig
 	case "pve-lxc-mp-string", "pve-volume-id-or-qm-path", "pve-volume-id-or-absolute-path":
 		return checkVolumeOrPath
+	}
+	return nil
+}
+
+var reStartupPart = regexp.MustCompile(`^(?:(?:order=)?\d+|up=\d+|down=\d+)$`)
+
+// checkStartupOrder is pve-common's pve_verify_startup_order: comma
+// separated `[order=]N`, `up=N`, `down=N`; blank parts are skipped, and
+// Perl's falsy values ("" and "0") do not parse at all.
+func checkStartupOrder(v, _ string) error {
+	if v == "" || v == "0" {
+		return errors.New("unable to parse startup options")
+	}
+	for _, part := range strings.Split(v, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		if !reStartupPart.MatchString(part) {
+			return errors.New("unable to parse startup options")
+		}
 	}
 	return nil
 }

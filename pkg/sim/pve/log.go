@@ -19,7 +19,8 @@ type Request struct {
 	Status int
 }
 
-// Log returns every request served so far, oldest first.
+// Log returns every request served so far, oldest first: in the order
+// their answers were decided, each before its answer was written.
 func (s *Server) Log() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()

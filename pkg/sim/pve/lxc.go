@@ -90,6 +90,11 @@ func (s *Server) handleLxcCreate(c *call) (any, *apiError) {
 	if _, taken := s.st.guests[vmid]; taken {
 		return nil, s.existsError(vmid, "CT")
 	}
+	if keys, ok := c.params["ssh-public-keys"]; ok {
+		if err := validateSSHKeys(keys); err != nil {
+			return nil, err
+		}
+	}
 	nodeName := c.vars["node"]
 	tmpl := c.params["ostemplate"]
 	tmplStorage, _, isVol := strings.Cut(tmpl, ":")

@@ -54,6 +54,10 @@ func (s *Server) handleQemuConfigGet(c *call) (any, *apiError) {
 }
 
 func (s *Server) updateQemuConfig(c *call) (*guest, *apiError) {
+	// update_vm_api validates the keys before it loads the config.
+	if err := checkSSHKeysParam(c.params); err != nil {
+		return nil, err
+	}
 	g, err := s.lookupGuest(c, KindVM)
 	if err != nil {
 		return nil, err
@@ -90,6 +94,10 @@ func (s *Server) existsError(vmid int, what string) *apiError {
 
 // handleQemuCreate is POST /nodes/{node}/qemu: a qmcreate task.
 func (s *Server) handleQemuCreate(c *call) (any, *apiError) {
+	// create_vm validates the keys before it looks at the VMID.
+	if err := checkSSHKeysParam(c.params); err != nil {
+		return nil, err
+	}
 	vmid, _ := strconv.Atoi(c.params["vmid"])
 	if _, taken := s.st.guests[vmid]; taken {
 		return nil, s.existsError(vmid, "VM")

@@ -210,19 +210,22 @@ func (s *Server) Tasks() []TaskInfo {
 	return out
 }
 
-// ServeHTTP serves one API request.
+// ServeHTTP serves one API request. The request is logged before its
+// answer reaches the wire: a client that has its answer, or has seen its
+// connection dropped, finds the request in Log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, perr := readParams(r)
 	rel := strings.TrimPrefix(r.URL.Path, "/api2/json")
 	rec := Request{Method: r.Method, Path: rel, Params: redact(params)}
-	status := s.serve(w, r, rel, params, perr, &rec)
-	rec.Status = status
+	ans := s.serve(r, rel, params, perr, &rec)
+	rec.Status = ans.status()
 	s.mu.Lock()
 	s.reqLog = append(s.reqLog, rec)
 	s.mu.Unlock()
+	ans.write(w)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, rel string, params map[string]string, perr *apiError, rec *Request) int {
+func (s *Server) serve(r *http.Request, rel string, params map[string]string, perr *apiError, rec *Request) answer {
 	s.mu.Lock()
 	now := s.clock.Now()
 	rec.Time = now
@@ -230,35 +233,34 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rel string, param
 	s.mu.Unlock()
 	if fault != nil {
 		if fault.Drop {
-			dropConnection(w)
-			return 0
+			return answer{drop: true}
 		}
-		return writeError(w, &apiError{status: fault.Status, msg: fault.Message, errors: fault.Errors, noBody: fault.EmptyBody})
+		return answer{err: &apiError{status: fault.Status, msg: fault.Message, errors: fault.Errors, noBody: fault.EmptyBody}}
 	}
 	tok, aerr := s.authenticate(r)
 	if aerr != nil {
 		s.delayUnauthorized(r.Context())
-		return writeError(w, aerr)
+		return answer{err: aerr}
 	}
 	rec.Token = tok.id
 	if !strings.HasPrefix(r.URL.Path, "/api2/json/") && r.URL.Path != "/api2/json" {
-		return writeError(w, notImplemented(r.Method, r.URL.Path))
+		return answer{err: notImplemented(r.Method, r.URL.Path)}
 	}
 	if perr != nil {
-		return writeError(w, perr)
+		return answer{err: perr}
 	}
 	rt, vars := matchRoute(s.routes, r.Method, rel)
 	if rt == nil {
-		return writeError(w, notImplemented(r.Method, rel))
+		return answer{err: notImplemented(r.Method, rel)}
 	}
 	for k, v := range vars {
 		params[k] = v
 	}
 	data, aerr := s.dispatch(rt, &call{method: r.Method, path: rel, vars: vars, params: params, tok: tok, now: now})
 	if aerr != nil {
-		return writeError(w, aerr)
+		return answer{err: aerr}
 	}
-	return writeData(w, data)
+	return dataAnswer(data)
 }
 
 // dispatch runs checks in pveproxy's order (permissions, the node the

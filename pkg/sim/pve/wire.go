@@ -51,12 +51,49 @@ const (
 	contentType  = "application/json;charset=UTF-8"
 )
 
-// writeData answers 200 with {"data": v}.
-func writeData(w http.ResponseWriter, v any) int {
+// answer is how a request is answered, decided before anything is
+// written: a 200 with its encoded body, an error, or a dropped
+// connection.
+type answer struct {
+	body []byte
+	err  *apiError
+	drop bool
+}
+
+// dataAnswer is a 200 with {"data": v}.
+func dataAnswer(v any) answer {
 	body, err := json.Marshal(map[string]any{"data": v})
 	if err != nil {
-		return writeError(w, fail("simulator: encoding response: %v", err))
+		return answer{err: fail("simulator: encoding response: %v", err)}
 	}
+	return answer{body: body}
+}
+
+// status is the HTTP status the answer gives, 0 for a dropped connection.
+func (a answer) status() int {
+	switch {
+	case a.drop:
+		return 0
+	case a.err != nil:
+		return a.err.status
+	}
+	return http.StatusOK
+}
+
+// write puts the answer on the wire.
+func (a answer) write(w http.ResponseWriter) {
+	switch {
+	case a.drop:
+		dropConnection(w)
+	case a.err != nil:
+		writeError(w, a.err)
+	default:
+		writeData(w, a.body)
+	}
+}
+
+// writeData answers 200 with an encoded {"data": ...} body.
+func writeData(w http.ResponseWriter, body []byte) {
 	h := w.Header()
 	h.Set("Server", serverHeader)
 	h.Set("Content-Type", contentType)
@@ -65,7 +102,6 @@ func writeData(w http.ResponseWriter, v any) int {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	return http.StatusOK
 }
 
 // errorBody is what PVE (libpve-http-server-perl >= 5.2) sends with an
@@ -100,19 +136,19 @@ func reasonPhrase(msg string) string {
 // writeError answers with PVE's status line. net/http cannot set a reason
 // phrase, so the connection is hijacked and the response written by hand;
 // PVE closes the connection after every error too.
-func writeError(w http.ResponseWriter, e *apiError) int {
+func writeError(w http.ResponseWriter, e *apiError) {
 	body := errorBody(e)
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		w.Header().Set("Content-Type", contentType)
 		w.WriteHeader(e.status)
 		_, _ = w.Write(body)
-		return e.status
+		return
 	}
 	conn, rw, err := hj.Hijack()
 	if err != nil {
 		w.WriteHeader(e.status)
-		return e.status
+		return
 	}
 	defer conn.Close()
 	var b bytes.Buffer
@@ -127,7 +163,6 @@ func writeError(w http.ResponseWriter, e *apiError) int {
 	b.WriteString("\r\n")
 	b.Write(body)
 	writeRaw(rw, b.Bytes())
-	return e.status
 }
 
 // dropConnection closes the connection without answering.
