@@ -198,13 +198,16 @@ func upKube(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, stop step
 
 // healthy fails unless the simulated cluster has three started voting
 // etcd members and every node Ready.
-func healthy(t *testing.T, lab *SimulatedLab) {
+func healthy(t *testing.T, lab *SimulatedLab) { t.Helper(); healthyNodes(t, lab, 4) }
+
+// healthyNodes is healthy for a lab of nodes Kubernetes nodes.
+func healthyNodes(t *testing.T, lab *SimulatedLab, nodes int) {
 	t.Helper()
 	c, ok := lab.Kube.Cluster()
 	if !ok {
 		t.Fatal("no cluster")
 	}
-	if len(c.Members) != 3 || len(c.Nodes) != 4 {
+	if len(c.Members) != 3 || len(c.Nodes) != nodes {
 		t.Errorf("%d etcd members, %d nodes", len(c.Members), len(c.Nodes))
 	}
 	for _, m := range c.Members {
@@ -375,4 +378,34 @@ func TestKubernetesRouterDNSPin(t *testing.T) {
 		}
 	}
 	converged(t, inv, lab, "the second plan")
+}
+
+// A worker join that fails after kubelet.conf was written (the TLS
+// bootstrap timed out) leaves a node with kubelet.conf and no Node in the
+// cluster: the next run asks the cluster for the worker's Node (kubectl
+// answers NotFound), resets the worker and joins it again.
+func TestKubernetesRejoinsUnregisteredWorker(t *testing.T) {
+	inv, lab := haLab(t)
+	lab.Kube.FailJoin("worker-1", "kubelet-start")
+	if _, err := upKube(t, inv, lab, ""); err == nil || !strings.Contains(err.Error(), "kube/join/worker-1") {
+		t.Fatalf("the failed join: %v", err)
+	}
+	h, _ := lab.Hosts.Host("worker-1")
+	if _, err := os.Stat(h.Root() + "/etc/kubernetes/kubelet.conf"); err != nil {
+		t.Fatalf("the failed join left no kubelet.conf: %v", err)
+	}
+	if c, _ := lab.Kube.Cluster(); len(c.Nodes) != 3 {
+		t.Fatalf("the failed join registered a node: %+v", c.Nodes)
+	}
+	log, err := upKube(t, inv, lab, "")
+	if err != nil {
+		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	out := strings.Join(log.lines, "\n")
+	if !strings.Contains(out, "kube/join/worker-1: worker-1: an earlier init or join did not finish: kubeadm reset -f") ||
+		!strings.Contains(out, "kube/join/worker-1: This node has joined the cluster:") {
+		t.Errorf("worker-1 was not reset and joined again:\n%s", out)
+	}
+	healthy(t, lab)
+	converged(t, inv, lab, "after the rejoin")
 }
