@@ -2,7 +2,9 @@ package homelab
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -378,6 +380,70 @@ func TestKubernetesRouterDNSPin(t *testing.T) {
 		}
 	}
 	converged(t, inv, lab, "the second plan")
+}
+
+// haLabWorkers is haLab with workers worker-1 to worker-N.
+func haLabWorkers(t *testing.T, workers int) (*inventory.Inventory, *SimulatedLab) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/ha.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more strings.Builder
+	for i := 2; i <= workers; i++ {
+		fmt.Fprintf(&more, "  - { name: worker-%d, kind: vm, node: pve, vmid: %d, memory: 4096, network: lab, ip: 192.168.30.%d, roles: [worker] }\n", i, 220+i, 30+i)
+	}
+	text := strings.Replace(string(b), "\nloadbalancer:", more.String()+"\nloadbalancer:", 1)
+	path := filepath.Join(t.TempDir(), "ha.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := loadInventory(t, path)
+	if n := len(inv.Workers()); n != workers {
+		t.Fatalf("%d workers in the inventory, want %d", n, workers)
+	}
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	return inv, lab
+}
+
+// Several workers join at once, each needing the run's bootstrap token:
+// the token is created once, not once per worker (kubeadm refuses a second
+// `token create` of the same id with "a token with id ... already
+// exists"). On a fresh run init creates it; on a run resumed after the
+// control planes joined, the first worker join does and the others wait
+// for it.
+func TestKubernetesJoinsWorkersTogether(t *testing.T) {
+	const workers = 3
+	for _, stop := range []step.ID{"", kubeadm.GateControlPlane, kubeadm.GateEndpoint} {
+		t.Run("stop_"+strings.ReplaceAll(string(stop), "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			inv, lab := haLabWorkers(t, workers)
+			if stop != "" {
+				if _, err := upKube(t, inv, lab, stop); err == nil {
+					t.Fatalf("the run was not stopped after %s", stop)
+				}
+			}
+			log, err := upKube(t, inv, lab, "")
+			if err != nil {
+				t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
+			}
+			out := strings.Join(log.lines, "\n")
+			if n := strings.Count(out, "a new bootstrap token"); stop != "" && n != 1 {
+				t.Errorf("%d new bootstrap tokens, want 1:\n%s", n, out)
+			}
+			for i := 1; i <= workers; i++ {
+				if log.index(step.ID(fmt.Sprintf("kube/join/worker-%d", i))) < 0 {
+					t.Errorf("worker-%d did not join:\n%s", i, out)
+				}
+			}
+			healthyNodes(t, lab, 3+workers)
+			converged(t, inv, lab, "after the joins")
+		})
+	}
 }
 
 // A worker join that fails after kubelet.conf was written (the TLS
