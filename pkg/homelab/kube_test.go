@@ -2,7 +2,9 @@ package homelab
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -198,13 +200,16 @@ func upKube(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, stop step
 
 // healthy fails unless the simulated cluster has three started voting
 // etcd members and every node Ready.
-func healthy(t *testing.T, lab *SimulatedLab) {
+func healthy(t *testing.T, lab *SimulatedLab) { t.Helper(); healthyNodes(t, lab, 4) }
+
+// healthyNodes is healthy for a lab of nodes Kubernetes nodes.
+func healthyNodes(t *testing.T, lab *SimulatedLab, nodes int) {
 	t.Helper()
 	c, ok := lab.Kube.Cluster()
 	if !ok {
 		t.Fatal("no cluster")
 	}
-	if len(c.Members) != 3 || len(c.Nodes) != 4 {
+	if len(c.Members) != 3 || len(c.Nodes) != nodes {
 		t.Errorf("%d etcd members, %d nodes", len(c.Members), len(c.Nodes))
 	}
 	for _, m := range c.Members {
@@ -375,4 +380,98 @@ func TestKubernetesRouterDNSPin(t *testing.T) {
 		}
 	}
 	converged(t, inv, lab, "the second plan")
+}
+
+// haLabWorkers is haLab with workers worker-1 to worker-N.
+func haLabWorkers(t *testing.T, workers int) (*inventory.Inventory, *SimulatedLab) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/ha.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more strings.Builder
+	for i := 2; i <= workers; i++ {
+		fmt.Fprintf(&more, "  - { name: worker-%d, kind: vm, node: pve, vmid: %d, memory: 4096, network: lab, ip: 192.168.30.%d, roles: [worker] }\n", i, 220+i, 30+i)
+	}
+	text := strings.Replace(string(b), "\nloadbalancer:", more.String()+"\nloadbalancer:", 1)
+	path := filepath.Join(t.TempDir(), "ha.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := loadInventory(t, path)
+	if n := len(inv.Workers()); n != workers {
+		t.Fatalf("%d workers in the inventory, want %d", n, workers)
+	}
+	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	return inv, lab
+}
+
+// Several workers join at once, each needing the run's bootstrap token:
+// the token is created once, not once per worker (kubeadm refuses a second
+// `token create` of the same id with "a token with id ... already
+// exists"). On a fresh run init creates it; on a run resumed after the
+// control planes joined, the first worker join does and the others wait
+// for it.
+func TestKubernetesJoinsWorkersTogether(t *testing.T) {
+	const workers = 3
+	for _, stop := range []step.ID{"", kubeadm.GateControlPlane, kubeadm.GateEndpoint} {
+		t.Run("stop_"+strings.ReplaceAll(string(stop), "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			inv, lab := haLabWorkers(t, workers)
+			if stop != "" {
+				if _, err := upKube(t, inv, lab, stop); err == nil {
+					t.Fatalf("the run was not stopped after %s", stop)
+				}
+			}
+			log, err := upKube(t, inv, lab, "")
+			if err != nil {
+				t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
+			}
+			out := strings.Join(log.lines, "\n")
+			if n := strings.Count(out, "a new bootstrap token"); stop != "" && n != 1 {
+				t.Errorf("%d new bootstrap tokens, want 1:\n%s", n, out)
+			}
+			for i := 1; i <= workers; i++ {
+				if log.index(step.ID(fmt.Sprintf("kube/join/worker-%d", i))) < 0 {
+					t.Errorf("worker-%d did not join:\n%s", i, out)
+				}
+			}
+			healthyNodes(t, lab, 3+workers)
+			converged(t, inv, lab, "after the joins")
+		})
+	}
+}
+
+// A worker join that fails after kubelet.conf was written (the TLS
+// bootstrap timed out) leaves a node with kubelet.conf and no Node in the
+// cluster: the next run asks the cluster for the worker's Node (kubectl
+// answers NotFound), resets the worker and joins it again.
+func TestKubernetesRejoinsUnregisteredWorker(t *testing.T) {
+	inv, lab := haLab(t)
+	lab.Kube.FailJoin("worker-1", "kubelet-start")
+	if _, err := upKube(t, inv, lab, ""); err == nil || !strings.Contains(err.Error(), "kube/join/worker-1") {
+		t.Fatalf("the failed join: %v", err)
+	}
+	h, _ := lab.Hosts.Host("worker-1")
+	if _, err := os.Stat(h.Root() + "/etc/kubernetes/kubelet.conf"); err != nil {
+		t.Fatalf("the failed join left no kubelet.conf: %v", err)
+	}
+	if c, _ := lab.Kube.Cluster(); len(c.Nodes) != 3 {
+		t.Fatalf("the failed join registered a node: %+v", c.Nodes)
+	}
+	log, err := upKube(t, inv, lab, "")
+	if err != nil {
+		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	out := strings.Join(log.lines, "\n")
+	if !strings.Contains(out, "kube/join/worker-1: worker-1: an earlier init or join did not finish: kubeadm reset -f") ||
+		!strings.Contains(out, "kube/join/worker-1: This node has joined the cluster:") {
+		t.Errorf("worker-1 was not reset and joined again:\n%s", out)
+	}
+	healthy(t, lab)
+	converged(t, inv, lab, "after the rejoin")
 }

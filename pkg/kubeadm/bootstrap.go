@@ -234,8 +234,8 @@ func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 		switch {
 		case err == nil:
 			return true, nil
-		case exited(err) && strings.Contains(err.Error(), "NotFound"):
-			return false, nil
+		case notFound(err):
+			return false, nil // kubectl's "Error from server (NotFound): nodes "NAME" not found"
 		case exited(err):
 			return true, nil // no cluster to ask: trust the files
 		}
@@ -310,13 +310,8 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 // uploaded with the run's key less than two hours ago: a new token and a
 // new upload otherwise (after a crash, a resumed run, a long wait).
 func (w joinWork) freshCredentials(ctx context.Context, m1 remote.Host, out io.Writer) error {
-	if fresh, token := w.creds.tokenFresh(); !fresh {
-		if _, err := run(ctx, m1, command{script: "kubeadm token create " + token + " --ttl " + TokenTTL + " >/dev/null",
-			secrets: w.creds.secrets(), out: out}); err != nil {
-			return fmt.Errorf("%s: create a bootstrap token: %w", w.master.Name, err)
-		}
-		w.creds.tokenCreated()
-		fmt.Fprintf(out, "%s: a new bootstrap token (%s)\n", w.master.Name, strings.Split(token, ".")[0])
+	if err := w.ensureToken(ctx, m1, out); err != nil {
+		return err
 	}
 	if !w.controlPlane {
 		return nil

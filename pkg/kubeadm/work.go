@@ -83,6 +83,11 @@ const (
 // new ones: a token or an upload of an earlier run is never relied on.
 type credentials struct {
 	now func() time.Time
+	// tokenTurn is held by the one join that creates the run's token: the
+	// others wait for it and find the token fresh, so a token is created
+	// once per run, not once per joining node (kubeadm refuses a second
+	// `token create` of the same id).
+	tokenTurn chan struct{}
 
 	mu      sync.Mutex
 	token   string
@@ -97,7 +102,18 @@ func newCredentials(now func() time.Time) *credentials {
 	if now == nil {
 		now = time.Now
 	}
-	return &credentials{now: now, token: newToken(), key: newCertificateKey()}
+	return &credentials{now: now, tokenTurn: make(chan struct{}, 1), token: newToken(), key: newCertificateKey()}
+}
+
+// tokenLock waits for the turn to create the run's token and returns its
+// release, or ctx's error.
+func (c *credentials) tokenLock(ctx context.Context) (release func(), err error) {
+	select {
+	case c.tokenTurn <- struct{}{}:
+		return func() { <-c.tokenTurn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // secrets lists every token and key of the run, for redaction.

@@ -250,11 +250,21 @@ func (s *Sim) token(c *host.Call, args []string) int {
 				code = fatal(c, "", "the bootstrap token %q was not of the form %q", tok, `\A([a-z0-9]{6})\.([a-z0-9]{16})\z`) // cmd/kubeadm/app/apis/bootstraptoken/v1/utils.go
 				return
 			}
+			// cmd/kubeadm/app/cmd/token.go RunCreateToken returns
+			// UpdateOrCreateTokens's error unwrapped
+			// (cmd/kubeadm/app/phases/bootstraptoken/node/token.go): the
+			// Secret read first, an existing one refused; then the
+			// create, whose API errors kubeadm retries for its
+			// KubernetesAPICall timeout and reports wrapped.
 			for _, t := range cl.Tokens {
 				if t.ID == id {
-					code = fatal(c, "", "a token with id %q already exists", id) // cmd/kubeadm/app/phases/bootstraptoken/node/token.go
+					code = fatal(c, "", "a token with id %q already exists", id)
 					return
 				}
+			}
+			if !cl.quorum() {
+				code = fatal(c, "", "failed to create or update bootstrap token with name bootstrap-token-%s: unable to create *v1.Secret: etcdserver: request timed out", id) // cmd/kubeadm/app/util/apiclient/idempotency.go CreateOrUpdate
+				return
 			}
 			ttl := 24 * time.Hour
 			if v, given := f.values["ttl"]; given {

@@ -110,7 +110,7 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 		k := kubectlCall{s: s, c: c, cl: cl, now: now, ns: ns, f: f}
 		switch {
 		case w[0] == "get" && len(w) > 1 && (w[1] == "nodes" || w[1] == "node" || w[1] == "no"):
-			code = k.getNodes()
+			code = k.getNodes(w[2:])
 		case w[0] == "get" && len(w) > 2 && isDaemonSet(w[1]):
 			code = k.getDaemonSet(w[2])
 		case w[0] == "apply":
@@ -160,13 +160,32 @@ func (k kubectlCall) daemonSet(name string) (*DaemonSet, bool) {
 	return ds, ok
 }
 
-func (k kubectlCall) getNodes() int {
-	tw := tabwriter.NewWriter(k.c.Stdout, 6, 4, 3, ' ', 0)
-	if !k.f.has("no-headers") {
-		fmt.Fprintln(tw, "NAME\tSTATUS\tROLES\tAGE\tVERSION")
-	}
+// getNodes is `get nodes [NAME...]`: every node by name, or the named
+// ones in the order given. As kubectl's get (k8s.io/kubectl
+// pkg/cmd/get/get.go Run): the rows of the nodes found (the table's header
+// only above rows), then "No resources found in NS namespace." on stderr
+// when nothing was printed and nothing failed (no object was seen, so
+// kubectl takes the namespaced wording even for nodes), and a NotFound
+// error for each name not found, exit 1.
+func (k kubectlCall) getNodes(names []string) int {
 	nodes := slices.Clone(k.cl.Nodes)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	var missing []string
+	if len(names) > 0 {
+		var named []Node
+		for _, name := range names {
+			if i := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == name }); i >= 0 {
+				named = append(named, nodes[i])
+			} else {
+				missing = append(missing, name)
+			}
+		}
+		nodes = named
+	}
+	tw := tabwriter.NewWriter(k.c.Stdout, 6, 4, 3, ' ', 0)
+	if !k.f.has("no-headers") && len(nodes) > 0 {
+		fmt.Fprintln(tw, "NAME\tSTATUS\tROLES\tAGE\tVERSION")
+	}
 	for _, n := range nodes {
 		status, roles := "NotReady", "<none>"
 		if k.s.ready(n, k.now) {
@@ -178,7 +197,14 @@ func (k kubectlCall) getNodes() int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, status, roles, age(k.now.Sub(n.Joined)), n.Version)
 	}
 	tw.Flush()
-	return 0
+	if len(nodes) == 0 && len(missing) == 0 {
+		fmt.Fprintf(k.c.Stderr, "No resources found in %s namespace.\n", k.ns)
+	}
+	code := 0
+	for _, name := range missing {
+		code = k.notFound("nodes", name)
+	}
+	return code
 }
 
 // age is kubectl's short duration (HumanDuration, roughly).
