@@ -57,7 +57,15 @@ func TestApplySavedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Steps) != len(p.Steps) || len(writeCommands(s2)) != len(p.Steps) {
-		t.Errorf("%d results, %d writes for %d steps", len(res.Steps), len(writeCommands(s2)), len(p.Steps))
+	// One write per step that shows a change; a check that finds the
+	// router as wanted (remote DNS requests already allowed) writes nothing.
+	changes := 0
+	for _, ps := range p.Steps {
+		if ps.Change.Action.Changes() {
+			changes++
+		}
+	}
+	if len(res.Steps) != len(p.Steps) || changes == 0 || len(writeCommands(s2)) != changes {
+		t.Errorf("%d results for %d steps, %d writes for %d changes", len(res.Steps), len(p.Steps), len(writeCommands(s2)), changes)
 	}
 }

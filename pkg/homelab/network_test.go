@@ -20,7 +20,7 @@ func writeCommands(s *sim.Server) []string {
 	var out []string
 	for _, l := range s.Log() {
 		cmd, _, _ := strings.Cut(l, " ")
-		if !strings.HasSuffix(cmd, "/print") && cmd != "/login" {
+		if !strings.HasSuffix(cmd, "/print") && cmd != "/login" && cmd != "/quit" {
 			out = append(out, l)
 		}
 	}

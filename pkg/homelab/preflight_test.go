@@ -17,12 +17,14 @@ import (
 
 // provisionerPrivileges is what a least-privilege token holds in the
 // tests below: everything on /vms and /storage that homelab's guests
-// need, and nothing on /sdn.
+// need, Sys.Modify on / (startup orders), and nothing on /sdn.
 func provisionerPrivileges() map[string][]string {
 	return map[string][]string{
 		"/vms": {"VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk",
 			"VM.Config.Network", "VM.Config.Options", "VM.Config.Cloudinit", "VM.PowerMgmt"},
 		"/storage": {"Datastore.AllocateSpace", "Datastore.Audit"},
+		// every guest's startup order
+		"/": {"Sys.Modify"},
 	}
 }
 
