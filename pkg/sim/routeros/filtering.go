@@ -70,9 +70,12 @@ func (r *Router) find(path, name string) *item {
 // vlanListHas reports whether a vlan-ids list ("10,20,30-39") holds id.
 func vlanListHas(list, id string) bool {
 	n, err := strconv.Atoi(id)
-	if err != nil {
-		return false
-	}
+	return err == nil && numberListHas(list, n)
+}
+
+// numberListHas reports whether a RouterOS number list ("10,20,30-39")
+// holds n.
+func numberListHas(list string, n int) bool {
 	for _, part := range strings.Split(list, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
 		a, err := strconv.Atoi(lo)

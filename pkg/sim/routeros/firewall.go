@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -90,26 +89,9 @@ func addressMatches(v string, a netip.Addr) bool {
 	return err == nil && a == b
 }
 
-// portListHas reports whether a port list ("53,80,1000-2000") holds port.
-func portListHas(list string, port int) bool {
-	for _, part := range strings.Split(list, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		if a <= port && port <= b {
-			return true
-		}
-	}
-	return false
-}
+// portListHas reports whether a port list ("53,80,1000-2000") holds port:
+// RouterOS writes port lists as it writes VLAN ID lists.
+func portListHas(list string, port int) bool { return numberListHas(list, port) }
 
 // listsOf returns the interface lists iface belongs to: the built-in all
 // and static (every interface the simulator has is static), the lists
