@@ -195,6 +195,11 @@ cgroupDriver: systemd
 	if !strings.Contains(out, "Your Kubernetes control-plane has initialized successfully") {
 		t.Fatalf("kubeadm init:\n%s", out)
 	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "[WARNING") || strings.Contains(line, "[ERROR") {
+			t.Logf("kubeadm init: %s", line)
+		}
+	}
 	var readyz string
 	for time.Since(initStart) < 2*time.Minute {
 		o, _ := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "--raw", "/readyz")
