@@ -178,16 +178,52 @@ else
 	built=$((built + 1))
 fi
 
-# The images and packages (cmd/k8sdist), rewritten when a binary or the
-# tool changed: their stamp hashes every binary's recipe and the tool.
-dist_recipe="$(cat "${bin}"/*.recipe go.mod go.sum cmd/k8sdist/*.go internal/dist/*.go | sha256sum | cut -c1-16)"
+# kube-proxy runs iptables (upstream's image is based on
+# distroless-iptables): its image gets Debian's iptables and what it links,
+# unpacked from the packages of this machine's apt sources (apt-get
+# download, dpkg-deb -x: nothing is installed), with the links
+# update-alternatives would make for the nft backend, Debian's default.
+base_args=()
+if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+	base="${dir}/base"
+	# shellcheck disable=SC2046 # one package per word
+	base_pkgs="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances iptables | grep -v '^ ' | sort -u)"
+	# shellcheck disable=SC2086
+	base_recipe="$(apt-cache show --no-all-versions ${base_pkgs} | grep -E '^(Package|Version|SHA256):' | sha256sum | cut -c1-16)"
+	if [[ -d "${base}/kube-proxy" && "$(cat "${base}.recipe" 2>/dev/null)" == "${base_recipe}" ]]; then
+		echo "build.sh: kube-proxy base (iptables): up to date" >&2
+	else
+		echo "build.sh: kube-proxy base (iptables): unpacking $(echo ${base_pkgs})" >&2
+		start=${SECONDS}
+		rm -rf "${base}" "${base}.recipe" && mkdir -p "${base}/debs" "${base}/kube-proxy"
+		# shellcheck disable=SC2086
+		(cd "${base}/debs" && apt-get download -q -o APT::Sandbox::User=root ${base_pkgs} >&2)
+		for deb in "${base}"/debs/*.deb; do
+			dpkg-deb -x "${deb}" "${base}/kube-proxy"
+		done
+		for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+			ln -sf xtables-nft-multi "${base}/kube-proxy/usr/sbin/${t}"
+		done
+		rm -rf "${base}/debs" "${base}/kube-proxy/usr/share/doc" "${base}/kube-proxy/usr/share/man" "${base}/kube-proxy/usr/share/locale" "${base}/kube-proxy/usr/share/lintian"
+		echo "${base_recipe}" >"${base}.recipe"
+		echo "build.sh: kube-proxy base (iptables): unpacked in $((SECONDS - start))s ($(du -sm "${base}/kube-proxy" | cut -f1) MB)" >&2
+		built=$((built + 1))
+	fi
+	base_args=(-base "kube-proxy=${base}/kube-proxy")
+else
+	echo "build.sh: no apt-get/dpkg-deb here: the kube-proxy image has no iptables" >&2
+fi
+
+# The images and packages (cmd/k8sdist), rewritten when a binary, the base
+# or the tool changed: their stamp hashes every recipe and the tool.
+dist_recipe="$(cat "${bin}"/*.recipe "${dir}"/base.recipe go.mod go.sum cmd/k8sdist/*.go internal/dist/*.go 2>/dev/null | sha256sum | cut -c1-16)"
 if [[ -d "${dir}/images" && -d "${dir}/apt" && "$(cat "${dir}/dist.recipe" 2>/dev/null)" == "${dist_recipe}" ]]; then
 	echo "build.sh: images and apt repository: up to date" >&2
 else
 	echo "build.sh: images and apt repository: writing" >&2
 	start=${SECONDS}
 	rm -rf "${dir}/images" "${dir}/apt" "${dir}/dist.recipe"
-	go run ./cmd/k8sdist -bin "${bin}" -version "${version}" -etcd "${etcd_version}" -coredns "${coredns_version}" -cni "${cni_version}" -images "${dir}/images" -apt "${dir}/apt" >&2
+	go run ./cmd/k8sdist -bin "${bin}" -version "${version}" -etcd "${etcd_version}" -coredns "${coredns_version}" -cni "${cni_version}" "${base_args[@]}" -images "${dir}/images" -apt "${dir}/apt" >&2
 	echo "${dist_recipe}" >"${dir}/dist.recipe"
 	echo "build.sh: images and apt repository: written in $((SECONDS - start))s" >&2
 	built=$((built + 1))

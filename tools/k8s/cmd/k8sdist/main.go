@@ -3,7 +3,7 @@
 // `kubeadm config images list` names) and the kubelet, kubeadm, kubectl and
 // kubernetes-cni packages in a signed apt repository (internal/dist).
 //
-//	k8sdist -bin DIR -version v1.34.2 -etcd v3.6.5 -coredns v1.12.1 -cni v1.7.1 -images DIR -apt DIR
+//	k8sdist -bin DIR -version v1.34.2 -etcd v3.6.5 -coredns v1.12.1 -cni v1.7.1 [-base kube-proxy=DIR] -images DIR -apt DIR
 package main
 
 import (
@@ -39,6 +39,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fl.StringVar(&set.CNI, "cni", "", "CNI plugins version built (v1.7.1)")
 	fl.StringVar(&images, "images", "", "directory for the image archives")
 	fl.StringVar(&apt, "apt", "", "directory for the apt repository")
+	set.Bases = map[string]string{}
+	fl.Func("base", "IMAGE=DIR: a root file tree added to the image IMAGE (repeatable)", func(v string) error {
+		name, dir, ok := strings.Cut(v, "=")
+		if !ok || name == "" || dir == "" {
+			return fmt.Errorf("-base wants IMAGE=DIR, not %q", v)
+		}
+		set.Bases[name] = dir
+		return nil
+	})
 	if err := fl.Parse(args); err != nil {
 		return err
 	}

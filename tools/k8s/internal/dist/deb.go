@@ -124,6 +124,9 @@ func (d Deb) Write(w io.Writer) error {
 func (d Deb) md5sums() (string, error) {
 	var b strings.Builder
 	for _, f := range d.Files {
+		if f.Link != "" {
+			continue
+		}
 		h := md5.New()
 		if err := f.copyTo(h); err != nil {
 			return "", err

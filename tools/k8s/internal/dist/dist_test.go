@@ -419,3 +419,45 @@ func TestAptAcceptsRepository(t *testing.T) {
 		}
 	}
 }
+
+// A base tree (kube-proxy's iptables) joins the image's layer: regular
+// files with their modes, symbolic links as links.
+func TestImageBaseTree(t *testing.T) {
+	s := fakeSet(t)
+	base := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "usr/sbin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "usr/sbin/xtables-nft-multi"), []byte("elf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("xtables-nft-multi", filepath.Join(base, "usr/sbin/iptables")); err != nil {
+		t.Fatal(err)
+	}
+	s.Bases = map[string]string{"kube-proxy": base}
+	imgs, err := s.Images([]string{"registry.k8s.io/kube-proxy:v1.34.2", "registry.k8s.io/kube-scheduler:v1.34.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := func(img Image) map[string]entry {
+		var buf bytes.Buffer
+		if err := img.writeLayer(&buf); err != nil {
+			t.Fatal(err)
+		}
+		_, files := readTar(t, &buf)
+		return files
+	}
+	proxy := layer(imgs[0])
+	if f := proxy["usr/sbin/xtables-nft-multi"]; f.hdr == nil || f.hdr.Typeflag != tar.TypeReg || f.hdr.Mode != 0o755 || string(f.data) != "elf" {
+		t.Errorf("xtables-nft-multi: %+v", f.hdr)
+	}
+	if f := proxy["usr/sbin/iptables"]; f.hdr == nil || f.hdr.Typeflag != tar.TypeSymlink || f.hdr.Linkname != "xtables-nft-multi" {
+		t.Errorf("iptables link: %+v", f.hdr)
+	}
+	if _, ok := proxy["usr/local/bin/kube-proxy"]; !ok {
+		t.Error("kube-proxy binary missing beside its base")
+	}
+	if _, ok := layer(imgs[1])["usr/sbin/iptables"]; ok {
+		t.Error("the kube-proxy base leaked into kube-scheduler's image")
+	}
+}

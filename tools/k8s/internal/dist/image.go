@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"time"
 )
 
@@ -24,16 +25,20 @@ import (
 var epoch = time.Unix(0, 0).UTC()
 
 // File is one regular file of an image layer or a package: its contents
-// come from Source (a file on disk) or Data.
+// come from Source (a file on disk) or Data; or a symbolic link to Link.
 type File struct {
 	// Path inside the image or package, relative ("usr/local/bin/etcd").
 	Path   string
 	Mode   fs.FileMode
 	Source string
 	Data   []byte
+	Link   string
 }
 
 func (f File) size() (int64, error) {
+	if f.Link != "" {
+		return 0, nil
+	}
 	if f.Source == "" {
 		return int64(len(f.Data)), nil
 	}
@@ -45,6 +50,9 @@ func (f File) size() (int64, error) {
 }
 
 func (f File) copyTo(w io.Writer) error {
+	if f.Link != "" {
+		return nil
+	}
 	if f.Source == "" {
 		_, err := w.Write(f.Data)
 		return err
@@ -81,6 +89,40 @@ func base() []File {
 	}
 }
 
+// TreeFiles lists the regular files and symbolic links under root (a
+// directory tree unpacked from packages) as Files at the same relative
+// paths, in lexical order.
+func TreeFiles(root string) ([]File, error) {
+	var out []File
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		f := File{Path: filepath.ToSlash(rel)}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			if f.Link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			f.Mode, f.Source = info.Mode().Perm(), p
+		default:
+			return nil // devices, fifos: none in a package tree
+		}
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}
+
 // writeTree writes files into tw under prefix ("" or "./"), each parent
 // directory once before its first file, and the extra empty directories
 // dirs (path → mode).
@@ -110,6 +152,12 @@ func writeTree(tw *tar.Writer, prefix string, files []File, dirs map[string]fs.F
 	for _, f := range files {
 		if err := mkdir(path.Dir(f.Path), 0o755); err != nil {
 			return err
+		}
+		if f.Link != "" {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: prefix + f.Path, Linkname: f.Link, Mode: 0o777, ModTime: epoch, Uname: "root", Gname: "root", Format: tar.FormatGNU}); err != nil {
+				return err
+			}
+			continue
 		}
 		size, err := f.size()
 		if err != nil {

@@ -18,6 +18,10 @@ type Set struct {
 	Etcd       string // "v3.6.5"
 	CoreDNS    string // "v1.12.1"
 	CNI        string // "v1.7.1"
+	// Bases are extra root file trees by image name: kube-proxy's holds
+	// iptables and its libraries (upstream bases the image on
+	// distroless-iptables), unpacked by build.sh from Debian's packages.
+	Bases map[string]string
 }
 
 // packageVersion is the Debian version pkgs.k8s.io gives a release
@@ -65,6 +69,13 @@ func (s Set) Images(refs []string) ([]Image, error) {
 			img.Entrypoint = []string{"/pause"}
 		default:
 			return nil, fmt.Errorf("image %q: no binary for %s", ref, name)
+		}
+		if base := s.Bases[name]; base != "" {
+			files, err := TreeFiles(base)
+			if err != nil {
+				return nil, fmt.Errorf("image %q: base %s: %w", ref, base, err)
+			}
+			img.Files = append(files, img.Files...)
 		}
 		if tag != want {
 			return nil, fmt.Errorf("image %q: kubeadm wants %s %s, the build has %s (pin tools/k8s/%s/go.mod to it)", ref, name, tag, want, name)
