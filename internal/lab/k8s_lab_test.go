@@ -66,7 +66,8 @@ func k8sBuild(t *testing.T) string {
 // HTTP by a mirror host inside the lab, installs kubelet, kubeadm and
 // kubectl from it, imports the image archives into containerd, and the
 // real `kubeadm init` brings up a control plane whose /readyz answers ok;
-// kube-proxy runs and programs its rules.
+// kube-proxy runs and programs its rules; with a CNI bridge configuration
+// the node turns Ready and CoreDNS becomes ready.
 // Nothing is pulled from outside, no preflight error is ignored, and the
 // machine is unchanged afterwards.
 func TestKubeadmInitOnLab(t *testing.T) {
@@ -243,6 +244,33 @@ conntrack:
 		t.Errorf("kube-proxy not ready with its rules (ready, KUBE-SERVICES rules): %q\n%s", proxy, logs)
 	} else {
 		step("kube-proxy ready, rules programmed", s)
+	}
+	// A CNI configuration (Debian's bridge and host-local plugins, where
+	// Debian's containerd looks) makes the node Ready, and CoreDNS (image
+	// entrypoint /coredns) becomes ready: it reaches the apiserver through
+	// the service address kube-proxy programmed.
+	s = time.Now()
+	sh("write a CNI configuration", `mkdir -p /etc/cni/net.d && cat > /etc/cni/net.d/10-lab.conflist <<'EOF'
+{"cniVersion": "1.0.0", "name": "lab", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOF`)
+	var dns string
+	for time.Since(s) < 3*time.Minute {
+		o, _ := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "pods", "-A", "-l", "k8s-app=kube-dns",
+			"-o", `jsonpath={range .items[*]}{.status.containerStatuses[*].ready} {end}`)
+		node, _ := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node", "cp1", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if dns = string(node) + " " + strings.TrimSpace(string(o)); dns == "True true true" {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if dns != "True true true" {
+		pods, _ := l.Exec(ctx, "cp1", "bash", "-c", "kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A -o wide; kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system logs -l k8s-app=kube-dns --tail 20")
+		t.Errorf("node Ready, CoreDNS pods ready: %q\n%s\n%s", dns, pods, diagnose(l))
+	} else {
+		step("node Ready, CoreDNS ready", s)
 	}
 	for _, dir := range cp.Cgroups {
 		if strings.Contains(dir, "/memory/") {
