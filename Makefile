@@ -5,10 +5,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION)
 INVENTORY ?= inventories/rachuna-net.yaml
 
-.PHONY: help build demo test lint bench fuzz golden clean
+.PHONY: help build demo test lint bench fuzz golden clean e2e-tools e2e-lab
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: ## build bin/homelab
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/homelab
@@ -43,6 +43,20 @@ fuzz: ## fuzz the inventory loader for 2 minutes
 
 golden: ## rewrite golden files after an intended change; review the diff
 	$(GO) test ./... -update
+
+# Real Kubernetes for the end-to-end lab (tools/k8s/README.md): the binaries,
+# image archives and signed apt repository of the pinned release, built from
+# the Go module proxy into a cache outside the repository (minutes cold,
+# instant when nothing changed), then tools/k8s's own tests. nice and -p 1
+# keep it from crowding a shared machine.
+e2e-tools: ## build (or reuse) real Kubernetes for the e2e lab, print its cache directory
+	nice -n 19 tools/k8s/build.sh
+	cd tools/k8s && $(GO) test -count=1 ./internal/... ./cmd/...
+
+# The lab's foundation on real Kubernetes: one lab host installs containerd
+# and the lab's packages and runs the real kubeadm init (root on Linux).
+e2e-lab: e2e-tools ## kubeadm init on a lab host with the e2e-tools build (root)
+	HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 30m -run 'TestKubeadmInitOnLab' ./internal/lab/
 
 clean:
 	rm -rf bin

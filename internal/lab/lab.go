@@ -5,9 +5,20 @@
 // the real OpenSSH server; and "bare" hosts that are only a network
 // namespace, for stub servers and clients a test runs in them.
 //
+// Full hosts can run real Kubernetes (research/lab.md, "Real Kubernetes in
+// lab hosts"): each has a cgroup namespace rooted at a cgroup of its own in
+// every v1 hierarchy, the kubelet's global sysctls shadowed by bind mounts
+// so that the machine's values are never written, /var/lib/containerd and
+// /var/lib/etcd on the machine's disk instead of the overlay, an /etc/hosts
+// naming the lab's hosts, a resolv.conf pointing inside the lab and
+// ip_forward on in its network namespace. The lab's bridge lives in a switch
+// namespace of its own; the machine reaches the hosts through one veth into
+// it (the gateway address, .1), which forwards nothing.
+//
 // It needs root on Linux with iproute2, unshare and OpenSSH installed;
-// Available says what is missing. The lab uses only its own namespaces and
-// addresses, and Close removes all of it, also after a failed test.
+// Available says what is missing. The lab uses only its own namespaces,
+// cgroups and addresses, and Close removes all of it (processes,
+// namespaces, cgroups, links, files), also after a failed test.
 package lab
 
 import (
@@ -21,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +53,10 @@ type Options struct {
 	// Prefix names the lab's namespaces and links (default "hl"); keep it
 	// short: link names have 15 characters.
 	Prefix string
-	// Subnet is the lab's /24 (default 10.231.<pid%250>.0/24); the bridge
-	// takes .1 and the hosts .11 upwards, in order.
+	// Subnet is the lab's /24 (default 10.231.<pid%250>.0/24); the
+	// machine's end of the lab takes .1 (every host's default gateway),
+	// the switch's bridge .2 (the hosts' resolver: nothing answers there,
+	// so lookups fail at once) and the hosts .11 upwards, in order.
 	Subnet netip.Prefix
 	Hosts  []HostSpec
 	// Mask are systemd units not to start in full hosts (the machine's
@@ -59,6 +73,9 @@ type Host struct {
 	Bare bool
 	// NS is the host's network namespace.
 	NS string
+	// Cgroups are the host's cgroup directories on the machine, one per
+	// hierarchy (the root of its cgroup namespace); nil for bare hosts.
+	Cgroups []string
 	// PID is the host's PID 1 (systemd) as this machine sees it; 0 for
 	// bare hosts.
 	PID int
@@ -68,10 +85,28 @@ type Host struct {
 // Lab is a running lab.
 type Lab struct {
 	opts   Options
-	bridge string
+	bridge string // the machine's end of the lab (a veth into the switch)
+	sw     string // the switch's network namespace, holding the bridge
 	hosts  []*Host
 	dir    string
 	key    string
+	cg     []hierarchy
+}
+
+// ShadowedSysctls are the global sysctls (not per namespace) that the
+// kubelet sets when they differ from what it wants (its
+// setupKernelTunables), with its values: inside full hosts a file holding
+// the value is bound over each, so the kubelet finds them set and the
+// machine's own are never written.
+func ShadowedSysctls() map[string]string {
+	return map[string]string{
+		"vm.overcommit_memory":      "1",
+		"vm.panic_on_oom":           "0",
+		"kernel.panic":              "10",
+		"kernel.panic_on_oops":      "1",
+		"kernel.keys.root_maxkeys":  "1000000",
+		"kernel.keys.root_maxbytes": "25000000",
+	}
 }
 
 // DefaultMask lists the machine's services that full hosts do not start:
@@ -112,8 +147,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if opts.Mask == nil {
 		opts.Mask = DefaultMask()
 	}
-	l = &Lab{opts: opts, bridge: opts.Prefix + "br"}
-	exec.Command("ip", "link", "del", l.bridge).Run() // left by a lab that died
+	l = &Lab{opts: opts, bridge: opts.Prefix + "br", sw: opts.Prefix + "-sw"}
+	// Left by a lab that died.
+	exec.Command("ip", "link", "del", l.bridge).Run()
+	exec.Command("ip", "netns", "del", l.sw).Run()
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -134,8 +171,14 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return l, err
 	}
 	gw := opts.Subnet.Addr().Next()
+	sw := netip.PrefixFrom(gw.Next(), opts.Subnet.Bits()).String()
 	if err := runAll(ctx,
-		[]string{"ip", "link", "add", l.bridge, "type", "bridge"},
+		[]string{"ip", "netns", "add", l.sw},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", "br0", "type", "bridge"},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "addr", "add", sw, "dev", "br0"},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "set", "br0", "up"},
+		[]string{"ip", "link", "add", l.bridge, "type", "veth", "peer", "name", "uplink", "netns", l.sw},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "set", "uplink", "master", "br0", "up"},
 		[]string{"ip", "addr", "add", netip.PrefixFrom(gw, opts.Subnet.Bits()).String(), "dev", l.bridge},
 		[]string{"ip", "link", "set", l.bridge, "up"},
 	); err != nil {
@@ -145,14 +188,21 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	for range 11 {
 		ip = ip.Next()
 	}
-	for i, spec := range opts.Hosts {
+	hostsFile := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	for _, spec := range opts.Hosts {
 		h := &Host{Name: spec.Name, IP: ip, Bare: spec.Bare, NS: fmt.Sprintf("%s-%s", opts.Prefix, spec.Name)}
 		ip = ip.Next()
 		l.hosts = append(l.hosts, h)
+		hostsFile += fmt.Sprintf("%s\t%s\n", h.IP, h.Name)
+	}
+	if err := os.WriteFile(filepath.Join(l.dir, "hosts"), []byte(hostsFile), 0o644); err != nil {
+		return l, err
+	}
+	for i, h := range l.hosts {
 		if err := l.network(ctx, h, i); err != nil {
 			return l, err
 		}
-		if !spec.Bare {
+		if !h.Bare {
 			if err := l.boot(h, boot); err != nil {
 				return l, err
 			}
@@ -170,16 +220,17 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 
 func (l *Lab) veth(i int) string { return fmt.Sprintf("%sv%d", l.opts.Prefix, i) }
 
-// network makes the host's namespace and joins it to the bridge. A link
-// or namespace of the same name left by a lab that died first is removed.
+// network makes the host's namespace and joins it to the switch's bridge.
+// A namespace of the same name left by a lab that died first is removed.
+// ip_forward is on in the host's namespace (kubeadm's preflight wants it).
 func (l *Lab) network(ctx context.Context, h *Host, i int) error {
 	veth := l.veth(i)
-	exec.Command("ip", "link", "del", veth).Run()
 	exec.Command("ip", "netns", "del", h.NS).Run()
 	return runAll(ctx,
 		[]string{"ip", "netns", "add", h.NS},
-		[]string{"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
-		[]string{"ip", "link", "set", veth, "master", l.bridge, "up"},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
+		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "set", veth, "master", "br0", "up"},
+		[]string{"ip", "netns", "exec", h.NS, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
 		[]string{"ip", "netns", "exec", h.NS, "ip", "addr", "add", netip.PrefixFrom(h.IP, l.opts.Subnet.Bits()).String(), "dev", "eth0"},
 		[]string{"ip", "netns", "exec", h.NS, "ip", "link", "set", "eth0", "up"},
 		[]string{"ip", "netns", "exec", h.NS, "ip", "link", "set", "lo", "up"},
@@ -187,18 +238,57 @@ func (l *Lab) network(ctx context.Context, h *Host, i int) error {
 	)
 }
 
-// boot starts the host's PID 1 (boot.sh ends by exec-ing systemd).
+// boot starts the host's PID 1 (boot.sh ends by exec-ing systemd) in its
+// own cgroups.
 func (l *Lab) boot(h *Host, script string) error {
 	root := filepath.Join(l.dir, h.Name)
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return err
+	state := filepath.Join(l.dir, h.Name+".state")
+	for _, d := range []string{root, state} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
 	}
 	pub, err := os.ReadFile(l.key + ".pub")
 	if err != nil {
 		return err
 	}
-	args := append([]string{"netns", "exec", h.NS, "unshare", "--mount", "--uts", "--pid", "--fork", script, h.Name, root, strings.TrimSpace(string(pub))}, l.opts.Mask...)
-	h.cmd = exec.Command("ip", args...)
+	if l.cg == nil {
+		if l.cg, err = hierarchies(); err != nil {
+			return fmt.Errorf("boot %s: %w", h.Name, err)
+		}
+		pc, err := procCgroups(l.cg)
+		if err != nil {
+			return fmt.Errorf("boot %s: %w", h.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(l.dir, "cgroups"), pc, 0o644); err != nil {
+			return err
+		}
+	}
+	h.Cgroups, err = makeCgroups(l.cg, "lab-"+h.NS)
+	if err != nil {
+		return fmt.Errorf("boot %s: %w", h.Name, err)
+	}
+	var mounts, sysctls []string
+	for _, hr := range l.cg {
+		if !hr.v2 {
+			mounts = append(mounts, filepath.Base(hr.mount)+":"+hr.options)
+		}
+	}
+	shadow := ShadowedSysctls()
+	for _, k := range sortedKeys(shadow) {
+		sysctls = append(sysctls, k+"="+shadow[k])
+	}
+	args := append([]string{"enter", h.NS, h.Name, root, strings.TrimSpace(string(pub))}, l.opts.Mask...)
+	h.cmd = exec.Command(script, args...)
+	h.cmd.Env = append(os.Environ(),
+		"LAB_CGROUPS="+strings.Join(h.Cgroups, " "),
+		"LAB_CGMOUNTS="+strings.Join(mounts, " "),
+		"LAB_STATE="+state,
+		"LAB_HOSTS="+filepath.Join(l.dir, "hosts"),
+		"LAB_DNS="+l.opts.Subnet.Addr().Next().Next().String(),
+		"LAB_SYSCTLS="+strings.Join(sysctls, " "),
+		"LAB_PROC_CGROUPS="+filepath.Join(l.dir, "cgroups"),
+	)
 	log, err := os.Create(filepath.Join(l.dir, h.Name+".log"))
 	if err != nil {
 		return err
@@ -243,7 +333,8 @@ func (l *Lab) findPID(h *Host) int {
 	if h.cmd == nil || h.cmd.Process == nil {
 		return 0
 	}
-	// ip netns exec execs unshare (same pid); unshare forks the PID 1.
+	// boot.sh execs ip netns exec, which execs unshare (same pid);
+	// unshare forks the PID 1.
 	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", h.cmd.Process.Pid, h.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -284,7 +375,7 @@ func (l *Lab) Exec(ctx context.Context, host string, argv ...string) ([]byte, er
 	if h.Bare {
 		cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS}, argv...)...)
 	} else {
-		cmd = exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(h.PID), "-m", "-u", "-p", "-n", "-r", "-w"}, argv...)...)
+		cmd = exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(h.PID), "-m", "-u", "-p", "-n", "-C", "-r", "-w"}, argv...)...)
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -303,19 +394,23 @@ func (l *Lab) Command(host string, argv ...string) (*exec.Cmd, error) {
 	return exec.Command("ip", append([]string{"netns", "exec", h.NS}, argv...)...), nil
 }
 
-// Close stops every host (SIGKILL to its PID 1 ends its PID namespace),
-// deletes the namespaces, links and files. It is safe to call twice.
+// Close stops every host (SIGKILL to its PID 1 ends its PID namespace and
+// with it the host's mounts), removes its cgroups (killing anything left
+// in them), deletes the namespaces, links and files. It is safe to call
+// twice.
 func (l *Lab) Close() error {
 	var errs []error
-	for i, h := range l.hosts {
-		// Deleting the veth deletes its peer in the host at once; the
-		// namespace itself may outlive ip netns del for a while.
-		exec.Command("ip", "link", "del", l.veth(i)).Run()
+	for _, h := range l.hosts {
 		if h.PID != 0 {
 			killPID(h.PID)
 		}
 		if h.cmd != nil && h.cmd.Process != nil {
 			h.cmd.Process.Kill()
+		}
+	}
+	for _, h := range l.hosts {
+		if err := removeCgroups(h.Cgroups, 30*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 		}
 		if err := exec.Command("ip", "netns", "del", h.NS).Run(); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("delete netns %s: %w", h.NS, err))
@@ -324,10 +419,31 @@ func (l *Lab) Close() error {
 	}
 	l.hosts = nil
 	exec.Command("ip", "link", "del", l.bridge).Run()
+	exec.Command("ip", "netns", "del", l.sw).Run()
 	if l.dir != "" && l.opts.Dir == "" {
-		os.RemoveAll(l.dir)
+		// The hosts' mounts go with their mount namespaces, a moment
+		// after their last process.
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(l.dir); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", l.dir, err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func killPID(pid int) {
