@@ -319,3 +319,30 @@ func TestObserveAsksTheHypervisorFirst(t *testing.T) {
 		}
 	}
 }
+
+// A look on a node that fails because another host (master1, asked for
+// the cluster's view) did not answer plans the step as fresh but leaves
+// the node itself unsilenced: the next look dials it again. Its own
+// silence is remembered.
+func TestObserveSilencesOnlyTheNodeThatDidNotAnswer(t *testing.T) {
+	dials := 0
+	dial := func(string) (remote.Host, error) { dials++; return nil, nil }
+	reach := nodes{dial: dial, silence: &remote.Silence{}}
+	for _, tc := range []struct {
+		host   string
+		silent bool
+	}{{"master-1", false}, {"master-2", true}} {
+		dials = 0
+		for i := 0; i < 2; i++ {
+			c, err := observeOn(context.Background(), reach, "master-2", step.Change{Action: step.Create}, func(context.Context, remote.Host) (step.Change, error) {
+				return step.Change{}, &remote.ConnectError{Host: tc.host, Attempts: 3, Last: errors.New("handshake failed: EOF")}
+			})
+			if err != nil || !c.Fresh {
+				t.Fatalf("%s did not answer: %+v %v", tc.host, c, err)
+			}
+		}
+		if want := map[bool]int{false: 2, true: 1}[tc.silent]; dials != want || reach.silence.Quiet("master-2") != tc.silent {
+			t.Errorf("%s did not answer: master-2 dialed %d times (want %d), silent %t", tc.host, dials, want, reach.silence.Quiet("master-2"))
+		}
+	}
+}

@@ -20,7 +20,7 @@ import (
 )
 
 // kubectl is kubectl against the cluster its kubeconfig names: get nodes,
-// get daemonset, apply -f URL, annotate daemonset, rollout restart|status
+// delete node, get daemonset, apply -f URL, annotate daemonset, rollout restart|status
 // daemonset, and exec etcd-NODE -- etcdctl member list|remove.
 func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 	args := c.Args[1:]
@@ -111,6 +111,8 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 		switch {
 		case w[0] == "get" && len(w) > 1 && (w[1] == "nodes" || w[1] == "node" || w[1] == "no"):
 			code = k.getNodes(w[2:])
+		case w[0] == "delete" && len(w) > 2 && (w[1] == "node" || w[1] == "nodes" || w[1] == "no"):
+			code = k.deleteNodes(w[2:])
 		case w[0] == "get" && len(w) > 2 && isDaemonSet(w[1]):
 			code = k.getDaemonSet(w[2])
 		case w[0] == "apply":
@@ -203,6 +205,23 @@ func (k kubectlCall) getNodes(names []string) int {
 	code := 0
 	for _, name := range missing {
 		code = k.notFound("nodes", name)
+	}
+	return code
+}
+
+// deleteNodes is `delete node NAME...`: kubectl's "node "NAME" deleted"
+// for each (k8s.io/kubectl pkg/cmd/delete/delete.go PrintObj with the
+// "deleted" operation), NotFound for a name the cluster does not have.
+func (k kubectlCall) deleteNodes(names []string) int {
+	code := 0
+	for _, name := range names {
+		before := len(k.cl.Nodes)
+		k.cl.Nodes = removeNode(k.cl.Nodes, name)
+		if len(k.cl.Nodes) == before {
+			code = k.notFound("nodes", name)
+			continue
+		}
+		fmt.Fprintf(k.c.Stdout, "node %q deleted\n", name)
 	}
 	return code
 }

@@ -86,7 +86,13 @@ type Node struct {
 	ControlPlane bool
 	Version      string
 	Joined       time.Time
-	// Ready is computed by Cluster: a CNI runs and NodeReady passed.
+	// Lost: its kubelet stopped (kubeadm reset) or the machine that ran
+	// it is gone (see Wiped): it posts no status, so the Node is NotReady
+	// until a node of its name joins. (The real node lifecycle controller
+	// waits node-monitor-grace-period first; here it is at once.)
+	Lost bool `json:",omitempty"`
+	// Ready is computed by Cluster: a CNI runs, NodeReady passed and the
+	// node is not Lost.
 	Ready bool
 }
 
@@ -191,7 +197,7 @@ func (s *Sim) expire(now time.Time) {
 // ready reports whether a node is Ready (s.mu held).
 func (s *Sim) ready(n Node, now time.Time) bool {
 	cni := s.cluster.DaemonSets["calico-node"]
-	if cni == nil {
+	if cni == nil || n.Lost {
 		return false
 	}
 	since := n.Joined
