@@ -278,7 +278,7 @@ func (p Phase) kubeconfigPath(inv *inventory.Inventory) string {
 
 func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 	k := inv.Kubernetes
-	return []step.Field{
+	return append(initOptionFields(k), []step.Field{
 		step.Set("kubernetesVersion", "v"+k.Version),
 		step.Set("controlPlaneEndpoint", k.Endpoint+":6443"),
 		step.Set("apiServer.certSANs", strings.Join(certSANs(inv), ",")),
@@ -287,7 +287,7 @@ func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 		step.Set("serviceSubnet", k.ServiceSubnet.String()),
 		step.SensitiveField("bootstrapToken"),
 		step.SensitiveField("certificateKey"),
-	}
+	}...)
 }
 
 // joinIntent is a join step's intent: its fields and its join file,

@@ -60,7 +60,12 @@ type nodeSpec struct {
 	// source is kubernetes.packages.source; repo and keyURL the
 	// repository and its key (the minor's on pkgs.k8s.io, or the mirror's).
 	source, repo, keyURL string
+	// archives are kubernetes.image_archives with the image each holds.
+	archives []imageArchive
 }
+
+// imageArchive is an image archive's URL and the image it holds.
+type imageArchive struct{ url, image string }
 
 // specFor is the node preparation k asks for.
 func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
@@ -70,6 +75,11 @@ func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
 	case "":
 		s.source = inventory.PackagesUpstream
+	}
+	for _, u := range k.ImageArchives {
+		// Validation checked every name.
+		image, _ := inventory.ArchiveImage(u, k.ImageRepository)
+		s.archives = append(s.archives, imageArchive{url: u, image: image})
 	}
 	return s
 }
@@ -85,7 +95,20 @@ func (s nodeSpec) extraFacts() string {
 		b.WriteString("echo \"@@ kubeadm\"; kubeadm version -o short 2>/dev/null\n")
 		b.WriteString("echo \"@@ kubectl\"; kubectl version --client 2>/dev/null\n")
 	}
+	if len(s.archives) > 0 {
+		b.WriteString("echo \"@@ images\"; ctr -n k8s.io images ls -q 2>/dev/null\n")
+	}
 	return b.String()
+}
+
+// image reports whether containerd's k8s.io namespace has image.
+func (f nodeFacts) image(image string) bool {
+	for _, l := range f.lines("images") {
+		if strings.TrimSpace(l) == image {
+			return true
+		}
+	}
+	return false
 }
 
 // binaryVersion is the version a preinstalled binary reports: `kubelet
@@ -268,6 +291,9 @@ func useSystemdCgroup(config string) (string, error) {
 // prepareFields are a prepare step's intent on a fresh node.
 func prepareFields(k *inventory.Kubernetes) []step.Field {
 	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+	if n := len(k.ImageArchives); n > 0 {
+		fields = append(fields, step.Set("image archives", fmt.Sprintf("%d imported into containerd (k8s.io): %s", n, strings.Join(k.ImageArchives, ", "))))
+	}
 	switch p := k.Packages; p.Source {
 	case inventory.PackagesMirror:
 		fields = append(fields, step.Set("packages", "mirror "+p.Repository+" (key "+p.KeyURL+")"))
@@ -333,7 +359,7 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 		if f.unit("kubelet") != "enabled" {
 			add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
 		}
-		return out, ""
+		return append(out, imageGaps(f, s)...), ""
 	}
 	if f.sections[RepoFile] != string(repoList(s.repo)) || !strings.Contains(f.sections["keyring"], "present") {
 		add("repository", "", s.repo, "packages")
@@ -353,7 +379,19 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 	if f.unit("kubelet") != "enabled" {
 		add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
 	}
+	out = append(out, imageGaps(f, s)...)
 	return out, ""
+}
+
+// imageGaps are the archives whose image containerd does not list.
+func imageGaps(f nodeFacts, s nodeSpec) []gap {
+	var out []gap
+	for _, a := range s.archives {
+		if !f.image(a.image) {
+			out = append(out, gap{field: step.Field{Name: "image " + a.image, New: "imported from " + a.url}, fix: "images"})
+		}
+	}
+	return out
 }
 
 // prepareWork prepares a node: each part only where missing.
@@ -408,7 +446,7 @@ func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) er
 	for _, part := range []struct {
 		name string
 		do   func(context.Context, remote.Host, nodeFacts, io.Writer) error
-	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}} {
+	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}, {"images", w.images}} {
 		if !fix[part.name] {
 			continue
 		}
@@ -500,4 +538,34 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 		"apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
 	_, err := run(ctx, h, command{script: script, timeout: apt.Worst(10 * time.Minute), out: out})
 	return err
+}
+
+// imageDownload is where an image archive is downloaded to, and removed
+// from once imported.
+const imageDownload = "/tmp/homelab-image-archive.tar"
+
+// images downloads and imports each archive whose image containerd does
+// not list, then checks that it lists them all.
+func (w prepareWork) images(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
+	for _, a := range w.spec.archives {
+		if f.image(a.image) {
+			continue
+		}
+		script := "curl -fsSL -o " + imageDownload + " " + remote.Quote(a.url) +
+			" && ctr -n k8s.io images import " + imageDownload + "; rc=$?; rm -f " + imageDownload + "; exit $rc"
+		if _, err := run(ctx, h, command{script: script, timeout: 10 * time.Minute, out: out}); err != nil {
+			return fmt.Errorf("import %s: %w", a.url, err)
+		}
+	}
+	listed, err := run(ctx, h, command{script: "ctr -n k8s.io images ls -q"})
+	if err != nil {
+		return err
+	}
+	have := parseFacts("@@ images\n" + listed)
+	for _, a := range w.spec.archives {
+		if !have.image(a.image) {
+			return fmt.Errorf("%s was imported, but containerd lists no %s: an archive's file name must name the image it holds (<path>_<tag>.tar, see docs/inventory.md)", a.url, a.image)
+		}
+	}
+	return nil
 }
