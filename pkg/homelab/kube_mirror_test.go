@@ -30,11 +30,12 @@ func mirrorLab(t *testing.T, m *kube.Mirror, edits ...func(*inventory.Inventory)
 }
 
 // With packages.source: mirror every node's apt source is the mirror's
-// flat repository with its key, pkgs.k8s.io is never named, the cluster
-// comes up and a second plan changes nothing.
+// flat repository with its key, pkgs.k8s.io is never named; with
+// containerd.restrict_oom_score_adj containerd's CRI plugin has it beside
+// SystemdCgroup; the cluster comes up and a second plan changes nothing.
 func TestKubernetesFromAMirror(t *testing.T) {
 	m := &kube.Mirror{Host: "mirror.home.example"}
-	inv, lab := mirrorLab(t, m)
+	inv, lab := mirrorLab(t, m, func(inv *inventory.Inventory) { inv.Kubernetes.Containerd.RestrictOOMScoreAdj = true })
 	var log runLog
 	if _, _, err := Up(context.Background(), inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}); err != nil {
 		t.Fatalf("up: %v\n%s", err, strings.Join(log.lines, "\n"))
@@ -45,6 +46,10 @@ func TestKubernetesFromAMirror(t *testing.T) {
 		list, err := os.ReadFile(h.Root() + "/etc/apt/sources.list.d/kubernetes.list")
 		if err != nil || !strings.Contains(string(list), "] http://mirror.home.example/apt/ /\n") || strings.Contains(string(list), "pkgs.k8s.io") {
 			t.Errorf("%s kubernetes.list: %v\n%s", n, err, list)
+		}
+		conf, _ := os.ReadFile(h.Root() + "/etc/containerd/config.toml")
+		if !strings.Contains(string(conf), "    restrict_oom_score_adj = true\n") || !strings.Contains(string(conf), "SystemdCgroup = true\n") {
+			t.Errorf("%s config.toml:\n%s", n, conf)
 		}
 	}
 	converged(t, inv, lab, "the second plan")

@@ -62,6 +62,8 @@ type nodeSpec struct {
 	source, repo, keyURL string
 	// archives are kubernetes.image_archives with the image each holds.
 	archives []imageArchive
+	// restrictOOM is containerd.restrict_oom_score_adj.
+	restrictOOM bool
 }
 
 // imageArchive is an image archive's URL and the image it holds.
@@ -69,7 +71,8 @@ type imageArchive struct{ url, image string }
 
 // specFor is the node preparation k asks for.
 func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
-	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key"}
+	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj}
 	switch s.source {
 	case inventory.PackagesMirror:
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
@@ -291,6 +294,9 @@ func useSystemdCgroup(config string) (string, error) {
 // prepareFields are a prepare step's intent on a fresh node.
 func prepareFields(k *inventory.Kubernetes) []step.Field {
 	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+	if k.Containerd.RestrictOOMScoreAdj {
+		fields = append(fields, step.Set("containerd restrict_oom_score_adj", "true"))
+	}
 	if n := len(k.ImageArchives); n > 0 {
 		fields = append(fields, step.Set("image archives", fmt.Sprintf("%d imported into containerd (k8s.io): %s", n, strings.Join(k.ImageArchives, ", "))))
 	}
@@ -301,6 +307,35 @@ func prepareFields(k *inventory.Kubernetes) []step.Field {
 		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at v"+k.Version+", nothing installed"))
 	}
 	return fields
+}
+
+// restrictOOMScoreAdj returns the CRI plugin's restrict_oom_score_adj in
+// containerd's config (containerd 1.6: [plugins."io.containerd.grpc.v1.cri"]
+// restrict_oom_score_adj; false when absent).
+func restrictOOMScoreAdj(config string) bool {
+	for _, l := range strings.Split(config, "\n") {
+		if strings.Join(strings.Fields(l), " ") == "restrict_oom_score_adj = true" {
+			return true
+		}
+	}
+	return false
+}
+
+// withRestrictOOMScoreAdj sets restrict_oom_score_adj in containerd's
+// config, where its default configuration has it.
+func withRestrictOOMScoreAdj(config string, on bool) (string, error) {
+	lines, n := strings.SplitAfter(config, "\n"), 0
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "restrict_oom_score_adj" {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			lines[i] = fmt.Sprintf("%srestrict_oom_score_adj = %t\n", indent, on)
+			n++
+		}
+	}
+	if n == 0 {
+		return "", fmt.Errorf("containerd's configuration has no restrict_oom_score_adj setting (containerd 1.6's CRI plugin has one)")
+	}
+	return strings.Join(lines, ""), nil
 }
 
 // gap is one thing node preparation must still do.
@@ -344,6 +379,8 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 		add("containerd", "", "installed", "containerd")
 	} else if !systemdCgroup(f.sections[ContainerdFile]) {
 		add("containerd SystemdCgroup", cv, "true", "containerd")
+	} else if got := restrictOOMScoreAdj(f.sections[ContainerdFile]); got != s.restrictOOM {
+		add("containerd restrict_oom_score_adj", fmt.Sprint(got), fmt.Sprint(s.restrictOOM), "containerd")
 	} else if f.unit("containerd") != "active" {
 		add("containerd.service", f.unit("containerd"), "active", "containerd")
 	}
@@ -491,18 +528,24 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 		}
 	}
 	config := f.sections[ContainerdFile]
-	if !systemdCgroup(config) {
-		def, err := run(ctx, h, command{script: "containerd config default"})
-		if err != nil {
-			return err
+	if !systemdCgroup(config) || restrictOOMScoreAdj(config) != w.spec.restrictOOM {
+		if !systemdCgroup(config) {
+			def, err := run(ctx, h, command{script: "containerd config default"})
+			if err != nil {
+				return err
+			}
+			if config, err = useSystemdCgroup(def); err != nil {
+				return err
+			}
 		}
-		if config, err = useSystemdCgroup(def); err != nil {
+		config, err := withRestrictOOMScoreAdj(config, w.spec.restrictOOM)
+		if err != nil {
 			return err
 		}
 		if _, err := h.Sync(ctx, remote.File{Path: ContainerdFile, Content: []byte(config), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, ContainerdFile+": the default configuration with SystemdCgroup = true")
+		fmt.Fprintf(out, "%s: SystemdCgroup = true, restrict_oom_score_adj = %t\n", ContainerdFile, w.spec.restrictOOM)
 	}
 	_, err := run(ctx, h, command{script: "systemctl restart containerd", out: out})
 	return err

@@ -367,3 +367,38 @@ func TestGapsPackageSources(t *testing.T) {
 		})
 	}
 }
+
+func TestRestrictOOMScoreAdj(t *testing.T) {
+	def := "  [plugins.\"io.containerd.grpc.v1.cri\"]\n    restrict_oom_score_adj = false\n    sandbox_image = \"registry.k8s.io/pause:3.6\"\n"
+	if restrictOOMScoreAdj(def) {
+		t.Fatal("the default read as restricted")
+	}
+	on, err := withRestrictOOMScoreAdj(def, true)
+	if err != nil || !restrictOOMScoreAdj(on) || !strings.Contains(on, "\n    restrict_oom_score_adj = true\n    sandbox_image") {
+		t.Fatalf("on: %v\n%s", err, on)
+	}
+	if off, _ := withRestrictOOMScoreAdj(on, false); off != def {
+		t.Errorf("off again:\n%s", off)
+	}
+	if _, err := withRestrictOOMScoreAdj("version = 2\n", true); err == nil {
+		t.Error("a config without the setting was accepted")
+	}
+	facts := func(config string) nodeFacts {
+		return parseFacts("@@ " + ContainerdFile + "\n" + config + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
+	}
+	sys := "SystemdCgroup = true\n"
+	v := Version{Major: 1, Minor: 34, Patch: 2}
+	has := func(f nodeFacts, s nodeSpec) bool {
+		g, _ := gaps(f, s)
+		for _, x := range g {
+			if x.field.Name == "containerd restrict_oom_score_adj" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(facts(sys+def), nodeSpec{version: v, restrictOOM: true}) || has(facts(sys+on), nodeSpec{version: v, restrictOOM: true}) ||
+		has(facts(sys+def), nodeSpec{version: v}) || !has(facts(sys+on), nodeSpec{version: v}) {
+		t.Error("restrict_oom_score_adj gaps are wrong")
+	}
+}
