@@ -96,6 +96,9 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	if !ok {
 		return nil, fmt.Errorf("endpoint_vip %q is not a VIP of the load balancer", k.EndpointVIP)
 	}
+	if k.CNI.Name != inventory.CNICalico {
+		return nil, fmt.Errorf("kubernetes.cni.name %q: the kubernetes phase installs only calico so far (the bridge CNI's per-node conflist is not built yet)", k.CNI.Name)
+	}
 	m1 := masters[0]
 	nodes := append(append([]*inventory.Guest{}, masters...), workers...)
 	var steps []*step.Step
