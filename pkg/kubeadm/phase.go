@@ -96,6 +96,9 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	if !ok {
 		return nil, fmt.Errorf("endpoint_vip %q is not a VIP of the load balancer", k.EndpointVIP)
 	}
+	if k.CNI.Name != inventory.CNICalico {
+		return nil, fmt.Errorf("kubernetes.cni.name %q: the kubernetes phase installs only calico so far (the bridge CNI's per-node conflist is not built yet)", k.CNI.Name)
+	}
 	m1 := masters[0]
 	nodes := append(append([]*inventory.Guest{}, masters...), workers...)
 	var steps []*step.Step
@@ -107,7 +110,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			ID:          prepareID(n.Name),
 			Description: fmt.Sprintf("prepare %s: swap off, kernel modules, sysctls, containerd, kubelet/kubeadm/kubectl %s held", n.Name, k.Version),
 			Needs:       []step.ID{step.GuestBootID(n.Name)},
-			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}},
+			Intent:      step.Change{Action: step.Create, Fields: prepareFields(k)},
 		})
 		if k.Pin == PinHosts {
 			add(&step.Step{
@@ -278,7 +281,7 @@ func (p Phase) kubeconfigPath(inv *inventory.Inventory) string {
 
 func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 	k := inv.Kubernetes
-	return []step.Field{
+	return append(initOptionFields(k), []step.Field{
 		step.Set("kubernetesVersion", "v"+k.Version),
 		step.Set("controlPlaneEndpoint", k.Endpoint+":6443"),
 		step.Set("apiServer.certSANs", strings.Join(certSANs(inv), ",")),
@@ -287,7 +290,7 @@ func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 		step.Set("serviceSubnet", k.ServiceSubnet.String()),
 		step.SensitiveField("bootstrapToken"),
 		step.SensitiveField("certificateKey"),
-	}
+	}...)
 }
 
 // joinIntent is a join step's intent: its fields and its join file,

@@ -99,3 +99,15 @@ func TestStepsHaveWork(t *testing.T) {
 		}
 	}
 }
+
+// The bridge CNI is accepted by the inventory but not built yet: the phase
+// says so instead of applying a Calico manifest without a version.
+func TestStepsRefuseBridgeCNI(t *testing.T) {
+	inv := loadInventory(t, "small")
+	k := *inv.Kubernetes
+	k.CNI = inventory.CNI{Name: inventory.CNIBridge}
+	inv.Kubernetes = &k
+	if _, err := (Phase{}).Steps(inv); err == nil || !strings.Contains(err.Error(), `kubernetes.cni.name "bridge"`) {
+		t.Fatalf("Steps: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/apt"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -48,8 +49,89 @@ func repoURL(v Version) string {
 	return fmt.Sprintf("https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/", v.Major, v.Minor)
 }
 
-func repoList(v Version) []byte {
-	return []byte(fmt.Sprintf("%sdeb [signed-by=%s] %s /\n", managed, RepoKeyring, repoURL(v)))
+func repoList(repo string) []byte {
+	return []byte(fmt.Sprintf("%sdeb [signed-by=%s] %s /\n", managed, RepoKeyring, repo))
+}
+
+// nodeSpec is what node preparation makes of every node, from the
+// inventory's kubernetes section.
+type nodeSpec struct {
+	version Version
+	// source is kubernetes.packages.source; repo and keyURL the
+	// repository and its key (the minor's on pkgs.k8s.io, or the mirror's).
+	source, repo, keyURL string
+	// archives are kubernetes.image_archives with the image each holds.
+	archives []imageArchive
+	// restrictOOM is containerd.restrict_oom_score_adj.
+	restrictOOM bool
+}
+
+// imageArchive is an image archive's URL and the image it holds.
+type imageArchive struct{ url, image string }
+
+// specFor is the node preparation k asks for.
+func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
+	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj}
+	switch s.source {
+	case inventory.PackagesMirror:
+		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
+	case "":
+		s.source = inventory.PackagesUpstream
+	}
+	for _, u := range k.ImageArchives {
+		// Validation checked every name.
+		image, _ := inventory.ArchiveImage(u, k.ImageRepository)
+		s.archives = append(s.archives, imageArchive{url: u, image: image})
+	}
+	return s
+}
+
+func (s nodeSpec) preinstalled() bool { return s.source == inventory.PackagesPreinstalled }
+
+// extraFacts are the sections the facts script reads for s beyond the
+// common ones: the binaries' own versions when they are preinstalled.
+func (s nodeSpec) extraFacts() string {
+	var b strings.Builder
+	if s.preinstalled() {
+		b.WriteString("echo \"@@ kubelet\"; kubelet --version 2>/dev/null\n")
+		b.WriteString("echo \"@@ kubeadm\"; kubeadm version -o short 2>/dev/null\n")
+		b.WriteString("echo \"@@ kubectl\"; kubectl version --client 2>/dev/null\n")
+	}
+	if len(s.archives) > 0 {
+		b.WriteString("echo \"@@ images\"; ctr -n k8s.io images ls -q 2>/dev/null\n")
+	}
+	return b.String()
+}
+
+// image reports whether containerd's k8s.io namespace has image.
+func (f nodeFacts) image(image string) bool {
+	for _, l := range f.lines("images") {
+		if strings.TrimSpace(l) == image {
+			return true
+		}
+	}
+	return false
+}
+
+// binaryVersion is the version a preinstalled binary reports: `kubelet
+// --version` says "Kubernetes v1.34.2", `kubeadm version -o short`
+// "v1.34.2", `kubectl version --client` "Client Version: v1.34.2" (and
+// Kustomize's).
+func (f nodeFacts) binaryVersion(name string) string {
+	for _, l := range f.lines(name) {
+		fs := strings.Fields(l)
+		switch {
+		case len(fs) == 0:
+		case name == "kubelet" && len(fs) == 2 && fs[0] == "Kubernetes":
+			return fs[1]
+		case name == "kubeadm" && len(fs) == 1:
+			return fs[0]
+		case name == "kubectl" && len(fs) == 3 && fs[0] == "Client" && fs[1] == "Version:":
+			return fs[2]
+		}
+	}
+	return ""
 }
 
 // packageVersion is the upstream Debian package version of v.
@@ -81,8 +163,8 @@ type nodeFacts struct {
 	sections map[string]string
 }
 
-func readFacts(ctx context.Context, h remote.Host) (nodeFacts, error) {
-	out, err := run(ctx, h, command{script: factsScript})
+func readFacts(ctx context.Context, h remote.Host, s nodeSpec) (nodeFacts, error) {
+	out, err := run(ctx, h, command{script: strings.TrimSuffix(factsScript, "true\n") + s.extraFacts() + "true\n"})
 	if err != nil {
 		return nodeFacts{}, err
 	}
@@ -209,6 +291,53 @@ func useSystemdCgroup(config string) (string, error) {
 	return strings.Join(out, ""), nil
 }
 
+// prepareFields are a prepare step's intent on a fresh node.
+func prepareFields(k *inventory.Kubernetes) []step.Field {
+	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+	if k.Containerd.RestrictOOMScoreAdj {
+		fields = append(fields, step.Set("containerd restrict_oom_score_adj", "true"))
+	}
+	if n := len(k.ImageArchives); n > 0 {
+		fields = append(fields, step.Set("image archives", fmt.Sprintf("%d imported into containerd (k8s.io): %s", n, strings.Join(k.ImageArchives, ", "))))
+	}
+	switch p := k.Packages; p.Source {
+	case inventory.PackagesMirror:
+		fields = append(fields, step.Set("packages", "mirror "+p.Repository+" (key "+p.KeyURL+")"))
+	case inventory.PackagesPreinstalled:
+		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at v"+k.Version+", nothing installed"))
+	}
+	return fields
+}
+
+// restrictOOMScoreAdj returns the CRI plugin's restrict_oom_score_adj in
+// containerd's config (containerd 1.6: [plugins."io.containerd.grpc.v1.cri"]
+// restrict_oom_score_adj; false when absent).
+func restrictOOMScoreAdj(config string) bool {
+	for _, l := range strings.Split(config, "\n") {
+		if strings.Join(strings.Fields(l), " ") == "restrict_oom_score_adj = true" {
+			return true
+		}
+	}
+	return false
+}
+
+// withRestrictOOMScoreAdj sets restrict_oom_score_adj in containerd's
+// config, where its default configuration has it.
+func withRestrictOOMScoreAdj(config string, on bool) (string, error) {
+	lines, n := strings.SplitAfter(config, "\n"), 0
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "restrict_oom_score_adj" {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			lines[i] = fmt.Sprintf("%srestrict_oom_score_adj = %t\n", indent, on)
+			n++
+		}
+	}
+	if n == 0 {
+		return "", fmt.Errorf("containerd's configuration has no restrict_oom_score_adj setting (containerd 1.6's CRI plugin has one)")
+	}
+	return strings.Join(lines, ""), nil
+}
+
 // gap is one thing node preparation must still do.
 type gap struct {
 	field step.Field
@@ -218,7 +347,8 @@ type gap struct {
 // gaps lists what the node lacks. A node whose kubelet already joined a
 // cluster at another version is a conflict: upgrades are kubeadm
 // upgrade's job, not homelab's.
-func gaps(f nodeFacts, v Version) ([]gap, string) {
+func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
+	v := s.version
 	var out []gap
 	add := func(name, old, want, fix string) {
 		out = append(out, gap{field: step.Field{Name: name, Old: old, New: want}, fix: fix})
@@ -249,11 +379,27 @@ func gaps(f nodeFacts, v Version) ([]gap, string) {
 		add("containerd", "", "installed", "containerd")
 	} else if !systemdCgroup(f.sections[ContainerdFile]) {
 		add("containerd SystemdCgroup", cv, "true", "containerd")
+	} else if got := restrictOOMScoreAdj(f.sections[ContainerdFile]); got != s.restrictOOM {
+		add("containerd restrict_oom_score_adj", fmt.Sprint(got), fmt.Sprint(s.restrictOOM), "containerd")
 	} else if f.unit("containerd") != "active" {
 		add("containerd.service", f.unit("containerd"), "active", "containerd")
 	}
-	if f.sections[RepoFile] != string(repoList(v)) || !strings.Contains(f.sections["keyring"], "present") {
-		add("repository", "", repoURL(v), "packages")
+	if s.preinstalled() {
+		for _, p := range kubePackages {
+			switch got := f.binaryVersion(p); {
+			case got == "":
+				return nil, fmt.Sprintf("packages.source is preinstalled, and %s does not answer with its version (is it installed and on the PATH?); homelab installs nothing", p)
+			case got != v.String():
+				return nil, fmt.Sprintf("packages.source is preinstalled, and %s is %s, not %s; homelab installs nothing", p, got, v)
+			}
+		}
+		if f.unit("kubelet") != "enabled" {
+			add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
+		}
+		return append(out, imageGaps(f, s)...), ""
+	}
+	if f.sections[RepoFile] != string(repoList(s.repo)) || !strings.Contains(f.sections["keyring"], "present") {
+		add("repository", "", s.repo, "packages")
 	}
 	want := packageVersion(v)
 	for _, p := range kubePackages {
@@ -270,24 +416,36 @@ func gaps(f nodeFacts, v Version) ([]gap, string) {
 	if f.unit("kubelet") != "enabled" {
 		add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
 	}
+	out = append(out, imageGaps(f, s)...)
 	return out, ""
+}
+
+// imageGaps are the archives whose image containerd does not list.
+func imageGaps(f nodeFacts, s nodeSpec) []gap {
+	var out []gap
+	for _, a := range s.archives {
+		if !f.image(a.image) {
+			out = append(out, gap{field: step.Field{Name: "image " + a.image, New: "imported from " + a.url}, fix: "images"})
+		}
+	}
+	return out
 }
 
 // prepareWork prepares a node: each part only where missing.
 type prepareWork struct {
-	hosts   nodes
-	node    string
-	version Version
-	intent  step.Change
+	hosts  nodes
+	node   string
+	spec   nodeSpec
+	intent step.Change
 }
 
 func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
 	return observeOn(ctx, w.hosts, w.node, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
-		f, err := readFacts(ctx, h)
+		f, err := readFacts(ctx, h, w.spec)
 		if err != nil {
 			return step.Change{}, err
 		}
-		missing, conflict := gaps(f, w.version)
+		missing, conflict := gaps(f, w.spec)
 		switch {
 		case conflict != "":
 			return step.Change{Action: step.Conflict, Reason: conflict}, nil
@@ -295,7 +453,7 @@ func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
 			return step.Change{Action: step.None}, nil
 		}
 		c := step.Change{Action: step.Update}
-		if _, ok := f.installed("kubelet"); !ok {
+		if _, ok := f.installed("kubelet"); !ok && !w.spec.preinstalled() {
 			c.Action = step.Create
 		}
 		for _, g := range missing {
@@ -310,11 +468,11 @@ func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	f, err := readFacts(ctx, h)
+	f, err := readFacts(ctx, h, w.spec)
 	if err != nil {
 		return err
 	}
-	missing, conflict := gaps(f, w.version)
+	missing, conflict := gaps(f, w.spec)
 	if conflict != "" {
 		return fmt.Errorf("%s: %s", w.node, conflict)
 	}
@@ -325,7 +483,7 @@ func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) er
 	for _, part := range []struct {
 		name string
 		do   func(context.Context, remote.Host, nodeFacts, io.Writer) error
-	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}} {
+	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}, {"images", w.images}} {
 		if !fix[part.name] {
 			continue
 		}
@@ -370,29 +528,39 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 		}
 	}
 	config := f.sections[ContainerdFile]
-	if !systemdCgroup(config) {
-		def, err := run(ctx, h, command{script: "containerd config default"})
-		if err != nil {
-			return err
+	if !systemdCgroup(config) || restrictOOMScoreAdj(config) != w.spec.restrictOOM {
+		if !systemdCgroup(config) {
+			def, err := run(ctx, h, command{script: "containerd config default"})
+			if err != nil {
+				return err
+			}
+			if config, err = useSystemdCgroup(def); err != nil {
+				return err
+			}
 		}
-		if config, err = useSystemdCgroup(def); err != nil {
+		config, err := withRestrictOOMScoreAdj(config, w.spec.restrictOOM)
+		if err != nil {
 			return err
 		}
 		if _, err := h.Sync(ctx, remote.File{Path: ContainerdFile, Content: []byte(config), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, ContainerdFile+": the default configuration with SystemdCgroup = true")
+		fmt.Fprintf(out, "%s: SystemdCgroup = true, restrict_oom_score_adj = %t\n", ContainerdFile, w.spec.restrictOOM)
 	}
 	_, err := run(ctx, h, command{script: "systemctl restart containerd", out: out})
 	return err
 }
 
 func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+	if w.spec.preinstalled() {
+		_, err := run(ctx, h, command{script: "systemctl enable --now kubelet", out: out})
+		return err
+	}
 	// curl and gpg fetch and unpack the repository's key (Kubernetes'
 	// install guide); a Debian cloud image may have neither. The key goes
 	// through a file, not a pipe: sh has no pipefail, and a failed
 	// download must not leave an empty keyring.
-	key := repoURL(w.version) + "Release.key"
+	key := w.spec.keyURL
 	const download = "/tmp/homelab-kubernetes-release.key"
 	// Worst case apt.Worst(5 min) for each install: cloud-init, the
 	// lists (empty on a fresh cloud image), dpkg's lock.
@@ -402,15 +570,45 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 	if _, err := run(ctx, h, command{script: script, timeout: apt.Worst(5 * time.Minute), out: out}); err != nil {
 		return err
 	}
-	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.version), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.spec.repo), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 		return err
 	}
 	var pins []string
 	for _, p := range kubePackages {
-		pins = append(pins, p+"="+packageVersion(w.version))
+		pins = append(pins, p+"="+packageVersion(w.spec.version))
 	}
 	script = apt.UpdateAndInstall([]string{"--allow-change-held-packages"}, pins...) +
 		"apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
 	_, err := run(ctx, h, command{script: script, timeout: apt.Worst(10 * time.Minute), out: out})
 	return err
+}
+
+// imageDownload is where an image archive is downloaded to, and removed
+// from once imported.
+const imageDownload = "/tmp/homelab-image-archive.tar"
+
+// images downloads and imports each archive whose image containerd does
+// not list, then checks that it lists them all.
+func (w prepareWork) images(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
+	for _, a := range w.spec.archives {
+		if f.image(a.image) {
+			continue
+		}
+		script := "curl -fsSL -o " + imageDownload + " " + remote.Quote(a.url) +
+			" && ctr -n k8s.io images import " + imageDownload + "; rc=$?; rm -f " + imageDownload + "; exit $rc"
+		if _, err := run(ctx, h, command{script: script, timeout: 10 * time.Minute, out: out}); err != nil {
+			return fmt.Errorf("import %s: %w", a.url, err)
+		}
+	}
+	listed, err := run(ctx, h, command{script: "ctr -n k8s.io images ls -q"})
+	if err != nil {
+		return err
+	}
+	have := parseFacts("@@ images\n" + listed)
+	for _, a := range w.spec.archives {
+		if !have.image(a.image) {
+			return fmt.Errorf("%s was imported, but containerd lists no %s: an archive's file name must name the image it holds (<path>_<tag>.tar, see docs/inventory.md)", a.url, a.image)
+		}
+	}
+	return nil
 }
