@@ -25,6 +25,11 @@
 // words, and FailJoin injects a control-plane join that dies in the etcd
 // phase, leaving an unpromoted learner as the real one does.
 //
+// Every Node gets spec.podCIDR when it registers, the next free /24 of
+// kubeadm's podSubnet (kube-controller-manager's range allocator), and is
+// Ready only with a CNI network: calico-node running, or a configuration
+// libcni accepts in its host's /etc/cni/net.d (NetworkNotReady otherwise).
+//
 // Save and Load keep the cluster as JSON so a later process can reopen a
 // simulated lab (hosts keep their files on disk); Attach then serves the
 // apiservers again.

@@ -179,6 +179,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	cl.Tokens = tokens
 	cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
 	cl.Nodes = []Node{{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}}
+	cl.Nodes[0].PodCIDR = cl.allocatePodCIDR(node)
 	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: "registry.k8s.io/kube-proxy:" + cfg.KubernetesVersion, Created: now}
 	if f.has("upload-certs") {
 		cl.Certs = &UploadedCerts{Uploaded: now, KeyDigest: digest(key)}
@@ -193,6 +194,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 		return fatal(c, "", "the simulated lab holds one cluster and %s's still runs: the simulator cannot start a second one", other)
 	}
 	s.cluster = cl
+	s.hosts[c.Host.Name()] = c.Host
 	s.mu.Unlock()
 	s.serveAPI(c.Host)
 	// cmd/kubeadm/app/util/apiclient/wait.go, phases/uploadconfig, phases/kubelet

@@ -214,7 +214,9 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 			code = fatal(c, "kubelet-wait-bootstrap", "timed out waiting for the condition") // written here
 			return
 		}
-		live.Nodes = append(removeNode(live.Nodes, node), Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: cp, Version: version, Joined: now})
+		cidr := live.allocatePodCIDR(node)
+		live.Nodes = append(removeNode(live.Nodes, node), Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: cp, Version: version, Joined: now, PodCIDR: cidr})
+		s.hosts[c.Host.Name()] = c.Host
 		if !cp {
 			return
 		}
