@@ -99,9 +99,10 @@ func TestKubeadmInitOnLab(t *testing.T) {
 	}
 	step("download Debian packages", s)
 
+	hold := exclusiveLab(t)
 	before := machineBaseline(t)
 	s = time.Now()
-	l, err := Start(ctx, Options{Prefix: "hlk", Hosts: []HostSpec{{Name: "cp1"}, {Name: "mirror", Bare: true}}})
+	l, err := Start(ctx, Options{Prefix: "hlk", Hold: hold, Hosts: []HostSpec{{Name: "cp1"}, {Name: "mirror", Bare: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

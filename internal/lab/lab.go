@@ -64,6 +64,10 @@ type Options struct {
 	Mask []string
 	// Dir holds the lab's files (default a new temporary directory).
 	Dir string
+	// Hold is the machine's lab lock when the caller took it already
+	// (Exclusive, before looking at the machine); the caller releases
+	// it. Nil: Start waits for it and Close releases it.
+	Hold *Hold
 }
 
 // Host is one running host.
@@ -91,6 +95,7 @@ type Lab struct {
 	dir    string
 	key    string
 	cg     []hierarchy
+	hold   *Hold // the lab lock Start took (nil: the caller's)
 }
 
 // ShadowedSysctls are the global sysctls (not per namespace) that the
@@ -148,6 +153,11 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		opts.Mask = DefaultMask()
 	}
 	l = &Lab{opts: opts, bridge: opts.Prefix + "br", sw: opts.Prefix + "-sw"}
+	if opts.Hold == nil {
+		if l.hold, err = Exclusive(ctx); err != nil {
+			return nil, err
+		}
+	}
 	// Left by a lab that died.
 	exec.Command("ip", "link", "del", l.bridge).Run()
 	exec.Command("ip", "netns", "del", l.sw).Run()
@@ -434,6 +444,7 @@ func (l *Lab) Close() error {
 			errs = append(errs, fmt.Errorf("remove %s: %w", l.dir, err))
 		}
 	}
+	l.hold.Release()
 	return errors.Join(errs...)
 }
 

@@ -26,8 +26,9 @@ func TestLab(t *testing.T) {
 		t.Skipf("no lab here: %v", err)
 	}
 	ctx := context.Background()
+	hold := exclusiveLab(t)
 	before := machineBaseline(t)
-	l, err := Start(ctx, Options{Prefix: "hlt", Hosts: []HostSpec{{Name: "node1"}, {Name: "client", Bare: true}}})
+	l, err := Start(ctx, Options{Prefix: "hlt", Hold: hold, Hosts: []HostSpec{{Name: "node1"}, {Name: "client", Bare: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
