@@ -110,6 +110,9 @@ type SimulateOptions struct {
 	// KubeLatency is how long kubeadm init and join and a node turning
 	// Ready take in the simulated cluster; zero is instant.
 	KubeLatency kube.Latency
+	// KubeMirror, when set, is a package and image mirror the simulated
+	// hosts reach by its name (kubernetes.packages.source: mirror).
+	KubeMirror *kube.Mirror
 }
 
 // Simulate starts a simulated lab for inv: a factory-fresh router, a
@@ -122,7 +125,7 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	lab := &SimulatedLab{stateDir: o.StateDir, Kube: kube.New(kube.Options{Latency: o.KubeLatency, Logger: o.Logger})}
+	lab := &SimulatedLab{stateDir: o.StateDir, Kube: kube.New(kube.Options{Latency: o.KubeLatency, Logger: o.Logger, Mirror: o.KubeMirror})}
 	seed := randomSecret()
 	if o.StateDir != "" {
 		lock, m, err := openStateDir(o.StateDir, inv.Name)

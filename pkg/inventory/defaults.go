@@ -68,7 +68,10 @@ func applyDefaults(inv *Inventory) {
 			k.Pin = "hosts"
 		}
 		if k.CNI.Name == "" {
-			k.CNI.Name = "calico"
+			k.CNI.Name = CNICalico
+		}
+		if k.Packages.Source == "" {
+			k.Packages.Source = PackagesUpstream
 		}
 		if k.Kubeconfig == "" {
 			k.Kubeconfig = "~/.kube/" + inv.Name + ".conf"

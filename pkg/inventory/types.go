@@ -345,11 +345,77 @@ type Kubernetes struct {
 	ControlPlaneRole string       `yaml:"control_plane_role"`
 	WorkerRole       string       `yaml:"worker_role"`
 	Kubeconfig       string       `yaml:"kubeconfig"`
+	// Packages is where kubelet, kubeadm and kubectl come from.
+	Packages Packages `yaml:"packages"`
+	// ImageRepository is kubeadm's ClusterConfiguration imageRepository,
+	// the registry (and path) the control-plane images are pulled from;
+	// empty leaves kubeadm's own default (registry.k8s.io).
+	ImageRepository string `yaml:"image_repository"`
+	// ImageArchives are URLs of docker-archive tarballs that node
+	// preparation downloads and imports into containerd (namespace
+	// k8s.io) before init and join. Each file is named
+	// <path>_<tag>.tar after the image it holds (see ArchiveImage).
+	ImageArchives []string   `yaml:"image_archives"`
+	Containerd    Containerd `yaml:"containerd"`
+	KubeProxy     KubeProxy  `yaml:"kube_proxy"`
+	Kubelet       Kubelet    `yaml:"kubelet"`
 }
+
+// Sources of the Kubernetes packages (Packages.Source).
+const (
+	PackagesUpstream     = "pkgs.k8s.io"
+	PackagesMirror       = "mirror"
+	PackagesPreinstalled = "preinstalled"
+)
+
+// Packages is where the nodes get kubelet, kubeadm and kubectl.
+type Packages struct {
+	// Source is "pkgs.k8s.io" (the default: the minor's upstream
+	// repository and key), "mirror" (Repository and KeyURL) or
+	// "preinstalled" (nothing is installed; the binaries must be there at
+	// the inventory's version).
+	Source string `yaml:"source"`
+	// Repository is a mirror's apt repository, laid out flat like
+	// pkgs.k8s.io's ("deb [signed-by=KEYRING] URL /"), with the packages
+	// named and versioned as pkgs.k8s.io's (mirror only).
+	Repository string `yaml:"repository"`
+	// KeyURL is the mirror's armored signing key (mirror only).
+	KeyURL string `yaml:"key_url"`
+}
+
+// Containerd are the containerd settings node preparation writes.
+type Containerd struct {
+	// RestrictOOMScoreAdj is the CRI plugin's restrict_oom_score_adj:
+	// needed where the machine lacks CAP_SYS_RESOURCE (nested containers).
+	RestrictOOMScoreAdj bool `yaml:"restrict_oom_score_adj"`
+}
+
+// KubeProxy are the kube-proxy settings of the init configuration.
+type KubeProxy struct {
+	// ConntrackMaxPerCore is KubeProxyConfiguration conntrack.maxPerCore;
+	// nil leaves kube-proxy's default, 0 leaves nf_conntrack_max alone.
+	ConntrackMaxPerCore *int `yaml:"conntrack_max_per_core"`
+}
+
+// Kubelet are the kubelet settings of the init configuration.
+type Kubelet struct {
+	// FailCgroupV1 is KubeletConfiguration failCgroupV1 (Kubernetes
+	// 1.31+); nil leaves the kubelet's default.
+	FailCgroupV1 *bool `yaml:"fail_cgroup_v1"`
+}
+
+// CNI names of CNI.Name.
+const (
+	CNICalico = "calico"
+	CNIBridge = "bridge"
+)
 
 // CNI is the cluster's network plugin.
 type CNI struct {
-	// Name is "calico".
-	Name    string `yaml:"name"`
+	// Name is "calico" (the default) or "bridge" (the CNI bridge plugin
+	// with each node's pod CIDR: pods on different nodes do not reach
+	// each other; for labs and tests).
+	Name string `yaml:"name"`
+	// Version is Calico's release (calico only).
 	Version string `yaml:"version"`
 }

@@ -305,10 +305,7 @@ func (v *validator) kubernetes() {
 	if k.Pin != "hosts" && k.Pin != "router-dns" {
 		v.errorf("kubernetes.pin", "%q: want hosts or router-dns", k.Pin)
 	}
-	if k.CNI.Name != "calico" {
-		v.errorf("kubernetes.cni.name", "%q: the only CNI homelab installs is calico", k.CNI.Name)
-	}
-	v.required("kubernetes.cni.version", k.CNI.Version == "")
+	v.kubernetesSources(k, kubernetesMinor(k.Version))
 	subnets := []struct {
 		field string
 		p     netip.Prefix

@@ -159,7 +159,9 @@ func (v *validator) syntax() {
 	}
 
 	if k := inv.Kubernetes; k != nil {
-		v.match("kubernetes.cni.version", k.CNI.Version, calicoVersion, wantCNI)
+		if k.CNI.Name == CNICalico {
+			v.match("kubernetes.cni.version", k.CNI.Version, calicoVersion, wantCNI)
+		}
 		v.match("kubernetes.control_plane_role", k.ControlPlaneRole, identifier, wantID)
 		v.match("kubernetes.worker_role", k.WorkerRole, identifier, wantID)
 		v.path("kubernetes.kubeconfig", k.Kubeconfig)

@@ -112,6 +112,42 @@ func TestValidationRules(t *testing.T) {
 		{"cni-version-url", []string{
 			`testdata/invalid/cni-version-url.yaml:55:33: kubernetes.cni.version: "v3.28.2/../../../attacker/calico/main" is not ` + wantCNI,
 		}},
+		// Mirrored and air-gapped labs, and the node options.
+		{"packages-mirror-no-key", []string{
+			`testdata/invalid/packages-mirror-no-key.yaml:58:5: kubernetes.packages.key_url: missing: this field is required`,
+		}},
+		{"packages-unknown-source", []string{
+			`testdata/invalid/packages-unknown-source.yaml:57:23: kubernetes.packages.source: "debian": want pkgs.k8s.io, mirror or preinstalled`,
+		}},
+		{"packages-repository-upstream", []string{
+			`testdata/invalid/packages-repository-upstream.yaml:57:27: kubernetes.packages.repository: only for source: mirror (source is pkgs.k8s.io)`,
+		}},
+		{"packages-repository-not-url", []string{
+			`testdata/invalid/packages-repository-not-url.yaml:59:17: kubernetes.packages.repository: "mirror.test.example/apt/ /" contains a space, a quote, a bracket or a control character`,
+			`testdata/invalid/packages-repository-not-url.yaml:60:14: kubernetes.packages.key_url: "ftp://mirror.test.example/apt/Release.key" is not an http:// or https:// URL`,
+		}},
+		{"image-repository-scheme", []string{
+			`testdata/invalid/image-repository-scheme.yaml:57:21: kubernetes.image_repository: "https://registry.test.example" is not a registry and optional path such as registry.k8s.io or registry.lab.example:5000/k8s (lower case, no scheme)`,
+		}},
+		{"image-archive-name", []string{
+			`testdata/invalid/image-archive-name.yaml:59:7: kubernetes.image_archives[1]: "kube-apiserver.tar" is not named <path>_<tag>.tar after the image it holds, with "_" for each "/" of the path (kube-apiserver_v1.34.2.tar, coredns_coredns_v1.12.1.tar)`,
+			`testdata/invalid/image-archive-name.yaml:60:7: kubernetes.image_archives[2]: holds the image registry.k8s.io/kube-apiserver:v1.31.4, as kubernetes.image_archives[0] on line 58 does`,
+		}},
+		{"fail-cgroup-v1-old", []string{
+			`testdata/invalid/fail-cgroup-v1-old.yaml:57:30: kubernetes.kubelet.fail_cgroup_v1: the kubelet of Kubernetes 1.30.14 has no failCgroupV1 (it came with 1.31)`,
+		}},
+		{"conntrack-negative", []string{
+			`testdata/invalid/conntrack-negative.yaml:57:41: kubernetes.kube_proxy.conntrack_max_per_core: -1: want 0 (leave nf_conntrack_max alone) or more`,
+		}},
+		{"cni-bridge-version", []string{
+			`testdata/invalid/cni-bridge-version.yaml:56:33: kubernetes.cni.version: the bridge CNI takes no version (it uses the node's containernetworking plugins)`,
+		}},
+		{"cni-unknown", []string{
+			`testdata/invalid/cni-unknown.yaml:56:16: kubernetes.cni.name: "flannel": want calico or bridge`,
+		}},
+		{"cni-calico-no-version", []string{
+			`testdata/invalid/cni-calico-no-version.yaml:56:8: kubernetes.cni.version: missing: this field is required`,
+		}},
 		{"vrrp-id-clash", []string{
 			`testdata/invalid/vrrp-id-clash.yaml:47:69: loadbalancer.vips[1].router_id: VRRP router id 10 is already used on VLAN 10 by loadbalancer.vips[0].router_id on line 46: two VRRP instances with one id on one VLAN fight over the VIP`,
 		}},
@@ -201,5 +237,52 @@ func TestDestinationGrammars(t *testing.T) {
 				t.Errorf("want an error at %s first, got:\n%s", tt.field, diagsString(errs))
 			}
 		})
+	}
+}
+
+// The image an archive holds comes from its file name.
+func TestArchiveImage(t *testing.T) {
+	for _, tt := range []struct{ url, repo, want string }{
+		{"http://m.example/images/kube-apiserver_v1.34.2.tar", "", "registry.k8s.io/kube-apiserver:v1.34.2"},
+		{"http://m.example/images/coredns_coredns_v1.12.1.tar", "", "registry.k8s.io/coredns/coredns:v1.12.1"},
+		{"http://m.example/images/etcd_3.6.5-0.tar", "", "registry.k8s.io/etcd:3.6.5-0"},
+		{"https://m.example/pause_3.10.1.tar", "registry.lab.example:5000/k8s", "registry.lab.example:5000/k8s/pause:3.10.1"},
+		{"http://m.example/images/pause.tar", "", ""},
+		{"http://m.example/images/pause_3.10.tar.gz", "", ""},
+		{"http://m.example/images/Pause_3.10.tar", "", ""},
+		{"http://m.example/images/_3.10.tar", "", ""},
+	} {
+		got, err := ArchiveImage(tt.url, tt.repo)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("ArchiveImage(%s, %q) = %q, %v; want %q", tt.url, tt.repo, got, err, tt.want)
+		}
+	}
+}
+
+// A valid inventory with every new kubernetes field set loads.
+func TestKubernetesSourcesValid(t *testing.T) {
+	base, err := os.ReadFile("../../inventories/testdata/base.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Replace(string(base), "  cni: { name: calico, version: v3.28.2 }\n", `  cni: { name: bridge }
+  packages: { source: mirror, repository: "http://mirror.test.example/apt/", key_url: "http://mirror.test.example/apt/Release.key" }
+  image_archives: ["http://mirror.test.example/images/kube-apiserver_v1.31.4.tar"]
+  containerd: { restrict_oom_score_adj: true }
+  kube_proxy: { conntrack_max_per_core: 0 }
+  kubelet: { fail_cgroup_v1: false }
+`, 1)
+	inv, diags, err := Parse("x.yaml", []byte(data))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, diagsString(diags))
+	}
+	k := inv.Kubernetes
+	if k.Packages.Source != PackagesMirror || !k.Containerd.RestrictOOMScoreAdj || k.KubeProxy.ConntrackMaxPerCore == nil ||
+		*k.KubeProxy.ConntrackMaxPerCore != 0 || k.Kubelet.FailCgroupV1 == nil || *k.Kubelet.FailCgroupV1 || k.CNI.Name != CNIBridge {
+		t.Errorf("kubernetes = %+v", k)
+	}
+	inv, _, err = Parse("x.yaml", base)
+	if err != nil || inv.Kubernetes.Packages.Source != PackagesUpstream || inv.Kubernetes.KubeProxy.ConntrackMaxPerCore != nil {
+		t.Errorf("defaults: %v %+v", err, inv.Kubernetes)
 	}
 }

@@ -107,7 +107,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			ID:          prepareID(n.Name),
 			Description: fmt.Sprintf("prepare %s: swap off, kernel modules, sysctls, containerd, kubelet/kubeadm/kubectl %s held", n.Name, k.Version),
 			Needs:       []step.ID{step.GuestBootID(n.Name)},
-			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}},
+			Intent:      step.Change{Action: step.Create, Fields: prepareFields(k)},
 		})
 		if k.Pin == PinHosts {
 			add(&step.Step{

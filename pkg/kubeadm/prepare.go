@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/apt"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -48,8 +49,63 @@ func repoURL(v Version) string {
 	return fmt.Sprintf("https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/", v.Major, v.Minor)
 }
 
-func repoList(v Version) []byte {
-	return []byte(fmt.Sprintf("%sdeb [signed-by=%s] %s /\n", managed, RepoKeyring, repoURL(v)))
+func repoList(repo string) []byte {
+	return []byte(fmt.Sprintf("%sdeb [signed-by=%s] %s /\n", managed, RepoKeyring, repo))
+}
+
+// nodeSpec is what node preparation makes of every node, from the
+// inventory's kubernetes section.
+type nodeSpec struct {
+	version Version
+	// source is kubernetes.packages.source; repo and keyURL the
+	// repository and its key (the minor's on pkgs.k8s.io, or the mirror's).
+	source, repo, keyURL string
+}
+
+// specFor is the node preparation k asks for.
+func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
+	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key"}
+	switch s.source {
+	case inventory.PackagesMirror:
+		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
+	case "":
+		s.source = inventory.PackagesUpstream
+	}
+	return s
+}
+
+func (s nodeSpec) preinstalled() bool { return s.source == inventory.PackagesPreinstalled }
+
+// extraFacts are the sections the facts script reads for s beyond the
+// common ones: the binaries' own versions when they are preinstalled.
+func (s nodeSpec) extraFacts() string {
+	var b strings.Builder
+	if s.preinstalled() {
+		b.WriteString("echo \"@@ kubelet\"; kubelet --version 2>/dev/null\n")
+		b.WriteString("echo \"@@ kubeadm\"; kubeadm version -o short 2>/dev/null\n")
+		b.WriteString("echo \"@@ kubectl\"; kubectl version --client 2>/dev/null\n")
+	}
+	return b.String()
+}
+
+// binaryVersion is the version a preinstalled binary reports: `kubelet
+// --version` says "Kubernetes v1.34.2", `kubeadm version -o short`
+// "v1.34.2", `kubectl version --client` "Client Version: v1.34.2" (and
+// Kustomize's).
+func (f nodeFacts) binaryVersion(name string) string {
+	for _, l := range f.lines(name) {
+		fs := strings.Fields(l)
+		switch {
+		case len(fs) == 0:
+		case name == "kubelet" && len(fs) == 2 && fs[0] == "Kubernetes":
+			return fs[1]
+		case name == "kubeadm" && len(fs) == 1:
+			return fs[0]
+		case name == "kubectl" && len(fs) == 3 && fs[0] == "Client" && fs[1] == "Version:":
+			return fs[2]
+		}
+	}
+	return ""
 }
 
 // packageVersion is the upstream Debian package version of v.
@@ -81,8 +137,8 @@ type nodeFacts struct {
 	sections map[string]string
 }
 
-func readFacts(ctx context.Context, h remote.Host) (nodeFacts, error) {
-	out, err := run(ctx, h, command{script: factsScript})
+func readFacts(ctx context.Context, h remote.Host, s nodeSpec) (nodeFacts, error) {
+	out, err := run(ctx, h, command{script: strings.TrimSuffix(factsScript, "true\n") + s.extraFacts() + "true\n"})
 	if err != nil {
 		return nodeFacts{}, err
 	}
@@ -209,6 +265,18 @@ func useSystemdCgroup(config string) (string, error) {
 	return strings.Join(out, ""), nil
 }
 
+// prepareFields are a prepare step's intent on a fresh node.
+func prepareFields(k *inventory.Kubernetes) []step.Field {
+	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+	switch p := k.Packages; p.Source {
+	case inventory.PackagesMirror:
+		fields = append(fields, step.Set("packages", "mirror "+p.Repository+" (key "+p.KeyURL+")"))
+	case inventory.PackagesPreinstalled:
+		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at v"+k.Version+", nothing installed"))
+	}
+	return fields
+}
+
 // gap is one thing node preparation must still do.
 type gap struct {
 	field step.Field
@@ -218,7 +286,8 @@ type gap struct {
 // gaps lists what the node lacks. A node whose kubelet already joined a
 // cluster at another version is a conflict: upgrades are kubeadm
 // upgrade's job, not homelab's.
-func gaps(f nodeFacts, v Version) ([]gap, string) {
+func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
+	v := s.version
 	var out []gap
 	add := func(name, old, want, fix string) {
 		out = append(out, gap{field: step.Field{Name: name, Old: old, New: want}, fix: fix})
@@ -252,8 +321,22 @@ func gaps(f nodeFacts, v Version) ([]gap, string) {
 	} else if f.unit("containerd") != "active" {
 		add("containerd.service", f.unit("containerd"), "active", "containerd")
 	}
-	if f.sections[RepoFile] != string(repoList(v)) || !strings.Contains(f.sections["keyring"], "present") {
-		add("repository", "", repoURL(v), "packages")
+	if s.preinstalled() {
+		for _, p := range kubePackages {
+			switch got := f.binaryVersion(p); {
+			case got == "":
+				return nil, fmt.Sprintf("packages.source is preinstalled, and %s does not answer with its version (is it installed and on the PATH?); homelab installs nothing", p)
+			case got != v.String():
+				return nil, fmt.Sprintf("packages.source is preinstalled, and %s is %s, not %s; homelab installs nothing", p, got, v)
+			}
+		}
+		if f.unit("kubelet") != "enabled" {
+			add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
+		}
+		return out, ""
+	}
+	if f.sections[RepoFile] != string(repoList(s.repo)) || !strings.Contains(f.sections["keyring"], "present") {
+		add("repository", "", s.repo, "packages")
 	}
 	want := packageVersion(v)
 	for _, p := range kubePackages {
@@ -275,19 +358,19 @@ func gaps(f nodeFacts, v Version) ([]gap, string) {
 
 // prepareWork prepares a node: each part only where missing.
 type prepareWork struct {
-	hosts   nodes
-	node    string
-	version Version
-	intent  step.Change
+	hosts  nodes
+	node   string
+	spec   nodeSpec
+	intent step.Change
 }
 
 func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
 	return observeOn(ctx, w.hosts, w.node, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
-		f, err := readFacts(ctx, h)
+		f, err := readFacts(ctx, h, w.spec)
 		if err != nil {
 			return step.Change{}, err
 		}
-		missing, conflict := gaps(f, w.version)
+		missing, conflict := gaps(f, w.spec)
 		switch {
 		case conflict != "":
 			return step.Change{Action: step.Conflict, Reason: conflict}, nil
@@ -295,7 +378,7 @@ func (w prepareWork) Observe(ctx context.Context) (step.Change, error) {
 			return step.Change{Action: step.None}, nil
 		}
 		c := step.Change{Action: step.Update}
-		if _, ok := f.installed("kubelet"); !ok {
+		if _, ok := f.installed("kubelet"); !ok && !w.spec.preinstalled() {
 			c.Action = step.Create
 		}
 		for _, g := range missing {
@@ -310,11 +393,11 @@ func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	f, err := readFacts(ctx, h)
+	f, err := readFacts(ctx, h, w.spec)
 	if err != nil {
 		return err
 	}
-	missing, conflict := gaps(f, w.version)
+	missing, conflict := gaps(f, w.spec)
 	if conflict != "" {
 		return fmt.Errorf("%s: %s", w.node, conflict)
 	}
@@ -388,11 +471,15 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 }
 
 func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+	if w.spec.preinstalled() {
+		_, err := run(ctx, h, command{script: "systemctl enable --now kubelet", out: out})
+		return err
+	}
 	// curl and gpg fetch and unpack the repository's key (Kubernetes'
 	// install guide); a Debian cloud image may have neither. The key goes
 	// through a file, not a pipe: sh has no pipefail, and a failed
 	// download must not leave an empty keyring.
-	key := repoURL(w.version) + "Release.key"
+	key := w.spec.keyURL
 	const download = "/tmp/homelab-kubernetes-release.key"
 	// Worst case apt.Worst(5 min) for each install: cloud-init, the
 	// lists (empty on a fresh cloud image), dpkg's lock.
@@ -402,12 +489,12 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 	if _, err := run(ctx, h, command{script: script, timeout: apt.Worst(5 * time.Minute), out: out}); err != nil {
 		return err
 	}
-	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.version), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+	if _, err := h.Sync(ctx, remote.File{Path: RepoFile, Content: repoList(w.spec.repo), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 		return err
 	}
 	var pins []string
 	for _, p := range kubePackages {
-		pins = append(pins, p+"="+packageVersion(w.version))
+		pins = append(pins, p+"="+packageVersion(w.spec.version))
 	}
 	script = apt.UpdateAndInstall([]string{"--allow-change-held-packages"}, pins...) +
 		"apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"

@@ -79,7 +79,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	}
 	for _, n := range append(append([]*inventory.Guest{}, masters...), workers...) {
 		byID[prepareID(n.Name)] = func(s *step.Step) step.Work {
-			return prepareWork{hosts: reach, node: n.Name, version: v, intent: s.Intent}
+			return prepareWork{hosts: reach, node: n.Name, spec: specFor(k, v), intent: s.Intent}
 		}
 		if k.Pin == PinHosts {
 			byID[pinID(n.Name)] = func(s *step.Step) step.Work {

@@ -120,16 +120,16 @@ func TestGaps(t *testing.T) {
 		"@@ " + ModulesFile + "\n" + string(modulesConf()) +
 		"@@ " + SysctlFile + "\n" + string(sysctlConf()) +
 		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n" +
-		"@@ " + RepoFile + "\n" + string(repoList(v)) +
+		"@@ " + RepoFile + "\n" + string(repoList(repoURL(v))) +
 		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
 		"@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\nkubelet 1.31.4-1.1 hi\nkubeadm 1.31.4-1.1 hi\nkubectl 1.31.4-1.1 hi\n" +
 		"@@ holds\nkubeadm\nkubectl\nkubelet\n@@ keyring\npresent\n@@ units\ncontainerd=active\nkubelet=enabled\n@@ joined\n")
-	if g, c := gaps(prepared, v); len(g) != 0 || c != "" {
+	if g, c := gaps(prepared, nodeSpec{version: v, repo: repoURL(v)}); len(g) != 0 || c != "" {
 		t.Fatalf("a prepared node has gaps %+v %q", g, c)
 	}
 	fresh := parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n" +
 		"@@ /etc/fstab\n/swapfile none swap sw 0 0\n@@ /proc/modules\n@@ sysctl\nnet.ipv4.ip_forward=0\n@@ packages\n@@ holds\n@@ units\ncontainerd=inactive\nkubelet=\n")
-	g, _ := gaps(fresh, v)
+	g, _ := gaps(fresh, nodeSpec{version: v, repo: repoURL(v)})
 	var names []string
 	for _, x := range g {
 		names = append(names, x.field.Name)
@@ -140,7 +140,7 @@ func TestGaps(t *testing.T) {
 		}
 	}
 	other := parseFacts(strings.Replace(prepared.sectionsText(), "kubelet 1.31.4-1.1 hi", "kubelet 1.30.2-1.1 hi", 1) + "@@ joined\nyes\n")
-	if _, c := gaps(other, v); !strings.Contains(c, "kubelet 1.30.2-1.1 is installed on a node that already joined") {
+	if _, c := gaps(other, nodeSpec{version: v, repo: repoURL(v)}); !strings.Contains(c, "kubelet 1.30.2-1.1 is installed on a node that already joined") {
 		t.Errorf("a joined node at another version: %q", c)
 	}
 }
@@ -317,5 +317,53 @@ func TestObserveAsksTheHypervisorFirst(t *testing.T) {
 		if err != nil || !c.Fresh || dials != tc.dials {
 			t.Errorf("%s: %+v %v, %d dials, want %d", tc.name, c, err, dials, tc.dials)
 		}
+	}
+}
+
+// A mirror's repository replaces pkgs.k8s.io's; preinstalled binaries
+// are checked, never installed.
+func TestGapsPackageSources(t *testing.T) {
+	v := Version{Major: 1, Minor: 34, Patch: 2}
+	const common = "@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
+		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
+		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
+		"@@ units\ncontainerd=active\nkubelet=enabled\n"
+	files := "@@ " + ModulesFile + "\n" + string(modulesConf()) + "@@ " + SysctlFile + "\n" + string(sysctlConf()) +
+		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n"
+	mirror := specFor(&inventory.Kubernetes{Packages: inventory.Packages{Source: inventory.PackagesMirror,
+		Repository: "http://mirror.test.example/apt/", KeyURL: "http://mirror.test.example/apt/Release.key"}}, v)
+	g, c := gaps(parseFacts(common+files+"@@ "+RepoFile+"\n"+string(repoList(repoURL(v)))+"@@ keyring\npresent\n"), mirror)
+	if c != "" || len(g) == 0 || g[0].field.Name != "repository" || g[0].field.New != "http://mirror.test.example/apt/" {
+		t.Errorf("a node with pkgs.k8s.io's list, for a mirror: %+v %q", g, c)
+	}
+	if !strings.Contains(string(repoList(mirror.repo)), "deb [signed-by="+RepoKeyring+"] http://mirror.test.example/apt/ /\n") {
+		t.Errorf("mirror list: %s", repoList(mirror.repo))
+	}
+
+	pre := specFor(&inventory.Kubernetes{Packages: inventory.Packages{Source: inventory.PackagesPreinstalled}}, v)
+	if !strings.Contains(pre.extraFacts(), "kubeadm version -o short") {
+		t.Errorf("preinstalled facts do not ask the binaries: %s", pre.extraFacts())
+	}
+	binaries := "@@ kubelet\nKubernetes v1.34.2\n@@ kubeadm\nv1.34.2\n@@ kubectl\nClient Version: v1.34.2\nKustomize Version: v5.7.1\n"
+	for _, tt := range []struct {
+		name, facts, conflict string
+		gaps                  int
+	}{
+		{"all there", common + files + binaries, "", 0},
+		{"kubelet not enabled", strings.Replace(common, "kubelet=enabled", "kubelet=disabled", 1) + files + binaries, "", 1},
+		{"kubeadm missing", common + files + strings.Replace(binaries, "v1.34.2\n@@ kubectl", "@@ kubectl", 1), "kubeadm does not answer with its version", 0},
+		{"kubectl another version", common + files + strings.Replace(binaries, "Client Version: v1.34.2", "Client Version: v1.33.1", 1), "kubectl is v1.33.1, not v1.34.2", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g, c := gaps(parseFacts(tt.facts), pre)
+			if len(g) != tt.gaps || !strings.Contains(c, tt.conflict) || (tt.conflict == "") != (c == "") {
+				t.Errorf("gaps %+v, conflict %q; want %d gaps, conflict %q", g, c, tt.gaps, tt.conflict)
+			}
+			for _, x := range g {
+				if x.field.Name == "repository" || x.field.Name == "kubelet" {
+					t.Errorf("preinstalled: a gap installs %s", x.field.Name)
+				}
+			}
+		})
 	}
 }

@@ -101,7 +101,7 @@ var (
 // 1.24 to 1.35, each with patches 0 to 20) and raw.githubusercontent.com
 // (Calico's manifests).
 func (s *Sim) Internet() map[string]http.Handler {
-	return map[string]http.Handler{
+	internet := map[string]http.Handler{
 		"pkgs.k8s.io": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			m := repoPath.FindStringSubmatch(r.URL.Path)
 			minor := 0
@@ -130,6 +130,10 @@ func (s *Sim) Internet() map[string]http.Handler {
 			fmt.Fprint(w, calicoManifest(m[1]))
 		}),
 	}
+	if m := s.opts.Mirror; m != nil {
+		internet[m.Host] = m.handler()
+	}
+	return internet
 }
 
 // packagesIndex is the Packages index of a minor's repository.

@@ -25,6 +25,9 @@ type Options struct {
 	Latency Latency
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Mirror, when set, is a lab mirror the nodes reach by its host name
+	// (Internet serves it).
+	Mirror *Mirror
 }
 
 // Latency are how long the simulated steps take.
@@ -46,6 +49,8 @@ type Sim struct {
 	skew    time.Duration
 	cluster *Cluster
 	faults  map[string]string // node name -> join stage that fails next
+	// ctrMu serialises writes to the simulated containerd image stores.
+	ctrMu sync.Mutex
 }
 
 // Cluster is the cluster's state as its API and etcd hold it.
@@ -304,7 +309,7 @@ func (c *Cluster) quorum() bool {
 func (s *Sim) Programs() map[string]host.Program {
 	return map[string]host.Program{
 		"kubeadm": s.kubeadm, "kubectl": s.kubectl, "kubelet": kubeletProgram,
-		"containerd": containerdProgram, "crictl": crictlProgram,
+		"containerd": containerdProgram, "crictl": crictlProgram, "ctr": s.ctr,
 	}
 }
 
