@@ -116,6 +116,8 @@ func packageVersion(v Version) string { return fmt.Sprintf("%d.%d.%d-1.1", v.Maj
 const factsScript = `for f in /proc/swaps /etc/fstab /proc/modules ` + ModulesFile + ` ` + SysctlFile + ` ` + ContainerdFile + ` ` + RepoFile + `; do
   echo "@@ $f"; cat "$f" 2>/dev/null
 done
+echo "@@ builtin"
+cat "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
 echo "@@ sysctl"
 for k in ` + "net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward" + `; do echo "$k=$(sysctl -n "$k" 2>/dev/null)"; done
 echo "@@ packages"
@@ -189,9 +191,19 @@ func commentSwap(fstab string) (string, bool) {
 }
 
 // loaded reports whether a kernel module is loaded.
+//
+// A module built into the kernel (modules.builtin of the running kernel
+// lists it, as kubeadm's preflight reads it) counts as loaded: /proc/modules
+// never lists it, and modprobe has nothing to load.
 func (f nodeFacts) loaded(module string) bool {
 	for _, l := range f.lines("/proc/modules") {
 		if strings.HasPrefix(l, module+" ") {
+			return true
+		}
+	}
+	for _, l := range f.lines("builtin") {
+		base := strings.TrimSuffix(l[strings.LastIndex(l, "/")+1:], ".ko")
+		if strings.ReplaceAll(base, "-", "_") == module {
 			return true
 		}
 	}
@@ -432,7 +444,7 @@ func (w prepareWork) swapOff(ctx context.Context, h remote.Host, f nodeFacts, ou
 	return nil
 }
 
-func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+func (w prepareWork) kernel(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
 	for _, file := range []remote.File{
 		{Path: ModulesFile, Content: modulesConf(), Mode: 0o644, Owner: "root", Group: "root"},
 		{Path: SysctlFile, Content: sysctlConf(), Mode: 0o644, Owner: "root", Group: "root"},
@@ -441,7 +453,19 @@ func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out
 			return err
 		}
 	}
-	_, err := run(ctx, h, command{script: "modprobe -a " + strings.Join(modules, " ") + " && sysctl --system >/dev/null", out: out})
+	// Only what is neither loaded nor built in: a kernel with both built
+	// in needs no modprobe (nor kmod).
+	script := "sysctl --system >/dev/null"
+	var load []string
+	for _, m := range modules {
+		if !f.loaded(m) {
+			load = append(load, m)
+		}
+	}
+	if len(load) > 0 {
+		script = "modprobe -a " + strings.Join(load, " ") + " && " + script
+	}
+	_, err := run(ctx, h, command{script: script, out: out})
 	return err
 }
 

@@ -139,6 +139,13 @@ func TestGaps(t *testing.T) {
 			t.Errorf("fresh node: no gap %q in %v", want, names)
 		}
 	}
+	// A kernel with overlay and br_netfilter built in: /proc/modules does
+	// not list them (here it does not even exist), modules.builtin does.
+	builtin := parseFacts(strings.Replace(prepared.sectionsText(), "@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n",
+		"@@ /proc/modules\n@@ builtin\nkernel/fs/overlayfs/overlay.ko\nkernel/net/bridge/br_netfilter.ko\nkernel/net/bridge/bridge.ko\n", 1))
+	if g, c := gaps(builtin, nodeSpec{version: v, repo: repoURL(v)}); len(g) != 0 || c != "" {
+		t.Errorf("a prepared node whose kernel has the modules built in has gaps %+v %q", g, c)
+	}
 	other := parseFacts(strings.Replace(prepared.sectionsText(), "kubelet 1.31.4-1.1 hi", "kubelet 1.30.2-1.1 hi", 1) + "@@ joined\nyes\n")
 	if _, c := gaps(other, nodeSpec{version: v, repo: repoURL(v)}); !strings.Contains(c, "kubelet 1.30.2-1.1 is installed on a node that already joined") {
 		t.Errorf("a joined node at another version: %q", c)
