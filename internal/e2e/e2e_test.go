@@ -36,10 +36,12 @@ var (
 const endpoint = "k8s-api.lab.test"
 
 // debianPackages are what node preparation installs from Debian (containerd
-// and what it needs, iptables that the kubelet package recommends): the
-// machine downloads them into its apt cache, which every host sees through
-// its overlay, as a lab's caching proxy would hold them.
-var debianPackages = []string{"containerd", "runc", "containernetworking-plugins", "iptables"}
+// and what it needs, iptables that the kubelet package recommends, curl and
+// gpg for the repository key, which apt upgrades when the lists know a
+// newer version): the machine downloads them into its apt cache, which
+// every host sees through its overlay, as a lab's caching proxy would hold
+// them.
+var debianPackages = []string{"containerd", "runc", "containernetworking-plugins", "iptables", "curl", "gpg"}
 
 // The whole sequence against real software: the loadbalancers and
 // kubernetes phases bring up 2 load balancers holding a VIP and a cluster
@@ -130,13 +132,24 @@ func TestE2E(t *testing.T) {
 
 	// The guests' image: a fresh Debian guest has no Kubernetes packages,
 	// while a lab host starts as a copy of the machine, which may carry
-	// its own (another vendor's kubectl).
+	// its own (another vendor's kubectl), and Docker's apt hook that
+	// deletes every downloaded .deb after each dpkg run (it would remove
+	// the cached packages a later install needs). And a Debian guest has its
+	// kernel's /lib/modules: where the machine's kernel has overlay and
+	// br_netfilter built in (no /proc/modules; overlay in /proc/filesystems,
+	// the bridge sysctls present) and no /lib/modules of its own, the
+	// hosts get the modules.builtin that kernel's package would carry.
 	s = time.Now()
 	parallel(t, slices.Concat(controlPlanes, workers), func(n string) error {
-		_, err := execIn(ctx, l, n, "for p in kubectl kubelet kubeadm kubernetes-cni; do if dpkg -s $p >/dev/null 2>&1; then dpkg -r $p >/dev/null; fi; done")
+		_, err := execIn(ctx, l, n, `for p in kubectl kubelet kubeadm kubernetes-cni; do if dpkg -s $p >/dev/null 2>&1; then dpkg -r $p >/dev/null; fi; done
+rm -f /etc/apt/apt.conf.d/docker-clean
+d=/lib/modules/$(uname -r)
+if [ ! -e /proc/modules ] && [ ! -e $d/modules.builtin ] && grep -qw overlay /proc/filesystems && [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+  mkdir -p $d && printf 'kernel/fs/overlayfs/overlay.ko\nkernel/net/bridge/br_netfilter.ko\n' > $d/modules.builtin
+fi`)
 		return err
 	})
-	phase("guest image: no Kubernetes packages", s)
+	phase("guest image: no Kubernetes packages, modules.builtin", s)
 
 	inv, _ = renderInventory(t, dir, subnet, l.KeyFile(), mirror, images)
 	pool := remote.NewPool(remote.Options{})
@@ -397,7 +410,7 @@ func diagnose(l *lab.Lab) string {
 	var b strings.Builder
 	for _, n := range slices.Concat(controlPlanes, workers) {
 		out, _ := l.Exec(context.Background(), n, "bash", "-c",
-			"systemctl --failed --no-legend; journalctl -u containerd -u kubelet --no-pager -n 25; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>/dev/null")
+			"systemctl --failed --no-legend; journalctl -u containerd -u kubelet --no-pager -n 200 | grep -v level=info | tail -n 15; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>/dev/null")
 		fmt.Fprintf(&b, "---- %s\n%s", n, out)
 	}
 	return b.String()

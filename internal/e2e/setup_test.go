@@ -169,7 +169,7 @@ func (c *stepClock) Emit(e engine.Event) {
 		c.order = append(c.order, id)
 		switch e.Kind {
 		case engine.StepFailed:
-			c.t.Logf("%-40s FAILED after %5.1fs: %s", id, c.took[id].Seconds(), e.Err)
+			c.t.Logf("%-40s FAILED after %5.1fs: %s\n%s", id, c.took[id].Seconds(), e.Err, strings.Join(c.output[id], "\n"))
 		case engine.StepSkipped:
 			c.t.Logf("%-40s skipped: %s", id, e.Reason)
 		default:
