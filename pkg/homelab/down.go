@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/routeros"
 )
 
@@ -22,8 +25,9 @@ type Removal struct {
 }
 
 // DownPlan lists what Down would remove, in the order it would: guests
-// first, then the router's entries in the reverse of the order they were
-// made. It only reads.
+// first, then the admin kubeconfig homelab wrote when every control plane
+// goes (the cluster goes with them), then the router's entries in the
+// reverse of the order they were made. It only reads.
 func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Removal, error) {
 	var out []Removal
 	if c.Proxmox != nil {
@@ -34,6 +38,10 @@ func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Remov
 		guests, err := c.Proxmox.OwnedGuests(ctx, inv.Name, vmids)
 		if err != nil {
 			return nil, fmt.Errorf("list homelab's guests: %w", err)
+		}
+		names := map[string]bool{}
+		for _, g := range guests {
+			names[g.Name] = true
 		}
 		for _, g := range guests {
 			out = append(out, Removal{
@@ -46,6 +54,9 @@ func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Remov
 					return c.forgetHostKeys(inv, g.Name, w)
 				},
 			})
+		}
+		if r, ok := downKubeconfig(inv, c, names); ok {
+			out = append(out, r)
 		}
 	}
 	if c.Router != nil {
@@ -98,4 +109,51 @@ func (c Clients) forgetHostKeys(inv *inventory.Inventory, guest string, w io.Wri
 	}
 	fmt.Fprintf(w, "forgot the SSH host keys of %s\n", guest)
 	return nil
+}
+
+// downKubeconfig is the removal of the admin kubeconfig when Down removes
+// every control plane (names): the cluster's etcd goes with their disks,
+// and the next `up` makes a new cluster, whose kubeconfig the old file
+// would block (a kubeconfig of another cluster is never overwritten). Only
+// a file that is the kubeconfig step's (the cluster's CA, the server
+// https://<endpoint>:6443) is removed; another file there is kept.
+func downKubeconfig(inv *inventory.Inventory, c Clients, names map[string]bool) (Removal, bool) {
+	k := inv.Kubernetes
+	cps := inv.ControlPlanes()
+	if k == nil || len(cps) == 0 {
+		return Removal{}, false
+	}
+	for _, g := range cps {
+		if !names[g.Name] {
+			return Removal{}, false
+		}
+	}
+	path := c.Kubeconfig
+	if path == "" {
+		path = k.Kubeconfig
+	}
+	path = inventory.ExpandHome(path)
+	if path == "" {
+		return Removal{}, false
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Removal{}, false
+	}
+	r := Removal{Phase: "kubernetes", What: "admin kubeconfig " + path}
+	switch {
+	case err != nil:
+		r.Keep = fmt.Sprintf("cannot read it: %v", err)
+	case !kubeadm.IsAdminKubeconfig(b, k.Endpoint):
+		r.Keep = "not the admin kubeconfig homelab writes for https://" + k.Endpoint + ":6443"
+	default:
+		r.remove = func(_ context.Context, w io.Writer) error {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove the admin kubeconfig: %w", err)
+			}
+			fmt.Fprintf(w, "removed the admin kubeconfig %s: its cluster went with every control plane\n", path)
+			return nil
+		}
+	}
+	return r, true
 }

@@ -55,6 +55,9 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 		Programs:       l.Kube.Programs(),
 		Packages:       l.Kube.Packages(),
 		Internet:       l.Kube.Internet(),
+		// A guest created again is a new machine: the cluster forgets what
+		// lived on its old disk (its etcd member's data, its kubelet).
+		Wiped: l.Kube.Wiped,
 		// A backend is up only when its apiserver (or another simulated
 		// service) answers, so the VIP gate means what it says.
 		StrictBackends: true,

@@ -190,6 +190,22 @@ type kubeconfig struct {
 	} `yaml:"clusters"`
 }
 
+// IsAdminKubeconfig reports whether content is a kubeconfig as the
+// kubeconfig step writes it for a cluster behind endpoint: a cluster CA,
+// and every cluster's server https://<endpoint>:6443.
+func IsAdminKubeconfig(content []byte, endpoint string) bool {
+	var k kubeconfig
+	if yaml.Unmarshal(content, &k) != nil || len(k.Clusters) == 0 {
+		return false
+	}
+	for _, c := range k.Clusters {
+		if c.Cluster.CA == "" || c.Cluster.Server != fmt.Sprintf("https://%s:%d", endpoint, APIServerPort) {
+			return false
+		}
+	}
+	return true
+}
+
 // sameCluster reports whether two kubeconfigs trust the same cluster CA.
 func sameCluster(a, b []byte) bool {
 	var ka, kb kubeconfig

@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -80,11 +81,11 @@ func (w initWork) Observe(ctx context.Context) (step.Change, error) {
 		if s.initialised() {
 			return step.Change{Action: step.None, Reason: "initialised"}, nil
 		}
-		if other, err := w.otherMember(ctx); err != nil || other != "" {
+		if other, err := w.otherMember(ctx, true); err != nil || other != "" {
 			if err != nil {
 				return step.Change{}, err
 			}
-			return step.Change{Action: step.Conflict, Reason: fmt.Sprintf("%s is not initialised but %s already runs a control plane: homelab will not start a second cluster; rebuild %s by joining it instead", w.master.Name, other, w.master.Name)}, nil
+			return step.Change{Action: step.Conflict, Reason: w.secondCluster(other)}, nil
 		}
 		c := w.intent
 		if s.any() {
@@ -94,10 +95,17 @@ func (w initWork) Observe(ctx context.Context) (step.Change, error) {
 	})
 }
 
+// secondCluster is the conflict of an init while other runs a cluster.
+func (w initWork) secondCluster(other string) string {
+	return fmt.Sprintf("%s is not initialised but %s already runs a control plane: homelab will not start a second cluster; rebuild %s by joining it instead", w.master.Name, other, w.master.Name)
+}
+
 // otherMember names another control plane that already has a cluster.
-func (w initWork) otherMember(ctx context.Context) (string, error) {
+// Observing, it skips the control planes that were silent a moment ago;
+// before an init it asks each again.
+func (w initWork) otherMember(ctx context.Context, observing bool) (string, error) {
 	for _, m := range w.inv.ControlPlanes()[1:] {
-		if w.hosts.silence.Quiet(m.Name) {
+		if observing && w.hosts.silence.Quiet(m.Name) {
 			continue
 		}
 		h, err := w.hosts.dial(m.Name)
@@ -129,6 +137,15 @@ func (w initWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 	}
 	if s.initialised() {
 		return w.readCAHash(ctx, h)
+	}
+	// The plan may have been made before master1 existed (a guest created
+	// in this run, a new machine): look again before starting a cluster.
+	other, err := w.otherMember(ctx, false)
+	if err != nil {
+		return err
+	}
+	if other != "" {
+		return errors.New("conflict: " + w.secondCluster(other))
 	}
 	if s.any() {
 		if err := reset(ctx, h, w.master.Name, out); err != nil {

@@ -30,8 +30,19 @@ var templateFS embed.FS
 
 // tmpl holds every template of the package, parsed once.
 var tmpl = template.Must(template.New("kubeadm").
-	Funcs(template.FuncMap{"q": quote}).
+	Funcs(template.FuncMap{"q": quote, "deref": deref}).
 	ParseFS(templateFS, "templates/*.tmpl"))
+
+// deref renders the value an optional setting points at.
+func deref(v any) string {
+	switch p := v.(type) {
+	case *int:
+		return strconv.Itoa(*p)
+	case *bool:
+		return strconv.FormatBool(*p)
+	}
+	return fmt.Sprint(v)
+}
 
 // quote renders s as a double-quoted YAML scalar. Go's escapes (\n, \t,
 // \", \\, \xNN, \uNNNN, \UNNNNNNNN) are all valid YAML escapes.
@@ -213,6 +224,12 @@ type initData struct {
 	CertSANs                 []string
 	PodSubnet, ServiceSubnet string
 	DNSDomain                string
+	// ImageRepository is kubernetes.image_repository ("": kubeadm's).
+	ImageRepository string
+	// FailCgroupV1 and ConntrackMaxPerCore are optional settings of the
+	// KubeletConfiguration and a KubeProxyConfiguration (nil: left out).
+	FailCgroupV1        *bool
+	ConntrackMaxPerCore *int
 }
 
 // joinData is the data of join.yaml.
@@ -297,6 +314,7 @@ func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, ce
 		KubernetesVersion: v.String(), ControlPlaneEndpoint: Endpoint(inv),
 		CertificatesDir: certDir, CertSANs: certSANs(inv),
 		PodSubnet: k.PodSubnet.String(), ServiceSubnet: k.ServiceSubnet.String(), DNSDomain: DNSDomain,
+		ImageRepository: k.ImageRepository, FailCgroupV1: k.Kubelet.FailCgroupV1, ConntrackMaxPerCore: k.KubeProxy.ConntrackMaxPerCore,
 	}, master)
 }
 
@@ -321,6 +339,22 @@ func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bo
 		d.CertificateKey = s.CertificateKey
 	}
 	return execute("join.yaml", d, node)
+}
+
+// initOptionFields are the init configuration's optional settings the
+// inventory sets, as a plan shows them (none when it sets none).
+func initOptionFields(k *inventory.Kubernetes) []step.Field {
+	var fields []step.Field
+	if k.ImageRepository != "" {
+		fields = append(fields, step.Set("imageRepository", k.ImageRepository))
+	}
+	if p := k.Kubelet.FailCgroupV1; p != nil {
+		fields = append(fields, step.Set("kubelet failCgroupV1", deref(p)))
+	}
+	if p := k.KubeProxy.ConntrackMaxPerCore; p != nil {
+		fields = append(fields, step.Set("kube-proxy conntrack.maxPerCore", deref(p)))
+	}
+	return fields
 }
 
 func guestName(g *inventory.Guest) string {

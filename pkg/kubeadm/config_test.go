@@ -123,6 +123,33 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenOptions renders each inventory at 1.34.2 with the mirrored
+// lab's options: imageRepository, failCgroupV1 and a
+// KubeProxyConfiguration; and the same with them off (0 and false are
+// written, not left out).
+func TestGoldenOptions(t *testing.T) {
+	zero, no := 0, false
+	for name := range inventories {
+		inv := withVersion(loadInventory(t, name), "1.34.2")
+		inv.Kubernetes.ImageRepository = "registry.lab.example:5000/k8s"
+		inv.Kubernetes.KubeProxy.ConntrackMaxPerCore = &zero
+		inv.Kubernetes.Kubelet.FailCgroupV1 = &no
+		c := renderCases(inv)[0]
+		t.Run(name, func(t *testing.T) {
+			got, err := c.render(inv, testSecrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"imageRepository: \"registry.lab.example:5000/k8s\"\n", "failCgroupV1: false\n", "kind: KubeProxyConfiguration\nconntrack:\n  maxPerCore: 0\n"} {
+				if !bytes.Contains(got, []byte(want)) {
+					t.Errorf("no %q", want)
+				}
+			}
+			checkGolden(t, filepath.Join("testdata", "golden", name, "options", c.name+".yaml"), got)
+		})
+	}
+}
+
 // TestGoldenRedacted renders each inventory at its own version as a plan
 // shows it: no token, no certificate key.
 func TestGoldenRedacted(t *testing.T) {

@@ -96,6 +96,9 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	if !ok {
 		return nil, fmt.Errorf("endpoint_vip %q is not a VIP of the load balancer", k.EndpointVIP)
 	}
+	if k.CNI.Name != inventory.CNICalico && k.CNI.Name != inventory.CNIBridge {
+		return nil, fmt.Errorf("kubernetes.cni.name %q: the kubernetes phase installs calico or bridge", k.CNI.Name)
+	}
 	m1 := masters[0]
 	nodes := append(append([]*inventory.Guest{}, masters...), workers...)
 	var steps []*step.Step
@@ -240,16 +243,36 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Intent:      intent,
 		}).ID)
 	}
-	cni := add(&step.Step{
-		ID:          step.ID("kube/cni/" + k.CNI.Name),
-		Description: fmt.Sprintf("apply the pinned %s %s manifest", k.CNI.Name, k.CNI.Version),
-		Needs:       []step.ID{GateEndpoint},
-		Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("cni", k.CNI.Name+" "+k.CNI.Version), step.Set("pod_subnet", k.PodSubnet.String())}},
-	})
+	var cni []step.ID
+	if k.CNI.Name == inventory.CNIBridge {
+		// Each node's conflist once the node is registered: after init
+		// (the apiserver answers), or after its join.
+		for i, n := range nodes {
+			after := joinID(n.Name)
+			if i == 0 {
+				after = apiGateID(n.Name)
+			}
+			cni = append(cni, add(&step.Step{
+				ID:          bridgeID(n.Name),
+				Description: fmt.Sprintf("write %s on %s: the CNI bridge plugin on the node's pod CIDR (its Node's spec.podCIDR, from %s)", BridgeConfList, n.Name, k.PodSubnet),
+				Needs:       []step.ID{after},
+				Intent: step.Change{Action: step.Create, Fields: []step.Field{
+					step.Set("file", BridgeConfList), step.Set("podCIDR", "the Node's spec.podCIDR, allocated from "+k.PodSubnet.String()),
+				}},
+			}).ID)
+		}
+	} else {
+		cni = append(cni, add(&step.Step{
+			ID:          step.ID("kube/cni/" + k.CNI.Name),
+			Description: fmt.Sprintf("apply the pinned %s %s manifest", k.CNI.Name, k.CNI.Version),
+			Needs:       []step.ID{GateEndpoint},
+			Intent:      step.Change{Action: step.Create, Fields: []step.Field{step.Set("cni", k.CNI.Name+" "+k.CNI.Version), step.Set("pod_subnet", k.PodSubnet.String())}},
+		}).ID)
+	}
 	add(&step.Step{
 		ID:          GateNodesReady,
 		Description: fmt.Sprintf("wait until every node (%d) is Ready", len(nodes)),
-		Needs:       append([]step.ID{cni.ID}, ready...),
+		Needs:       append(cni, ready...),
 		Intent:      run("a gate: checked on every run"),
 	})
 	add(&step.Step{
@@ -278,7 +301,7 @@ func (p Phase) kubeconfigPath(inv *inventory.Inventory) string {
 
 func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 	k := inv.Kubernetes
-	return []step.Field{
+	return append(initOptionFields(k), []step.Field{
 		step.Set("kubernetesVersion", "v"+k.Version),
 		step.Set("controlPlaneEndpoint", k.Endpoint+":6443"),
 		step.Set("apiServer.certSANs", strings.Join(certSANs(inv), ",")),
@@ -287,7 +310,7 @@ func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
 		step.Set("serviceSubnet", k.ServiceSubnet.String()),
 		step.SensitiveField("bootstrapToken"),
 		step.SensitiveField("certificateKey"),
-	}
+	}...)
 }
 
 // joinIntent is a join step's intent: its fields and its join file,

@@ -2,6 +2,9 @@ package kubeadm
 
 import (
 	"errors"
+	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +100,74 @@ func TestStepsHaveWork(t *testing.T) {
 				t.Errorf("%s, pin router-dns with a router: step %s has no work", name, s.ID)
 			}
 		}
+	}
+}
+
+// cni.name bridge: one conflist step per node, after master1's apiserver
+// gate or the node's join, and the nodes-Ready gate needs each of them
+// instead of a Calico manifest.
+func TestStepsBridgeCNI(t *testing.T) {
+	inv := loadInventory(t, "small")
+	k := *inv.Kubernetes
+	k.CNI = inventory.CNI{Name: inventory.CNIBridge}
+	inv.Kubernetes = &k
+	steps, err := (Phase{Hosts: func(string) (remote.Host, error) { return nil, errors.New("offline") }}).Steps(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[step.ID]*step.Step{}
+	for _, s := range steps {
+		byID[s.ID] = s
+	}
+	if _, ok := byID["kube/cni/calico"]; ok {
+		t.Error("bridge: a calico step is planned")
+	}
+	masters := inv.ControlPlanes()
+	nodes := append(append([]*inventory.Guest{}, masters...), inv.Workers()...)
+	gate := byID[GateNodesReady]
+	for i, n := range nodes {
+		s, ok := byID[bridgeID(n.Name)]
+		if !ok {
+			t.Errorf("no step %s", bridgeID(n.Name))
+			continue
+		}
+		after := joinID(n.Name)
+		if i == 0 {
+			after = apiGateID(n.Name)
+		}
+		if len(s.Needs) != 1 || s.Needs[0] != after {
+			t.Errorf("%s needs %v, want [%s]", s.ID, s.Needs, after)
+		}
+		if s.Work == nil {
+			t.Errorf("%s has no work", s.ID)
+		}
+		if !slices.Contains(gate.Needs, s.ID) {
+			t.Errorf("%s needs %v: not %s", GateNodesReady, gate.Needs, s.ID)
+		}
+	}
+}
+
+// The bridge conflist of a node, against its golden file; libcni's
+// conflist parsing (name, plugins with a type) and homelab's marker read
+// back.
+func TestBridgeConfigGolden(t *testing.T) {
+	inv := loadInventory(t, "small")
+	got, err := BridgeConfig(inv, netip.MustParsePrefix("10.244.1.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "bridge", "10-homelab-bridge.conflist"), got)
+	if owned, cidr := bridgeOwned(got); !owned || cidr != "10.244.1.0/24" {
+		t.Errorf("bridgeOwned = %t, %q; want true, 10.244.1.0/24", owned, cidr)
+	}
+	if owned, _ := bridgeOwned([]byte(`{"cniVersion":"1.0.0","name":"homelab-bridge","plugins":[{"type":"bridge"}]}`)); owned {
+		t.Error("a conflist without homelab's mark counts as homelab's")
+	}
+	if _, err := BridgeConfig(inv, netip.Prefix{}); err == nil {
+		t.Error("BridgeConfig without a pod CIDR: no error")
+	}
+	v6, err := BridgeConfig(inv, netip.MustParsePrefix("fd00:10:244:1::/64"))
+	if err != nil || !strings.Contains(string(v6), `"dst": "::/0"`) {
+		t.Errorf("IPv6 pod CIDR: %v\n%s", err, v6)
 	}
 }

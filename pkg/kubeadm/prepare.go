@@ -60,16 +60,29 @@ type nodeSpec struct {
 	// source is kubernetes.packages.source; repo and keyURL the
 	// repository and its key (the minor's on pkgs.k8s.io, or the mirror's).
 	source, repo, keyURL string
+	// archives are kubernetes.image_archives with the image each holds.
+	archives []imageArchive
+	// restrictOOM is containerd.restrict_oom_score_adj.
+	restrictOOM bool
 }
+
+// imageArchive is an image archive's URL and the image it holds.
+type imageArchive struct{ url, image string }
 
 // specFor is the node preparation k asks for.
 func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
-	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key"}
+	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj}
 	switch s.source {
 	case inventory.PackagesMirror:
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
 	case "":
 		s.source = inventory.PackagesUpstream
+	}
+	for _, u := range k.ImageArchives {
+		// Validation checked every name.
+		image, _ := inventory.ArchiveImage(u, k.ImageRepository)
+		s.archives = append(s.archives, imageArchive{url: u, image: image})
 	}
 	return s
 }
@@ -85,7 +98,20 @@ func (s nodeSpec) extraFacts() string {
 		b.WriteString("echo \"@@ kubeadm\"; kubeadm version -o short 2>/dev/null\n")
 		b.WriteString("echo \"@@ kubectl\"; kubectl version --client 2>/dev/null\n")
 	}
+	if len(s.archives) > 0 {
+		b.WriteString("echo \"@@ images\"; ctr -n k8s.io images ls -q 2>/dev/null\n")
+	}
 	return b.String()
+}
+
+// image reports whether containerd's k8s.io namespace has image.
+func (f nodeFacts) image(image string) bool {
+	for _, l := range f.lines("images") {
+		if strings.TrimSpace(l) == image {
+			return true
+		}
+	}
+	return false
 }
 
 // binaryVersion is the version a preinstalled binary reports: `kubelet
@@ -280,6 +306,12 @@ func useSystemdCgroup(config string) (string, error) {
 // prepareFields are a prepare step's intent on a fresh node.
 func prepareFields(k *inventory.Kubernetes) []step.Field {
 	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+	if k.Containerd.RestrictOOMScoreAdj {
+		fields = append(fields, step.Set("containerd restrict_oom_score_adj", "true"))
+	}
+	if n := len(k.ImageArchives); n > 0 {
+		fields = append(fields, step.Set("image archives", fmt.Sprintf("%d imported into containerd (k8s.io): %s", n, strings.Join(k.ImageArchives, ", "))))
+	}
 	switch p := k.Packages; p.Source {
 	case inventory.PackagesMirror:
 		fields = append(fields, step.Set("packages", "mirror "+p.Repository+" (key "+p.KeyURL+")"))
@@ -287,6 +319,35 @@ func prepareFields(k *inventory.Kubernetes) []step.Field {
 		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at v"+k.Version+", nothing installed"))
 	}
 	return fields
+}
+
+// restrictOOMScoreAdj returns the CRI plugin's restrict_oom_score_adj in
+// containerd's config (containerd 1.6: [plugins."io.containerd.grpc.v1.cri"]
+// restrict_oom_score_adj; false when absent).
+func restrictOOMScoreAdj(config string) bool {
+	for _, l := range strings.Split(config, "\n") {
+		if strings.Join(strings.Fields(l), " ") == "restrict_oom_score_adj = true" {
+			return true
+		}
+	}
+	return false
+}
+
+// withRestrictOOMScoreAdj sets restrict_oom_score_adj in containerd's
+// config, where its default configuration has it.
+func withRestrictOOMScoreAdj(config string, on bool) (string, error) {
+	lines, n := strings.SplitAfter(config, "\n"), 0
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "restrict_oom_score_adj" {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			lines[i] = fmt.Sprintf("%srestrict_oom_score_adj = %t\n", indent, on)
+			n++
+		}
+	}
+	if n == 0 {
+		return "", fmt.Errorf("containerd's configuration has no restrict_oom_score_adj setting (containerd 1.6's CRI plugin has one)")
+	}
+	return strings.Join(lines, ""), nil
 }
 
 // gap is one thing node preparation must still do.
@@ -330,6 +391,8 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 		add("containerd", "", "installed", "containerd")
 	} else if !systemdCgroup(f.sections[ContainerdFile]) {
 		add("containerd SystemdCgroup", cv, "true", "containerd")
+	} else if got := restrictOOMScoreAdj(f.sections[ContainerdFile]); got != s.restrictOOM {
+		add("containerd restrict_oom_score_adj", fmt.Sprint(got), fmt.Sprint(s.restrictOOM), "containerd")
 	} else if f.unit("containerd") != "active" {
 		add("containerd.service", f.unit("containerd"), "active", "containerd")
 	}
@@ -345,7 +408,7 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 		if f.unit("kubelet") != "enabled" {
 			add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
 		}
-		return out, ""
+		return append(out, imageGaps(f, s)...), ""
 	}
 	if f.sections[RepoFile] != string(repoList(s.repo)) || !strings.Contains(f.sections["keyring"], "present") {
 		add("repository", "", s.repo, "packages")
@@ -365,7 +428,19 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 	if f.unit("kubelet") != "enabled" {
 		add("kubelet.service", f.unit("kubelet"), "enabled", "packages")
 	}
+	out = append(out, imageGaps(f, s)...)
 	return out, ""
+}
+
+// imageGaps are the archives whose image containerd does not list.
+func imageGaps(f nodeFacts, s nodeSpec) []gap {
+	var out []gap
+	for _, a := range s.archives {
+		if !f.image(a.image) {
+			out = append(out, gap{field: step.Field{Name: "image " + a.image, New: "imported from " + a.url}, fix: "images"})
+		}
+	}
+	return out
 }
 
 // prepareWork prepares a node: each part only where missing.
@@ -420,7 +495,7 @@ func (w prepareWork) Apply(ctx context.Context, _ step.Change, out io.Writer) er
 	for _, part := range []struct {
 		name string
 		do   func(context.Context, remote.Host, nodeFacts, io.Writer) error
-	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}} {
+	}{{"swap", w.swapOff}, {"kernel", w.kernel}, {"containerd", w.containerd}, {"packages", w.packages}, {"images", w.images}} {
 		if !fix[part.name] {
 			continue
 		}
@@ -477,18 +552,24 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 		}
 	}
 	config := f.sections[ContainerdFile]
-	if !systemdCgroup(config) {
-		def, err := run(ctx, h, command{script: "containerd config default"})
-		if err != nil {
-			return err
+	if !systemdCgroup(config) || restrictOOMScoreAdj(config) != w.spec.restrictOOM {
+		if !systemdCgroup(config) {
+			def, err := run(ctx, h, command{script: "containerd config default"})
+			if err != nil {
+				return err
+			}
+			if config, err = useSystemdCgroup(def); err != nil {
+				return err
+			}
 		}
-		if config, err = useSystemdCgroup(def); err != nil {
+		config, err := withRestrictOOMScoreAdj(config, w.spec.restrictOOM)
+		if err != nil {
 			return err
 		}
 		if _, err := h.Sync(ctx, remote.File{Path: ContainerdFile, Content: []byte(config), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, ContainerdFile+": the default configuration with SystemdCgroup = true")
+		fmt.Fprintf(out, "%s: SystemdCgroup = true, restrict_oom_score_adj = %t\n", ContainerdFile, w.spec.restrictOOM)
 	}
 	_, err := run(ctx, h, command{script: "systemctl restart containerd", out: out})
 	return err
@@ -524,4 +605,34 @@ func (w prepareWork) packages(ctx context.Context, h remote.Host, _ nodeFacts, o
 		"apt-mark hold " + strings.Join(kubePackages, " ") + " && systemctl enable --now kubelet"
 	_, err := run(ctx, h, command{script: script, timeout: apt.Worst(10 * time.Minute), out: out})
 	return err
+}
+
+// imageDownload is where an image archive is downloaded to, and removed
+// from once imported.
+const imageDownload = "/tmp/homelab-image-archive.tar"
+
+// images downloads and imports each archive whose image containerd does
+// not list, then checks that it lists them all.
+func (w prepareWork) images(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
+	for _, a := range w.spec.archives {
+		if f.image(a.image) {
+			continue
+		}
+		script := "curl -fsSL -o " + imageDownload + " " + remote.Quote(a.url) +
+			" && ctr -n k8s.io images import " + imageDownload + "; rc=$?; rm -f " + imageDownload + "; exit $rc"
+		if _, err := run(ctx, h, command{script: script, timeout: 10 * time.Minute, out: out}); err != nil {
+			return fmt.Errorf("import %s: %w", a.url, err)
+		}
+	}
+	listed, err := run(ctx, h, command{script: "ctr -n k8s.io images ls -q"})
+	if err != nil {
+		return err
+	}
+	have := parseFacts("@@ images\n" + listed)
+	for _, a := range w.spec.archives {
+		if !have.image(a.image) {
+			return fmt.Errorf("%s was imported, but containerd lists no %s: an archive's file name must name the image it holds (<path>_<tag>.tar, see docs/inventory.md)", a.url, a.image)
+		}
+	}
+	return nil
 }

@@ -67,7 +67,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			return endpointGate{hosts: reach, name: k.Endpoint, vip: vip.Address, controlPlanes: masterNames, nodes: names,
 				gate: waitFor(fmt.Sprintf("%s to resolve to %s and answer /readyz from every node", k.Endpoint, vip.Address), t.Endpoint)}
 		},
-		step.ID("kube/cni/" + k.CNI.Name): func(s *step.Step) step.Work {
+		step.ID("kube/cni/" + inventory.CNICalico): func(s *step.Step) step.Work {
 			return cniWork{hosts: reach, master: masters[0], version: k.CNI.Version, intent: s.Intent}
 		},
 		GateNodesReady: func(*step.Step) step.Work {
@@ -80,6 +80,10 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	for _, n := range append(append([]*inventory.Guest{}, masters...), workers...) {
 		byID[prepareID(n.Name)] = func(s *step.Step) step.Work {
 			return prepareWork{hosts: reach, node: n.Name, spec: specFor(k, v), intent: s.Intent}
+		}
+		byID[bridgeID(n.Name)] = func(s *step.Step) step.Work {
+			return bridgeWork{inv: inv, hosts: reach, master: masters[0], node: n.Name, intent: s.Intent,
+				gate: waitFor(n.Name+"'s Node to have a spec.podCIDR", t.NodesReady)}
 		}
 		if k.Pin == PinHosts {
 			byID[pinID(n.Name)] = func(s *step.Step) step.Work {

@@ -301,7 +301,13 @@ func observeOn(ctx context.Context, hosts nodes, node string, intent step.Change
 		}
 	}
 	if remote.NotAnswering(ctx, err) {
-		hosts.silence.Mark(node)
+		// Only the node's own silence is remembered: a look that asks the
+		// cluster through master1 fails when master1 does not answer, and
+		// that says nothing of this node.
+		var ce *remote.ConnectError
+		if !errors.As(err, &ce) || ce.Host == "" || ce.Host == node {
+			hosts.silence.Mark(node)
+		}
 		return freshNode(node, intent), nil
 	}
 	return step.Change{}, fmt.Errorf("%s: %w", node, err)

@@ -327,6 +327,33 @@ func TestObserveAsksTheHypervisorFirst(t *testing.T) {
 	}
 }
 
+// A look on a node that fails because another host (master1, asked for
+// the cluster's view) did not answer plans the step as fresh but leaves
+// the node itself unsilenced: the next look dials it again. Its own
+// silence is remembered.
+func TestObserveSilencesOnlyTheNodeThatDidNotAnswer(t *testing.T) {
+	dials := 0
+	dial := func(string) (remote.Host, error) { dials++; return nil, nil }
+	reach := nodes{dial: dial, silence: &remote.Silence{}}
+	for _, tc := range []struct {
+		host   string
+		silent bool
+	}{{"master-1", false}, {"master-2", true}} {
+		dials = 0
+		for i := 0; i < 2; i++ {
+			c, err := observeOn(context.Background(), reach, "master-2", step.Change{Action: step.Create}, func(context.Context, remote.Host) (step.Change, error) {
+				return step.Change{}, &remote.ConnectError{Host: tc.host, Attempts: 3, Last: errors.New("handshake failed: EOF")}
+			})
+			if err != nil || !c.Fresh {
+				t.Fatalf("%s did not answer: %+v %v", tc.host, c, err)
+			}
+		}
+		if want := map[bool]int{false: 2, true: 1}[tc.silent]; dials != want || reach.silence.Quiet("master-2") != tc.silent {
+			t.Errorf("%s did not answer: master-2 dialed %d times (want %d), silent %t", tc.host, dials, want, reach.silence.Quiet("master-2"))
+		}
+	}
+}
+
 // A mirror's repository replaces pkgs.k8s.io's; preinstalled binaries
 // are checked, never installed.
 func TestGapsPackageSources(t *testing.T) {
@@ -372,5 +399,40 @@ func TestGapsPackageSources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRestrictOOMScoreAdj(t *testing.T) {
+	def := "  [plugins.\"io.containerd.grpc.v1.cri\"]\n    restrict_oom_score_adj = false\n    sandbox_image = \"registry.k8s.io/pause:3.6\"\n"
+	if restrictOOMScoreAdj(def) {
+		t.Fatal("the default read as restricted")
+	}
+	on, err := withRestrictOOMScoreAdj(def, true)
+	if err != nil || !restrictOOMScoreAdj(on) || !strings.Contains(on, "\n    restrict_oom_score_adj = true\n    sandbox_image") {
+		t.Fatalf("on: %v\n%s", err, on)
+	}
+	if off, _ := withRestrictOOMScoreAdj(on, false); off != def {
+		t.Errorf("off again:\n%s", off)
+	}
+	if _, err := withRestrictOOMScoreAdj("version = 2\n", true); err == nil {
+		t.Error("a config without the setting was accepted")
+	}
+	facts := func(config string) nodeFacts {
+		return parseFacts("@@ " + ContainerdFile + "\n" + config + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
+	}
+	sys := "SystemdCgroup = true\n"
+	v := Version{Major: 1, Minor: 34, Patch: 2}
+	has := func(f nodeFacts, s nodeSpec) bool {
+		g, _ := gaps(f, s)
+		for _, x := range g {
+			if x.field.Name == "containerd restrict_oom_score_adj" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(facts(sys+def), nodeSpec{version: v, restrictOOM: true}) || has(facts(sys+on), nodeSpec{version: v, restrictOOM: true}) ||
+		has(facts(sys+def), nodeSpec{version: v}) || !has(facts(sys+on), nodeSpec{version: v}) {
+		t.Error("restrict_oom_score_adj gaps are wrong")
 	}
 }

@@ -153,6 +153,10 @@ func (h *Host) ServeTLS(port uint16, handler http.Handler, certPEM []byte) {
 	}
 }
 
+// Serving reports whether something serves port on the host (see Serve):
+// a program's "port in use".
+func (h *Host) Serving(port uint16) bool { return h.service(port) != nil }
+
 func (h *Host) cert(port uint16) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()

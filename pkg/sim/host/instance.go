@@ -99,5 +99,8 @@ func (h *Host) reinstance() error {
 		}
 	}
 	h.srv.SetHostKey(signer)
+	if h.lab.opts.Wiped != nil {
+		h.lab.opts.Wiped(h)
+	}
 	return nil
 }

@@ -32,13 +32,19 @@ func instanceKey(t *testing.T) ([]byte, ssh.PublicKey) {
 
 // TestRecreatedGuestIsANewMachine: a host whose guest was destroyed and
 // created again (another instance) powers on with a blank disk and the
-// new instance's host key; one merely rebooted keeps both.
+// new instance's host key; one merely rebooted keeps both. LabOptions.
+// Wiped hears of each blank disk, and of nothing else.
 func TestRecreatedGuestIsANewMachine(t *testing.T) {
 	var on atomic.Bool
 	var mu sync.Mutex
 	key, pub := instanceKey(t)
 	id := "1111"
-	lab, err := host.NewLab(host.LabOptions{VRRPScale: 0.02})
+	var wiped atomic.Int32
+	lab, err := host.NewLab(host.LabOptions{VRRPScale: 0.02, Wiped: func(h *host.Host) {
+		if h.Name() == "lb-1" {
+			wiped.Add(1)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +76,9 @@ func TestRecreatedGuestIsANewMachine(t *testing.T) {
 	if _, out, _ := run(h, "root", "cat /root/state"); out != "kept\n" || !h.Installed("haproxy") || !h.Unit("haproxy").Active {
 		t.Errorf("after a reboot: state %q, haproxy installed %v, unit %+v", out, h.Installed("haproxy"), h.Unit("haproxy"))
 	}
+	if n := wiped.Load(); n != 1 {
+		t.Errorf("after the first boot and a reboot, Wiped was called %d times, want 1", n)
+	}
 
 	// Destroyed and created again: a new instance.
 	on.Store(false)
@@ -94,6 +103,9 @@ func TestRecreatedGuestIsANewMachine(t *testing.T) {
 	if st, _, stderr := run(h, "debian", "sudo true"); st != 0 {
 		t.Errorf("the blank disk lacks the cloud image's user: %d %s", st, stderr)
 	}
+	if n := wiped.Load(); n != 2 {
+		t.Errorf("after a re-create, Wiped was called %d times, want 2", n)
+	}
 
 	// Destroyed and created again while nobody looked at the host: it
 	// went off and on meanwhile all the same.
@@ -104,6 +116,9 @@ func TestRecreatedGuestIsANewMachine(t *testing.T) {
 	mu.Unlock()
 	if st, _, _ := run(h, "root", "cat /root/state"); st == 0 || !sameKey(h.HostKey(), thirdPub) {
 		t.Errorf("a guest re-created unseen kept its disk (cat exit %d) or its key", st)
+	}
+	if n := wiped.Load(); n != 3 {
+		t.Errorf("after a re-create unseen, Wiped was called %d times, want 3", n)
 	}
 }
 

@@ -63,6 +63,11 @@ type LabOptions struct {
 	// hearing no master for three advertisement intervals plus a skew
 	// (about 3.5s). Zero means 1 (real time); tests use less.
 	VRRPScale float64
+	// Wiped, when set, is told of each host whose disk was made blank for
+	// a machine (Spec.Instance): at its first boot as that machine, before
+	// it boots. Whatever a simulator keeps about the host outside its
+	// files (a cluster's member, its node) went with the old disk.
+	Wiped func(h *Host)
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }

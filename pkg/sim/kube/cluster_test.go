@@ -236,8 +236,16 @@ func TestHACluster(t *testing.T) {
 		t.Fatalf("after the failed join: learner %+v", learner)
 	}
 	l.fails("master-1", joinCmd, 1, "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists")
-	// Files cleaned by hand (no reset, so the learner stays): etcd refuses
-	// the same peer URL.
+	// Files cleaned by hand (no reset, so the learner stays, and the
+	// kubelet the failed join started keeps the Node Ready): kubeadm
+	// refuses a second Ready Node of the name; once it is deleted, etcd
+	// refuses the same peer URL.
+	l.fails("master-1", "rm -rf /etc/kubernetes/manifests/* /etc/kubernetes/pki /etc/kubernetes/*.conf /var/lib/etcd/member && "+joinCmd,
+		1, `error execution phase kubelet-start: a Node with name "master-1" and status "Ready" already exists in the cluster.`)
+	if got := l.must("master-2", kubectl+"delete node master-1"); got != "node \"master-1\" deleted\n" {
+		t.Errorf("delete node: %q", got)
+	}
+	l.fails("master-2", kubectl+"delete node master-1", 1, `Error from server (NotFound): nodes "master-1" not found`)
 	l.fails("master-1", "rm -rf /etc/kubernetes/manifests/* /etc/kubernetes/pki /etc/kubernetes/*.conf /var/lib/etcd/member && "+joinCmd,
 		1, "error execution phase etcd-join: error creating local etcd static pod manifest file: etcdserver: Peer URLs already exists")
 	if got := l.must("master-2", kubectl+"-n kube-system exec etcd-master-2"+etcdctl+fmt.Sprintf("member remove %x", learner.ID)); !strings.HasPrefix(got, fmt.Sprintf("Member %x removed from cluster ", learner.ID)) {

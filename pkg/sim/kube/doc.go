@@ -5,10 +5,16 @@
 //
 // A Sim holds one cluster (etcd members, nodes, bootstrap tokens, the
 // kubeadm-certs Secret, daemonsets) shared by every host of a lab. Wire it
-// into a lab with its three extension points:
+// into a lab with its four extension points:
 //
 //	s := kube.New(kube.Options{})
-//	lab, _ := host.NewLab(host.LabOptions{Programs: s.Programs(), Packages: s.Packages(), Internet: s.Internet()})
+//	lab, _ := host.NewLab(host.LabOptions{Programs: s.Programs(), Packages: s.Packages(), Internet: s.Internet(), Wiped: s.Wiped})
+//
+// Wiped ties the cluster to the hosts' disks: a host that powers on as a
+// new machine (its guest created again) takes its node's state with the
+// old disk. Its Node stays registered, NotReady; its etcd member stays in
+// the list, unreachable, until removed; when no control plane holding
+// etcd's data is left, the cluster is gone.
 //
 // `kubeadm init` writes a real PKI (ECDSA P-256 keys, so the CA pin in its
 // join commands is the SHA-256 of the real ca.crt's public key), kubeconfigs
@@ -18,6 +24,11 @@
 // Preflight checks, discovery and certificate download fail with kubeadm's
 // words, and FailJoin injects a control-plane join that dies in the etcd
 // phase, leaving an unpromoted learner as the real one does.
+//
+// Every Node gets spec.podCIDR when it registers, the next free /24 of
+// kubeadm's podSubnet (kube-controller-manager's range allocator), and is
+// Ready only with a CNI network: calico-node running, or a configuration
+// libcni accepts in its host's /etc/cni/net.d (NetworkNotReady otherwise).
 //
 // Save and Load keep the cluster as JSON so a later process can reopen a
 // simulated lab (hosts keep their files on disk); Attach then serves the

@@ -118,17 +118,9 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 		endpoint += ":6443"
 	}
 	fmt.Fprintf(c.Stdout, "[init] Using Kubernetes version: %s\n[preflight] Running pre-flight checks\n", cfg.KubernetesVersion)
-	served := false
-	s.with(func(cl *Cluster, _ time.Time) {
-		if cl != nil {
-			for _, n := range cl.Nodes {
-				served = served || (n.Host == c.Host.Name() && n.ControlPlane)
-			}
-		}
-	})
 	// The root check alone first, then InitNodeChecks
 	// (cmd/kubeadm/app/cmd/phases/init/preflight.go).
-	if !rootCheck(c) || !runChecks(c, controlPlaneChecks(c, served, true)) {
+	if !rootCheck(c) || !runChecks(c, controlPlaneChecks(c, c.Host.Serving(6443), true)) {
 		return 1
 	}
 	if err := host.Pause(ctx, s.opts.Latency.Init); err != nil {
@@ -187,12 +179,22 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	cl.Tokens = tokens
 	cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
 	cl.Nodes = []Node{{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}}
+	cl.Nodes[0].PodCIDR = cl.allocatePodCIDR(node)
 	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: "registry.k8s.io/kube-proxy:" + cfg.KubernetesVersion, Created: now}
 	if f.has("upload-certs") {
 		cl.Certs = &UploadedCerts{Uploaded: now, KeyDigest: digest(key)}
 	}
 	s.mu.Lock()
+	if s.cluster != nil {
+		// Written here: the simulator holds one cluster per lab, and a
+		// second init (a new machine while other control planes still run
+		// the first) would start a second cluster beside it.
+		other := s.cluster.Nodes[0].Name
+		s.mu.Unlock()
+		return fatal(c, "", "the simulated lab holds one cluster and %s's still runs: the simulator cannot start a second one", other)
+	}
 	s.cluster = cl
+	s.hosts[c.Host.Name()] = c.Host
 	s.mu.Unlock()
 	s.serveAPI(c.Host)
 	// cmd/kubeadm/app/util/apiclient/wait.go, phases/uploadconfig, phases/kubelet
@@ -295,6 +297,18 @@ func (s *Sim) reset(ctx context.Context, c *host.Call, f flags) int {
 			}
 		})
 	}
+	// The kubelet stops: the node's Node stays, NotReady (kubeadm reset
+	// does not delete it).
+	s.with(func(cl *Cluster, _ time.Time) {
+		if cl == nil {
+			return
+		}
+		for i := range cl.Nodes {
+			if cl.Nodes[i].Host == c.Host.Name() {
+				cl.Nodes[i].Lost = true
+			}
+		}
+	})
 	c.Host.Serve(6443, nil)
 	fs.clear(etcdDataDir)
 	c.Run(ctx, io.Discard, io.Discard, "systemctl", "stop", "kubelet")

@@ -181,7 +181,11 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 			return fatal(c, "control-plane-prepare/certs", "%v", err)
 		}
 		fmt.Fprint(c.Stdout, "[kubeconfig] Writing \"admin.conf\" kubeconfig file\n[kubeconfig] Writing \"controller-manager.conf\" kubeconfig file\n[kubeconfig] Writing \"scheduler.conf\" kubeconfig file\n[control-plane] Using manifest folder \"/etc/kubernetes/manifests\"\n[control-plane] Creating static Pod manifest for \"kube-apiserver\"\n[control-plane] Creating static Pod manifest for \"kube-controller-manager\"\n[control-plane] Creating static Pod manifest for \"kube-scheduler\"\n[check-etcd] Checking that the etcd cluster is healthy\n")
-	} else {
+	}
+	if code := s.readyNodeExists(c, node); code != 0 {
+		return code
+	}
+	if !cp {
 		client, err := newLeaf(keyPair{cl.CA, cl.CAKey}, "system:node:"+node, []string{"system:nodes"}, nil, false, now)
 		if err == nil {
 			err = fs.write(kubeDir+"/kubelet.conf", kubeconfig("https://"+cl.Endpoint, "system:node:"+node, cl.CA, client), 0o600)
@@ -210,7 +214,9 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 			code = fatal(c, "kubelet-wait-bootstrap", "timed out waiting for the condition") // written here
 			return
 		}
-		live.Nodes = append(removeNode(live.Nodes, node), Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: cp, Version: version, Joined: now})
+		cidr := live.allocatePodCIDR(node)
+		live.Nodes = append(removeNode(live.Nodes, node), Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: cp, Version: version, Joined: now, PodCIDR: cidr})
+		s.hosts[c.Host.Name()] = c.Host
 		if !cp {
 			return
 		}
@@ -262,6 +268,26 @@ To start administering your cluster from this node, you need to run the followin
 Run 'kubectl get nodes' to see this node join the cluster.
 
 `, node)
+	return 0
+}
+
+// readyNodeExists fails the join when a Ready Node of the joining node's
+// name is registered: kubeadm's kubelet-start phase looks for one before
+// anything else (cmd/kubeadm/app/cmd/phases/join/kubelet.go). A NotReady
+// one (its machine gone, see Wiped) is taken over by the new kubelet.
+func (s *Sim) readyNodeExists(c *host.Call, node string) int {
+	ready := false
+	s.with(func(live *Cluster, now time.Time) {
+		if live == nil {
+			return
+		}
+		for _, n := range live.Nodes {
+			ready = ready || (n.Name == node && s.ready(n, now))
+		}
+	})
+	if ready {
+		return fatal(c, "kubelet-start", "a Node with name %q and status %q already exists in the cluster. You must delete the existing Node or change the name of this new joining Node", node, "Ready")
+	}
 	return 0
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // kubectl is kubectl against the cluster its kubeconfig names: get nodes,
-// get daemonset, apply -f URL, annotate daemonset, rollout restart|status
+// delete node, get daemonset, apply -f URL, annotate daemonset, rollout restart|status
 // daemonset, and exec etcd-NODE -- etcdctl member list|remove.
 func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 	args := c.Args[1:]
@@ -111,6 +111,8 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 		switch {
 		case w[0] == "get" && len(w) > 1 && (w[1] == "nodes" || w[1] == "node" || w[1] == "no"):
 			code = k.getNodes(w[2:])
+		case w[0] == "delete" && len(w) > 2 && (w[1] == "node" || w[1] == "nodes" || w[1] == "no"):
+			code = k.deleteNodes(w[2:])
 		case w[0] == "get" && len(w) > 2 && isDaemonSet(w[1]):
 			code = k.getDaemonSet(w[2])
 		case w[0] == "apply":
@@ -182,6 +184,28 @@ func (k kubectlCall) getNodes(names []string) int {
 		}
 		nodes = named
 	}
+	if out := k.output(); out != "" {
+		path, ok := strings.CutPrefix(out, "jsonpath=")
+		if !ok {
+			fmt.Fprintf(k.c.Stderr, "error: the simulated kubectl knows only -o jsonpath= for nodes, not %q\n", out)
+			return 1
+		}
+		for _, n := range nodes {
+			v, ok := nodeField(n, path)
+			if !ok {
+				fmt.Fprintf(k.c.Stderr, "error: the simulated kubectl does not know the node field %s\n", path)
+				return 1
+			}
+			// One template over the list when several nodes print: kubectl
+			// concatenates without a separator, as here.
+			fmt.Fprint(k.c.Stdout, v)
+		}
+		code := 0
+		for _, name := range missing {
+			code = k.notFound("nodes", name)
+		}
+		return code
+	}
 	tw := tabwriter.NewWriter(k.c.Stdout, 6, 4, 3, ' ', 0)
 	if !k.f.has("no-headers") && len(nodes) > 0 {
 		fmt.Fprintln(tw, "NAME\tSTATUS\tROLES\tAGE\tVERSION")
@@ -203,6 +227,49 @@ func (k kubectlCall) getNodes(names []string) int {
 	code := 0
 	for _, name := range missing {
 		code = k.notFound("nodes", name)
+	}
+	return code
+}
+
+// output is -o or --output.
+func (k kubectlCall) output() string {
+	if v, ok := k.f.values["output"]; ok {
+		return v
+	}
+	return k.f.values["o"]
+}
+
+// nodeField is what a jsonpath of one node prints: the fields homelab
+// reads. A missing field prints nothing (kubectl get's
+// --allow-missing-template-keys defaults to true).
+func nodeField(n Node, path string) (string, bool) {
+	switch strings.Trim(path, "'") {
+	case "{.metadata.name}":
+		return n.Name, true
+	case "{.spec.podCIDR}":
+		return n.PodCIDR, true
+	case "{.spec.podCIDRs}":
+		if n.PodCIDR == "" {
+			return "", true
+		}
+		return `["` + n.PodCIDR + `"]`, true
+	}
+	return "", false
+}
+
+// deleteNodes is `delete node NAME...`: kubectl's "node "NAME" deleted"
+// for each (k8s.io/kubectl pkg/cmd/delete/delete.go PrintObj with the
+// "deleted" operation), NotFound for a name the cluster does not have.
+func (k kubectlCall) deleteNodes(names []string) int {
+	code := 0
+	for _, name := range names {
+		before := len(k.cl.Nodes)
+		k.cl.Nodes = removeNode(k.cl.Nodes, name)
+		if len(k.cl.Nodes) == before {
+			code = k.notFound("nodes", name)
+			continue
+		}
+		fmt.Fprintf(k.c.Stdout, "node %q deleted\n", name)
 	}
 	return code
 }

@@ -106,3 +106,40 @@ func TestTokenCreateOnce(t *testing.T) {
 	l.fails("master-1", "kubeadm token create zxcvbn.0123456789abcdef --ttl 2h0m0s", 1,
 		"error: failed to create or update bootstrap token with name bootstrap-token-zxcvbn: unable to create *v1.Secret: etcdserver: request timed out")
 }
+
+// Every Node gets the next /24 of kubeadm's podSubnet when it registers
+// (kube-controller-manager's range allocator), read with a jsonpath; a
+// node is Ready only once its host has a CNI configuration libcni
+// accepts (kubelet's NetworkNotReady otherwise).
+func TestPodCIDRAndNetworkReady(t *testing.T) {
+	l := smallCluster(t)
+	for node, want := range map[string]string{"master-1": "10.244.0.0/24", "worker-1": "10.244.1.0/24"} {
+		if got := l.must("master-1", kubectl+"get node "+node+" -o jsonpath='{.spec.podCIDR}'"); got != want {
+			t.Errorf("%s: spec.podCIDR %q, want %q", node, got, want)
+		}
+	}
+	status := func() string { return l.must("master-1", kubectl+"get nodes --no-headers") }
+	notReady := regexp.MustCompile(`(?m)^master-1 +NotReady .*\nworker-1 +NotReady `)
+	if s := status(); !notReady.MatchString(s) {
+		t.Fatalf("without a CNI configuration both nodes must be NotReady:\n%s", s)
+	}
+	const conflist = `{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"},{"type":"portmap"}]}`
+	// libcni refuses these: no plugins, a plugin without a type, no name.
+	for _, bad := range []string{`{"cniVersion":"1.0.0","name":"n","plugins":[]}`,
+		`{"cniVersion":"1.0.0","name":"n","plugins":[{"bridge":"cni0"}]}`, `{"plugins":[{"type":"bridge"}]}`, `not json`} {
+		l.put("master-1", "/etc/cni/net.d/10-x.conflist", bad)
+		if s := status(); !notReady.MatchString(s) {
+			t.Fatalf("with the invalid conflist %s master-1 must stay NotReady:\n%s", bad, s)
+		}
+	}
+	l.put("worker-1", "/etc/cni/net.d/10-x.conflist", conflist)
+	if s := status(); !regexp.MustCompile(`(?m)^master-1 +NotReady .*\nworker-1 +Ready `).MatchString(s) {
+		t.Fatalf("worker-1 has a valid conflist: it must be Ready, master-1 not:\n%s", s)
+	}
+	// master-2 joins after them: the next block.
+	l.put("master-2", "/etc/kubernetes/homelab/join.yaml", joinConfig("master-2", token, l.caPin(), "", false))
+	l.must("master-2", joinCmd)
+	if got := l.must("master-1", kubectl+"get node master-2 -o jsonpath={.spec.podCIDR}"); got != "10.244.2.0/24" {
+		t.Errorf("master-2: spec.podCIDR %q, want 10.244.2.0/24", got)
+	}
+}

@@ -49,6 +49,9 @@ type Sim struct {
 	skew    time.Duration
 	cluster *Cluster
 	faults  map[string]string // node name -> join stage that fails next
+	// hosts are the hosts nodes registered from (by host name), whose
+	// /etc/cni/net.d their kubelets read.
+	hosts map[string]*host.Host
 	// ctrMu serialises writes to the simulated containerd image stores.
 	ctrMu sync.Mutex
 }
@@ -91,7 +94,17 @@ type Node struct {
 	ControlPlane bool
 	Version      string
 	Joined       time.Time
-	// Ready is computed by Cluster: a CNI runs and NodeReady passed.
+	// PodCIDR is spec.podCIDR, allocated by kube-controller-manager from
+	// the cluster's podSubnet when the Node registers ("" without one).
+	PodCIDR string `json:",omitempty"`
+	// Lost: its kubelet stopped (kubeadm reset) or the machine that ran
+	// it is gone (see Wiped): it posts no status, so the Node is NotReady
+	// until a node of its name joins. (The real node lifecycle controller
+	// waits node-monitor-grace-period first; here it is at once.)
+	Lost bool `json:",omitempty"`
+	// Ready is computed by Cluster: a CNI runs (calico-node, or a CNI
+	// configuration on the node's host), NodeReady passed and the node is
+	// not Lost.
 	Ready bool
 }
 
@@ -121,7 +134,7 @@ type DaemonSet struct {
 
 // New returns a Sim without a cluster.
 func New(o Options) *Sim {
-	s := &Sim{opts: o, log: o.Logger, faults: map[string]string{}}
+	s := &Sim{opts: o, log: o.Logger, faults: map[string]string{}, hosts: map[string]*host.Host{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -193,15 +206,22 @@ func (s *Sim) expire(now time.Time) {
 	}
 }
 
-// ready reports whether a node is Ready (s.mu held).
+// ready reports whether a node is Ready (s.mu held): its kubelet posts
+// status and containerd has a CNI network, from calico-node (whose
+// install-cni writes Calico's conflist on every node) or from a valid
+// configuration in the host's /etc/cni/net.d. Without either kubelet
+// reports NetworkNotReady and the node stays NotReady.
 func (s *Sim) ready(n Node, now time.Time) bool {
-	cni := s.cluster.DaemonSets["calico-node"]
-	if cni == nil {
+	if n.Lost {
 		return false
 	}
 	since := n.Joined
-	if cni.Created.After(since) {
-		since = cni.Created
+	if cni := s.cluster.DaemonSets["calico-node"]; cni != nil {
+		if cni.Created.After(since) {
+			since = cni.Created
+		}
+	} else if !networkReady(s.hosts[n.Host]) {
+		return false
 	}
 	return now.Sub(since) >= s.opts.Latency.NodeReady
 }
@@ -265,6 +285,11 @@ func (s *Sim) Attach(lab *host.Lab) {
 	}
 	for _, n := range c.Nodes {
 		h, found := lab.Host(n.Host)
+		if found {
+			s.mu.Lock()
+			s.hosts[n.Host] = h
+			s.mu.Unlock()
+		}
 		if !found || !n.ControlPlane {
 			continue
 		}
