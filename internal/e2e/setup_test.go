@@ -68,6 +68,12 @@ func k8sBuild(t *testing.T) (dir, version string) {
 	if len(missing) > 0 {
 		skipOrFail(t, "no Kubernetes build in %s (missing %v): run tools/k8s/build.sh (make e2e-tools)", dir, missing)
 	}
+	// The cache is shared by every clone: a build.sh from before the etcd
+	// image carried etcdctl rewrites the images without it, and homelab's
+	// control-plane gate runs etcdctl in the etcd pod.
+	if out, err := exec.Command("sh", "-c", "tar -xOf "+filepath.Join(dir, "images", "etcd_*.tar")+" --wildcards '*/layer.tar' | tar -t").Output(); err != nil || !strings.Contains(string(out), "usr/local/bin/etcdctl\n") {
+		skipOrFail(t, "the etcd image in %s has no etcdctl (written by an older tools/k8s/build.sh): run tools/k8s/build.sh (make e2e-tools)", dir)
+	}
 	out, err = exec.Command("../../tools/k8s/build.sh", "version").Output()
 	if err != nil {
 		t.Fatal(err)
