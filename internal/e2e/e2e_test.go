@@ -408,6 +408,9 @@ func checkFailover(t *testing.T, ctx context.Context, l *lab.Lab, vip netip.Addr
 // diagnose collects what explains a failure on the control planes.
 func diagnose(l *lab.Lab) string {
 	var b strings.Builder
+	images, _ := l.Exec(context.Background(), "cp-1", "bash", "-c",
+		"ctr -n k8s.io images ls | grep etcd; ls -l /run/containerd/io.containerd.runtime.v2.task/k8s.io/*/rootfs/usr/local/bin/ 2>&1 | grep etcd")
+	fmt.Fprintf(&b, "---- cp-1 etcd image and containers\n%s", images)
 	for _, n := range slices.Concat(controlPlanes, workers) {
 		out, _ := l.Exec(context.Background(), n, "bash", "-c",
 			"systemctl --failed --no-legend; journalctl -u containerd -u kubelet --no-pager -n 200 | grep -v level=info | tail -n 15; crictl --runtime-endpoint unix:///run/containerd/containerd.sock ps -a 2>/dev/null")
