@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION)
 INVENTORY ?= inventories/rachuna-net.yaml
 
-.PHONY: help build demo test lint bench fuzz golden clean e2e-tools e2e-lab
+.PHONY: help build demo test lint bench fuzz golden clean e2e-tools e2e-lab e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,14 @@ e2e-tools: ## build (or reuse) real Kubernetes for the e2e lab, print its cache 
 # and the lab's packages and runs the real kubeadm init (root on Linux).
 e2e-lab: e2e-tools ## kubeadm init on a lab host with the e2e-tools build (root)
 	HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 30m -run 'TestKubeadmInitOnLab' ./internal/lab/
+
+# The whole sequence on real software (internal/e2e, root on Linux): a lab
+# of 2 load balancers, 3 control planes and 2 workers on this machine; the
+# unmodified loadbalancers and kubernetes phases over SSH, with the
+# e2e-tools build served by a mirror host inside the lab; then the checks,
+# and the lab torn down (also when the test fails).
+e2e: e2e-tools ## the loadbalancers and kubernetes phases for real on a lab of 7 hosts (root)
+	HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 45m -run 'TestE2E' ./internal/e2e/
 
 clean:
 	rm -rf bin

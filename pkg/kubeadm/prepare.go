@@ -64,6 +64,28 @@ type nodeSpec struct {
 	archives []imageArchive
 	// restrictOOM is containerd.restrict_oom_score_adj.
 	restrictOOM bool
+	// sandbox is the pause image kubeadm uses for this version and image
+	// repository: containerd's CRI sandbox_image must name it, or every
+	// pod sandbox pulls containerd's own default (Debian 12's containerd:
+	// registry.k8s.io/pause:3.6), which an air-gapped node cannot.
+	sandbox string
+}
+
+// pauseVersions are the pause image tags kubeadm uses, by minor
+// (constants.PauseVersion of each release; `kubeadm config images list`).
+var pauseVersions = map[int]string{29: "3.9", 30: "3.9", 31: "3.10", 32: "3.10", 33: "3.10", 34: "3.10.1"}
+
+// pauseImage is the pause image kubeadm v uses from repository ("":
+// registry.k8s.io, kubeadm's default).
+func pauseImage(repository string, v Version) string {
+	if repository == "" {
+		repository = "registry.k8s.io"
+	}
+	tag, ok := pauseVersions[v.Minor]
+	if !ok {
+		tag = pauseVersions[34]
+	}
+	return repository + "/pause:" + tag
 }
 
 // imageArchive is an image archive's URL and the image it holds.
@@ -72,7 +94,7 @@ type imageArchive struct{ url, image string }
 // specFor is the node preparation k asks for.
 func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
 	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
-		restrictOOM: k.Containerd.RestrictOOMScoreAdj}
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj, sandbox: pauseImage(k.ImageRepository, v)}
 	switch s.source {
 	case inventory.PackagesMirror:
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
@@ -142,6 +164,8 @@ func packageVersion(v Version) string { return fmt.Sprintf("%d.%d.%d-1.1", v.Maj
 const factsScript = `for f in /proc/swaps /etc/fstab /proc/modules ` + ModulesFile + ` ` + SysctlFile + ` ` + ContainerdFile + ` ` + RepoFile + `; do
   echo "@@ $f"; cat "$f" 2>/dev/null
 done
+echo "@@ builtin"
+cat "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
 echo "@@ sysctl"
 for k in ` + "net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward" + `; do echo "$k=$(sysctl -n "$k" 2>/dev/null)"; done
 echo "@@ packages"
@@ -215,9 +239,19 @@ func commentSwap(fstab string) (string, bool) {
 }
 
 // loaded reports whether a kernel module is loaded.
+//
+// A module built into the kernel (modules.builtin of the running kernel
+// lists it, as kubeadm's preflight reads it) counts as loaded: /proc/modules
+// never lists it, and modprobe has nothing to load.
 func (f nodeFacts) loaded(module string) bool {
 	for _, l := range f.lines("/proc/modules") {
 		if strings.HasPrefix(l, module+" ") {
+			return true
+		}
+	}
+	for _, l := range f.lines("builtin") {
+		base := strings.TrimSuffix(l[strings.LastIndex(l, "/")+1:], ".ko")
+		if strings.ReplaceAll(base, "-", "_") == module {
 			return true
 		}
 	}
@@ -338,6 +372,34 @@ func withRestrictOOMScoreAdj(config string, on bool) (string, error) {
 	return strings.Join(lines, ""), nil
 }
 
+// sandboxImage returns the CRI plugin's sandbox_image in containerd's
+// config ("" when absent).
+func sandboxImage(config string) string {
+	for _, l := range strings.Split(config, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "sandbox_image" {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// withSandboxImage sets sandbox_image in containerd's config, where its
+// default configuration has it.
+func withSandboxImage(config, image string) (string, error) {
+	lines, n := strings.SplitAfter(config, "\n"), 0
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "sandbox_image" {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			lines[i] = fmt.Sprintf("%ssandbox_image = %q\n", indent, image)
+			n++
+		}
+	}
+	if n == 0 {
+		return "", fmt.Errorf("containerd's configuration has no sandbox_image setting (containerd 1.6's CRI plugin has one)")
+	}
+	return strings.Join(lines, ""), nil
+}
+
 // gap is one thing node preparation must still do.
 type gap struct {
 	field step.Field
@@ -381,6 +443,8 @@ func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 		add("containerd SystemdCgroup", cv, "true", "containerd")
 	} else if got := restrictOOMScoreAdj(f.sections[ContainerdFile]); got != s.restrictOOM {
 		add("containerd restrict_oom_score_adj", fmt.Sprint(got), fmt.Sprint(s.restrictOOM), "containerd")
+	} else if got := sandboxImage(f.sections[ContainerdFile]); s.sandbox != "" && got != s.sandbox {
+		add("containerd sandbox_image", got, s.sandbox, "containerd")
 	} else if f.unit("containerd") != "active" {
 		add("containerd.service", f.unit("containerd"), "active", "containerd")
 	}
@@ -507,7 +571,7 @@ func (w prepareWork) swapOff(ctx context.Context, h remote.Host, f nodeFacts, ou
 	return nil
 }
 
-func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out io.Writer) error {
+func (w prepareWork) kernel(ctx context.Context, h remote.Host, f nodeFacts, out io.Writer) error {
 	for _, file := range []remote.File{
 		{Path: ModulesFile, Content: modulesConf(), Mode: 0o644, Owner: "root", Group: "root"},
 		{Path: SysctlFile, Content: sysctlConf(), Mode: 0o644, Owner: "root", Group: "root"},
@@ -516,7 +580,19 @@ func (w prepareWork) kernel(ctx context.Context, h remote.Host, _ nodeFacts, out
 			return err
 		}
 	}
-	_, err := run(ctx, h, command{script: "modprobe -a " + strings.Join(modules, " ") + " && sysctl --system >/dev/null", out: out})
+	// Only what is neither loaded nor built in: a kernel with both built
+	// in needs no modprobe (nor kmod).
+	script := "sysctl --system >/dev/null"
+	var load []string
+	for _, m := range modules {
+		if !f.loaded(m) {
+			load = append(load, m)
+		}
+	}
+	if len(load) > 0 {
+		script = "modprobe -a " + strings.Join(load, " ") + " && " + script
+	}
+	_, err := run(ctx, h, command{script: script, out: out})
 	return err
 }
 
@@ -528,7 +604,7 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 		}
 	}
 	config := f.sections[ContainerdFile]
-	if !systemdCgroup(config) || restrictOOMScoreAdj(config) != w.spec.restrictOOM {
+	if !systemdCgroup(config) || restrictOOMScoreAdj(config) != w.spec.restrictOOM || (w.spec.sandbox != "" && sandboxImage(config) != w.spec.sandbox) {
 		if !systemdCgroup(config) {
 			def, err := run(ctx, h, command{script: "containerd config default"})
 			if err != nil {
@@ -542,10 +618,15 @@ func (w prepareWork) containerd(ctx context.Context, h remote.Host, f nodeFacts,
 		if err != nil {
 			return err
 		}
+		if w.spec.sandbox != "" {
+			if config, err = withSandboxImage(config, w.spec.sandbox); err != nil {
+				return err
+			}
+		}
 		if _, err := h.Sync(ctx, remote.File{Path: ContainerdFile, Content: []byte(config), Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s: SystemdCgroup = true, restrict_oom_score_adj = %t\n", ContainerdFile, w.spec.restrictOOM)
+		fmt.Fprintf(out, "%s: SystemdCgroup = true, restrict_oom_score_adj = %t, sandbox_image = %s\n", ContainerdFile, w.spec.restrictOOM, w.spec.sandbox)
 	}
 	_, err := run(ctx, h, command{script: "systemctl restart containerd", out: out})
 	return err

@@ -139,6 +139,13 @@ func TestGaps(t *testing.T) {
 			t.Errorf("fresh node: no gap %q in %v", want, names)
 		}
 	}
+	// A kernel with overlay and br_netfilter built in: /proc/modules does
+	// not list them (here it does not even exist), modules.builtin does.
+	builtin := parseFacts(strings.Replace(prepared.sectionsText(), "@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n",
+		"@@ /proc/modules\n@@ builtin\nkernel/fs/overlayfs/overlay.ko\nkernel/net/bridge/br_netfilter.ko\nkernel/net/bridge/bridge.ko\n", 1))
+	if g, c := gaps(builtin, nodeSpec{version: v, repo: repoURL(v)}); len(g) != 0 || c != "" {
+		t.Errorf("a prepared node whose kernel has the modules built in has gaps %+v %q", g, c)
+	}
 	other := parseFacts(strings.Replace(prepared.sectionsText(), "kubelet 1.31.4-1.1 hi", "kubelet 1.30.2-1.1 hi", 1) + "@@ joined\nyes\n")
 	if _, c := gaps(other, nodeSpec{version: v, repo: repoURL(v)}); !strings.Contains(c, "kubelet 1.30.2-1.1 is installed on a node that already joined") {
 		t.Errorf("a joined node at another version: %q", c)
@@ -356,7 +363,7 @@ func TestGapsPackageSources(t *testing.T) {
 		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
 		"@@ units\ncontainerd=active\nkubelet=enabled\n"
 	files := "@@ " + ModulesFile + "\n" + string(modulesConf()) + "@@ " + SysctlFile + "\n" + string(sysctlConf()) +
-		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n"
+		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n  sandbox_image = \"registry.k8s.io/pause:3.10.1\"\n@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n"
 	mirror := specFor(&inventory.Kubernetes{Packages: inventory.Packages{Source: inventory.PackagesMirror,
 		Repository: "http://mirror.test.example/apt/", KeyURL: "http://mirror.test.example/apt/Release.key"}}, v)
 	g, c := gaps(parseFacts(common+files+"@@ "+RepoFile+"\n"+string(repoList(repoURL(v)))+"@@ keyring\npresent\n"), mirror)
@@ -392,6 +399,44 @@ func TestGapsPackageSources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// containerd's sandbox_image is the pause image kubeadm uses (seen on the
+// e2e lab: Debian's containerd keeps registry.k8s.io/pause:3.6, which an
+// air-gapped node cannot pull, and every pod sandbox failed).
+func TestSandboxImage(t *testing.T) {
+	def := "  [plugins.\"io.containerd.grpc.v1.cri\"]\n    restrict_oom_score_adj = false\n    sandbox_image = \"registry.k8s.io/pause:3.6\"\n    selinux_category_range = 1024\n"
+	if got := sandboxImage(def); got != "registry.k8s.io/pause:3.6" {
+		t.Fatalf("sandboxImage: %q", got)
+	}
+	set, err := withSandboxImage(def, "mirror.example:5000/k8s/pause:3.10.1")
+	if err != nil || sandboxImage(set) != "mirror.example:5000/k8s/pause:3.10.1" || !strings.Contains(set, "\n    sandbox_image = \"mirror.example:5000/k8s/pause:3.10.1\"\n    selinux") {
+		t.Fatalf("withSandboxImage: %v\n%s", err, set)
+	}
+	if _, err := withSandboxImage("version = 2\n", "x"); err == nil {
+		t.Error("a config without the setting was accepted")
+	}
+	for _, tt := range []struct {
+		repo  string
+		minor int
+		want  string
+	}{{"", 34, "registry.k8s.io/pause:3.10.1"}, {"", 31, "registry.k8s.io/pause:3.10"}, {"", 29, "registry.k8s.io/pause:3.9"}, {"mirror.example/k8s", 34, "mirror.example/k8s/pause:3.10.1"}} {
+		if got := specFor(&inventory.Kubernetes{ImageRepository: tt.repo}, Version{Major: 1, Minor: tt.minor}).sandbox; got != tt.want {
+			t.Errorf("1.%d from %q: sandbox %q, want %q", tt.minor, tt.repo, got, tt.want)
+		}
+	}
+	facts := parseFacts("@@ " + ContainerdFile + "\n  SystemdCgroup = true\n" + def + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
+	spec := specFor(&inventory.Kubernetes{}, Version{Major: 1, Minor: 34, Patch: 2})
+	g, _ := gaps(facts, spec)
+	found := false
+	for _, x := range g {
+		if x.field.Name == "containerd sandbox_image" {
+			found = x.field.Old == "registry.k8s.io/pause:3.6" && x.field.New == "registry.k8s.io/pause:3.10.1" && x.fix == "containerd"
+		}
+	}
+	if !found {
+		t.Errorf("Debian's default sandbox_image: gaps %+v", g)
 	}
 }
 

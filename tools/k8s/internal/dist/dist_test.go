@@ -37,7 +37,7 @@ var refs134 = []string{
 func fakeSet(t *testing.T) Set {
 	t.Helper()
 	dir := t.TempDir()
-	for _, n := range []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "coredns", "pause", "cni/bridge", "cni/host-local", "cni/loopback"} {
+	for _, n := range []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "etcdctl", "coredns", "pause", "cni/bridge", "cni/host-local", "cni/loopback"} {
 		p := filepath.Join(dir, n)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -153,6 +153,10 @@ func TestImageArchiveLayout(t *testing.T) {
 			entry = nil
 			if strings.Join(config.Config.Cmd, " ") != "/usr/local/bin/etcd" {
 				t.Errorf("etcd: Cmd %v", config.Config.Cmd)
+			}
+			// homelab's control-plane gate runs etcdctl in the etcd pod.
+			if f, ok := layerFiles["usr/local/bin/etcdctl"]; !ok || f.hdr.Mode != 0o755 || !strings.Contains(string(f.data), "etcdctl") {
+				t.Errorf("etcd: usr/local/bin/etcdctl missing or wrong in the layer: %+v", f.hdr)
 			}
 		}
 		if strings.Join(config.Config.Entrypoint, " ") != strings.Join(entry, " ") {

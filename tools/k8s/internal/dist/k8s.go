@@ -10,7 +10,7 @@ import (
 
 // Set is what build.sh built for one Kubernetes release: bin/ holds
 // kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager,
-// kube-scheduler, kube-proxy, etcd, coredns, pause and cni/ (the CNI
+// kube-scheduler, kube-proxy, etcd, etcdctl, coredns, pause and cni/ (the CNI
 // plugins); the versions are those of the modules they were built from.
 type Set struct {
 	Bin        string
@@ -54,7 +54,10 @@ func (s Set) Images(refs []string) ([]Image, error) {
 			// revision ("3.6.5-0"); the manifest runs "etcd".
 			want = strings.TrimPrefix(s.Etcd, "v")
 			tag, _, _ = strings.Cut(tag, "-")
-			img.Files = []File{{Path: "usr/local/bin/etcd", Mode: 0o755, Source: bin("etcd")}}
+			// etcdctl beside it, as in the upstream image: homelab
+			// lists the members with kubectl exec ... etcdctl.
+			img.Files = []File{{Path: "usr/local/bin/etcd", Mode: 0o755, Source: bin("etcd")},
+				{Path: "usr/local/bin/etcdctl", Mode: 0o755, Source: bin("etcdctl")}}
 			img.Cmd = []string{"/usr/local/bin/etcd"}
 		case "coredns":
 			// The Deployment passes only args (-conf ...): the entrypoint
