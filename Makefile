@@ -64,7 +64,7 @@ e2e-lab: e2e-tools ## kubeadm init on a lab host with the e2e-tools build (root)
 # e2e-tools build served by a mirror host inside the lab; then the checks,
 # and the lab torn down (also when the test fails).
 e2e: e2e-tools ## the loadbalancers and kubernetes phases for real on a lab of 7 hosts (root)
-	HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 45m -run 'TestE2E' ./internal/e2e/
+	HOMELAB_E2E=1 HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 45m -run 'TestE2E' ./internal/e2e/
 
 clean:
 	rm -rf bin

@@ -54,6 +54,12 @@ var debianPackages = []string{"containerd", "runc", "containernetworking-plugins
 // nothing; and the machine's sysctls, cgroups, iptables and network are as
 // before.
 func TestE2E(t *testing.T) {
+	if os.Getenv("HOMELAB_E2E") != "1" {
+		// A run takes about ten minutes of the machine's two cores and
+		// 7 GB, and it does not pass yet (docs/kubernetes.md, "On real
+		// Kubernetes"): make e2e runs it on its own.
+		t.Skip("the whole sequence on real Kubernetes runs with make e2e (HOMELAB_E2E=1)")
+	}
 	build, version := k8sBuild(t)
 	images := readImageList(t, filepath.Join(build, "images", "images.txt"))
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
@@ -79,13 +85,20 @@ func TestE2E(t *testing.T) {
 	}
 	phase("download Debian packages (machine)", s)
 
+	// One lab at a time on the machine, held from before the first look
+	// at the machine until after the last.
+	hold, err := lab.Exclusive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hold.Release)
 	before, err := lab.Baseline(t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mem := sampleMemory()
 	s = time.Now()
-	l, err := lab.Start(ctx, lab.Options{Prefix: "hle", Subnet: subnet, Hosts: hosts})
+	l, err := lab.Start(ctx, lab.Options{Prefix: "hle", Subnet: subnet, Hosts: hosts, Hold: hold})
 	if err != nil {
 		t.Fatal(err)
 	}
