@@ -60,8 +60,12 @@ func TestE2E(t *testing.T) {
 		// Kubernetes"): make e2e runs it on its own.
 		t.Skip("the whole sequence on real Kubernetes runs with make e2e (HOMELAB_E2E=1)")
 	}
-	build, version := k8sBuild(t)
-	images := readImageList(t, filepath.Join(build, "images", "images.txt"))
+	b := k8sBuild(t)
+	build, version := b.Dir, b.Version
+	images, err := b.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	start := time.Now()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -46,60 +45,28 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// k8sBuild returns the directory tools/k8s/build.sh built (binaries, image
-// archives, apt repository) and its Kubernetes version, or skips when
-// there is none or no lab can run here (fails under HOMELAB_REQUIRE_K8S=1).
-func k8sBuild(t *testing.T) (dir, version string) {
+// k8sBuild returns the tools/k8s build (binaries, image archives, apt
+// repository), or skips when there is none or no lab can run here
+// (fails under HOMELAB_REQUIRE_K8S=1).
+func k8sBuild(t *testing.T) lab.K8sBuild {
 	t.Helper()
 	if err := lab.Available(); err != nil {
 		skipOrFail(t, "no lab here: %v", err)
 	}
-	out, err := exec.Command("../../tools/k8s/build.sh", "path").Output()
+	b, missing, err := lab.FindK8sBuild("../..", "bin/kubeadm", "bin/kubectl", "bin/etcdctl", "images/images.txt", "apt/InRelease", "apt/Release.key", "dist.recipe")
 	if err != nil {
-		t.Fatalf("tools/k8s/build.sh path: %v", err)
-	}
-	dir = strings.TrimSpace(string(out))
-	var missing []string
-	for _, f := range []string{"bin/kubeadm", "bin/kubectl", "bin/etcdctl", "images/images.txt", "apt/InRelease", "apt/Release.key", "dist.recipe"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			missing = append(missing, f)
-		}
+		t.Fatal(err)
 	}
 	if len(missing) > 0 {
-		skipOrFail(t, "no Kubernetes build in %s (missing %v): run tools/k8s/build.sh (make e2e-tools)", dir, missing)
+		skipOrFail(t, "no Kubernetes build in %s (missing %v): run tools/k8s/build.sh (make e2e-tools)", b.Dir, missing)
 	}
 	// The cache is shared by every clone: a build.sh from before the etcd
 	// image carried etcdctl rewrites the images without it, and homelab's
 	// control-plane gate runs etcdctl in the etcd pod.
-	if out, err := exec.Command("sh", "-c", "tar -xOf "+filepath.Join(dir, "images", "etcd_*.tar")+" --wildcards '*/layer.tar' | tar -t").Output(); err != nil || !strings.Contains(string(out), "usr/local/bin/etcdctl\n") {
-		skipOrFail(t, "the etcd image in %s has no etcdctl (written by an older tools/k8s/build.sh): run tools/k8s/build.sh (make e2e-tools)", dir)
+	if out, err := exec.Command("sh", "-c", "tar -xOf "+filepath.Join(b.Dir, "images", "etcd_*.tar")+" --wildcards '*/layer.tar' | tar -t").Output(); err != nil || !strings.Contains(string(out), "usr/local/bin/etcdctl\n") {
+		skipOrFail(t, "the etcd image in %s has no etcdctl (written by an older tools/k8s/build.sh): run tools/k8s/build.sh (make e2e-tools)", b.Dir)
 	}
-	out, err = exec.Command("../../tools/k8s/build.sh", "version").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, strings.TrimSpace(string(out))
-}
-
-// readImageList reads images/images.txt (k8sdist): "FILE REF" per line.
-func readImageList(t *testing.T, file string) map[string]string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if name, ref, ok := strings.Cut(sc.Text(), " "); ok {
-			out[name] = ref
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s lists no image", file)
-	}
-	return out
+	return b
 }
 
 // renderInventory writes testdata/lab.yaml for this lab and loads it. An

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -27,25 +26,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// k8sBuild returns the directory tools/k8s/build.sh built (binaries, images,
-// apt repository), or skips the test when there is none and
+// k8sBuild returns the tools/k8s build (binaries, images, apt
+// repository), or skips the test when there is none and
 // HOMELAB_REQUIRE_K8S is unset. Without a lab it skips, or fails under
 // HOMELAB_REQUIRE_LAB=1 when the build is there.
-func k8sBuild(t *testing.T) string {
+func k8sBuild(t *testing.T) K8sBuild {
 	t.Helper()
-	out, err := osexec.Command("../../tools/k8s/build.sh", "path").Output()
+	b, missing, err := FindK8sBuild("../..", "bin/kubeadm", "images/images.txt", "apt/InRelease", "apt/Release.key", "dist.recipe")
 	if err != nil {
-		t.Fatalf("tools/k8s/build.sh path: %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	var missing []string
-	for _, f := range []string{"bin/kubeadm", "images/images.txt", "apt/InRelease", "apt/Release.key", "dist.recipe"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			missing = append(missing, f)
-		}
+		t.Fatal(err)
 	}
 	if len(missing) > 0 {
-		msg := fmt.Sprintf("no Kubernetes build in %s (missing %v): run tools/k8s/build.sh (make e2e-tools)", dir, missing)
+		msg := fmt.Sprintf("no Kubernetes build in %s (missing %v): run tools/k8s/build.sh (make e2e-tools)", b.Dir, missing)
 		if os.Getenv("HOMELAB_REQUIRE_K8S") == "1" {
 			t.Fatal(msg)
 		}
@@ -57,7 +49,7 @@ func k8sBuild(t *testing.T) string {
 		}
 		t.Skipf("no lab here: %v", err)
 	}
-	return dir
+	return b
 }
 
 // The foundation of the end-to-end lab: one lab host installs Debian's
@@ -71,14 +63,13 @@ func k8sBuild(t *testing.T) string {
 // Nothing is pulled from outside, no preflight error is ignored, and the
 // machine is unchanged afterwards.
 func TestKubeadmInitOnLab(t *testing.T) {
-	dir := k8sBuild(t)
-	version, err := osexec.Command("../../tools/k8s/build.sh", "version").Output()
+	build := k8sBuild(t)
+	dir, kube := build.Dir, build.Version
+	pkgVersion := strings.TrimPrefix(kube, "v") + "-1.1"
+	images, err := build.Images()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube := strings.TrimSpace(string(version))
-	pkgVersion := strings.TrimPrefix(kube, "v") + "-1.1"
-	images := readImageList(t, filepath.Join(dir, "images", "images.txt"))
 	var pause string
 	for _, ref := range images {
 		if strings.Contains(ref, "/pause:") {
@@ -282,27 +273,6 @@ EOF`)
 		}
 	}
 	step("in all (lab running)", start)
-}
-
-// readImageList reads images/images.txt (k8sdist): "FILE REF" per line.
-func readImageList(t *testing.T, file string) map[string]string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if name, ref, ok := strings.Cut(sc.Text(), " "); ok {
-			out[name] = ref
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s lists no image", file)
-	}
-	return out
 }
 
 func containsAll(out string, images map[string]string) bool {
