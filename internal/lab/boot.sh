@@ -87,4 +87,13 @@ echo "$pubkey" > "$m/root/.ssh/authorized_keys"
 for unit in console-getty.service "$@"; do
   ln -sf /dev/null "$m/etc/systemd/system/$unit"
 done
-exec chroot "$m" /lib/systemd/systemd --system
+# pivot_root, not chroot: the overlay becomes the root of the host's mount
+# namespace, as a machine's root is. A process that enters a mount
+# namespace (setns, as runc exec does to run a command in a container)
+# starts at that namespace's root: under a chroot that root stayed the
+# machine's own /, so `kubectl exec` ran commands in the machine's files
+# instead of the container's.
+mkdir -p "$m/.lab-oldroot"
+cd "$m"
+pivot_root . .lab-oldroot
+exec chroot . /bin/sh -c 'umount -l /.lab-oldroot && rmdir /.lab-oldroot && exec /lib/systemd/systemd --system'

@@ -217,6 +217,16 @@ conntrack:
 		t.Fatalf("/readyz: %q\n%s", readyz, diagnose(l))
 	}
 	step("kubeadm init to /readyz ok", initStart)
+	// A command run in a container (kubectl exec, as homelab's
+	// control-plane gate runs etcdctl) sees the container's own files:
+	// the etcd image's etcdctl, and no shell, which the image lacks and
+	// the host has. (Under a host entered by chroot it saw the machine's.)
+	if o, err := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "kube-system", "exec", "etcd-cp1", "--", "etcdctl", "version"); err != nil || !strings.Contains(string(o), "etcdctl version: ") {
+		t.Errorf("etcdctl in the etcd pod: %v\n%s", err, o)
+	}
+	if o, err := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "kube-system", "exec", "etcd-cp1", "--", "sh", "-c", "true"); err == nil || !strings.Contains(string(o), `exec: "sh": executable file not found`) {
+		t.Errorf("a shell ran in the etcd pod, whose image has none: the exec did not enter the container's root: %v\n%s", err, o)
+	}
 	if o, err := l.Exec(ctx, "cp1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "version", "-o", "yaml"); err != nil || strings.Count(string(o), "gitVersion: "+kube) != 2 {
 		t.Errorf("kubectl version: %v\n%s", err, o)
 	}
