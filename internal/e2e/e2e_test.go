@@ -141,7 +141,7 @@ func TestE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Env = append(os.Environ(), serveEnv+"="+mirror+" "+build)
+	srv.Env = append(os.Environ(), lab.MirrorEnv+"="+mirror+" "+build)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

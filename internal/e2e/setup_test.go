@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,16 +19,8 @@ import (
 	"github.com/homelabctl/homelab/pkg/inventory"
 )
 
-// serveEnv makes the test binary an HTTP file server ("ADDR DIR"): the lab's
-// mirror host runs it to serve the apt repository and the image archives.
-const serveEnv = "HOMELAB_E2E_SERVE"
-
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(serveEnv); spec != "" {
-		addr, dir, _ := strings.Cut(spec, " ")
-		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, http.FileServer(http.Dir(dir))))
-		os.Exit(1)
-	}
+	lab.ServeMirror()
 	os.Exit(m.Run())
 }
 

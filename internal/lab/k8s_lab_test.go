@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -13,16 +12,8 @@ import (
 	"time"
 )
 
-// serveEnv makes the test binary an HTTP file server ("ADDR DIR"): the lab's
-// mirror host runs it to serve the apt repository and the image archives.
-const serveEnv = "HOMELAB_LAB_SERVE"
-
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(serveEnv); spec != "" {
-		addr, dir, _ := strings.Cut(spec, " ")
-		fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, http.FileServer(http.Dir(dir))))
-		os.Exit(1)
-	}
+	ServeMirror()
 	os.Exit(m.Run())
 }
 
@@ -118,7 +109,7 @@ func TestKubeadmInitOnLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Env = append(os.Environ(), serveEnv+"="+mirror+" "+dir)
+	srv.Env = append(os.Environ(), MirrorEnv+"="+mirror+" "+dir)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
