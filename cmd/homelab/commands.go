@@ -293,10 +293,14 @@ it in Markdown; so does the Mermaid live editor.`,
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print homelab's version",
+		Short: "Print homelab's version and the commit it was built from",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(g.stdout, "homelab %s (plan format %d)\n", homelab.Version, plan.FormatVersion)
+			version, commit := homelab.BuildVersion()
+			if commit != "" {
+				commit = ", commit " + commit
+			}
+			fmt.Fprintf(g.stdout, "homelab %s (plan format %d%s)\n", version, plan.FormatVersion, commit)
 			return nil
 		},
 	}
