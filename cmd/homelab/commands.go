@@ -56,8 +56,9 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
-	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
+	pf.BoolVar(&g.noColor, "no-color", false, "plain output: no colours, no redrawn progress (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
 	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newSimCommand(g), newVersionCommand(g))
+	registerCompletions(root, g)
 	return root
 }
 
@@ -70,10 +71,20 @@ func (g *globals) logger() *slog.Logger {
 
 // color reports whether output to w may use ANSI colours.
 func (g *globals) color(w io.Writer) bool {
-	if g.noColor || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	return g.terminal(w)
+	return g.escapes(w)
+}
+
+// escapes reports whether output to w may use escape codes at all: the
+// live view's redrawn block and colours.
+func (g *globals) escapes(w io.Writer) bool {
+	return escapesFor(g.terminal(w), g.noColor, os.Getenv)
+}
+
+// escapesFor is escapes' rule: only a terminal that is not TERM=dumb, and
+// neither --no-color nor NO_COLOR (https://no-color.org) asks for plain
+// output; then the output has no escape codes, colours or cursor moves.
+func escapesFor(terminal, noColor bool, getenv func(string) string) bool {
+	return terminal && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // terminal reports whether w is a terminal.
@@ -116,8 +127,20 @@ func addKubeconfigFlag(cmd *cobra.Command, t *target) {
 
 func addTargetFlags(cmd *cobra.Command, t *target) {
 	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
-	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+	addSimulateFlag(cmd, t)
 	addKubeconfigFlag(cmd, t)
+}
+
+func addSimulateFlag(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+}
+
+// addRefusedOffline adds --offline to a command that must read the lab,
+// hidden from --help and completion: it is there only to refuse with a
+// reason instead of "unknown flag".
+func addRefusedOffline(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.offline, "offline", false, "")
+	_ = cmd.Flags().MarkHidden("offline")
 }
 
 // compile loads the inventory and the plan file and makes the plan,

@@ -41,8 +41,8 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	switch f.output {
 	case "text":
 		sink = &view.Plain{W: g.stdout}
-		if g.terminal(g.stdout) {
-			sink = &view.Live{W: g.stdout, Color: g.color(g.stdout)}
+		if g.escapes(g.stdout) {
+			sink = &view.Live{W: g.stdout, Color: true}
 		}
 	case "json":
 		sink = view.JSON{W: g.stdout}
@@ -173,6 +173,9 @@ new plan instead.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := os.Open(args[0])
 			if err != nil {
@@ -221,19 +224,27 @@ func teeOf(sink engine.Sink) []engine.Sink {
 	return []engine.Sink{sink}
 }
 
-// finish writes the summary of a run (text output only) and returns its
-// error.
+// finish writes the summary of a run (the summary block in text, a last
+// summary line in JSON) and returns its error.
 func finish(w io.Writer, p *plan.Plan, res *engine.Result, err error, took time.Duration, output string) error {
-	if res != nil && output == "text" {
-		phases := make([]string, len(p.Phases))
-		for i, ph := range p.Phases {
-			phases[i] = ph.Name
-		}
-		phaseOf := make(map[step.ID]string, len(p.Steps))
-		for _, s := range p.Steps {
-			phaseOf[s.ID] = s.Phase
-		}
+	if res == nil {
+		return err
+	}
+	phases := make([]string, len(p.Phases))
+	for i, ph := range p.Phases {
+		phases[i] = ph.Name
+	}
+	phaseOf := make(map[step.ID]string, len(p.Steps))
+	for _, s := range p.Steps {
+		phaseOf[s.ID] = s.Phase
+	}
+	switch output {
+	case "text":
 		view.Summary(w, phases, phaseOf, res, took)
+	case "json":
+		if werr := view.Summarise(phases, phaseOf, res, took, time.Now(), err != nil).WriteJSON(w); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	return err
 }
