@@ -119,6 +119,8 @@ func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 type target struct {
 	offline, simulate bool
 	kubeconfig        string
+	// offlineWorks is true for a command that takes --offline (plan).
+	offlineWorks bool
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -126,6 +128,7 @@ func addKubeconfigFlag(cmd *cobra.Command, t *target) {
 }
 
 func addTargetFlags(cmd *cobra.Command, t *target) {
+	t.offlineWorks = true
 	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
 	addSimulateFlag(cmd, t)
 	addKubeconfigFlag(cmd, t)
@@ -180,7 +183,11 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	}
 	c, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
 	if err != nil {
-		return homelab.Clients{}, nil, err
+		hint := "Without the real lab: --simulate runs against the simulated lab (loopback only)."
+		if t.offlineWorks {
+			hint = "Without the real lab: --offline shows the plan as on an empty lab, --simulate reads the simulated lab (loopback only)."
+		}
+		return homelab.Clients{}, nil, &hintError{fmt.Errorf("the real lab of inventory %q: %w", inv.Name, err), hint}
 	}
 	return c, func() { c.Close() }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -151,7 +153,7 @@ reset" starts it over.`,
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
 			if err == nil && f.output == "text" {
-				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv))
+				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv), built(res))
 			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},
@@ -203,6 +205,31 @@ new plan instead.`,
 	}
 	addRunFlags(cmd, &f)
 	return cmd
+}
+
+// built says which endpoints a run brought up: a VIP once its gate
+// passed, the Kubernetes API once it answered on the endpoint name on the
+// VIP, the admin kubeconfig once written.
+func built(res *engine.Result) view.Built {
+	b := view.Built{VIPs: map[string]bool{}}
+	if res == nil {
+		return b
+	}
+	for _, s := range res.Steps {
+		if s.Status != engine.Done {
+			continue
+		}
+		if vip, ok := strings.CutPrefix(string(s.ID), string(step.VIPGateID(""))); ok {
+			b.VIPs[vip] = true
+		}
+		switch s.ID {
+		case kubeadm.GateEndpoint:
+			b.KubernetesAPI = true
+		case kubeadm.Kubeconfig:
+			b.Kubeconfig = true
+		}
+	}
+	return b
 }
 
 // live starts the live view's redraws, if the run shows one.
