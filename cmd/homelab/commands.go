@@ -244,6 +244,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 		output, out string
 		detailed    bool
 		t           target
+		targets     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -264,15 +265,28 @@ later apply.`,
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
   homelab plan -i inventories/small.yaml --offline --out plan.json
-  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes`,
+  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes
+  homelab plan -i inventories/small.yaml --offline --target lb-1        # lb-1's steps and what they need`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
+			if out != "" && len(targets) > 0 {
+				return &usageError{fmt.Errorf("--out with --target: apply runs whole plans, so a partial plan is not saved; run up --target instead")}
+			}
 			p, err := g.compile(cmd.Context(), t)
 			if err != nil {
 				return err
+			}
+			if len(targets) > 0 {
+				inv, err := g.load(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if p, err = g.narrow(inv, p, targets); err != nil {
+					return err
+				}
 			}
 			if out != "" {
 				if err := plan.Save(out, p); err != nil {
@@ -295,6 +309,7 @@ later apply.`,
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	addTargetFlag(cmd, &targets)
 	return cmd
 }
 

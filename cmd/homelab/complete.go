@@ -58,6 +58,9 @@ func registerCompletions(root *cobra.Command, g *globals) {
 		if cmd.Flags().Lookup("plan") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("plan", completeYAML)
 		}
+		if cmd.Flags().Lookup("target") != nil {
+			_ = cmd.RegisterFlagCompletionFunc("target", g.completeTargets)
+		}
 		if cmd.Flags().Lookup("replace") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("replace", g.completeGuests)
 		}

@@ -25,6 +25,7 @@ type runFlags struct {
 	parallelism int
 	strictOrder bool
 	replace     []string
+	targets     []string
 	t           target
 }
 
@@ -127,7 +128,8 @@ the inventory, so a second "up --simulate" changes nothing; "homelab sim
 reset" starts it over.`,
 		Example: `  homelab up -i inventories/rachuna-net.yaml --simulate
   homelab up -i inventories/rachuna-net.yaml -p plans/network.yaml
-  homelab up -i inventories/small.yaml -o json > run.jsonl`,
+  homelab up -i inventories/small.yaml -o json > run.jsonl
+  homelab up -i inventories/small.yaml --simulate --target guest/lb-1  # one step and what it needs`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, err := g.load(cmd.Context())
@@ -149,6 +151,9 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
+			if p, err = g.narrow(inv, p, f.targets); err != nil {
+				return err
+			}
 			stop := live(opts.Sink, len(p.Steps))
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
@@ -160,6 +165,7 @@ reset" starts it over.`,
 	}
 	addPlanFlag(cmd, g)
 	addRunFlags(cmd, &f)
+	addTargetFlag(cmd, &f.targets)
 	return cmd
 }
 
