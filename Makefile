@@ -2,7 +2,8 @@
 GO        ?= go
 BIN       := bin/homelab
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION)
+COMMIT    ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || c=$$c-dirty; echo $$c; })
+LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION) -X github.com/homelabctl/homelab/pkg/homelab.Commit=$(COMMIT)
 INVENTORY ?= inventories/rachuna-net.yaml
 # Recipes run in bash with pipefail: a failing go test or govulncheck fails
 # its pipe into the report tools.

@@ -2,9 +2,19 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// version prints the version, the plan format and, when the build knows
+// it, the commit.
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != 0 || !regexp.MustCompile(`^homelab \S+ \(plan format \d+(, commit [0-9a-f]+(-dirty)?)?\)\n$`).MatchString(out) {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
 
 // --help lists only the flags a command takes: down and status must read
 // the lab, so --offline is not listed (it is still refused with a reason),
