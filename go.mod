@@ -1,7 +1,8 @@
 module github.com/homelabctl/homelab
 
-// go-proxmox v0.8.1 (used from the Proxmox issue on) needs Go 1.25 or later.
-go 1.25.0
+// go-proxmox v0.8.1 needs Go 1.25 or later; golang.org/x/crypto v0.56.0 and
+// later (fixes for GO-2026-6354 and GO-2026-6355 in x/crypto/ssh) need 1.26.
+go 1.26.0
 
 require (
 	// go-routeros v3.0.1: the RouterOS API client (pinned by the brief); the
@@ -17,14 +18,17 @@ require (
 	github.com/pmezard/go-difflib v1.0.0
 	// cobra: the CLI's commands, flags, --help and shell completion (cmd/ only).
 	github.com/spf13/cobra v1.10.1
-	// x/crypto/ssh: commands on hosts, known_hosts checks, the simulated SSH hosts.
-	golang.org/x/crypto v0.45.0
+	// go.yaml.in/yaml/v3 (the maintained successor of the archived
+	// gopkg.in/yaml.v3, same API): inventory and plan files, parsed as nodes
+	// so every value keeps its line and column.
+	go.yaml.in/yaml/v3 v3.0.6
+	// x/crypto/ssh: commands on hosts, known_hosts checks, the simulated SSH
+	// hosts.
+	golang.org/x/crypto v0.59.0
 	// x/sync/errgroup: bounded fan-out of concurrent reads outside the engine
 	// (observing a plan's steps), every failure kept.
 	golang.org/x/sync v0.17.0
-	// yaml.v3: inventory and plan files, parsed as nodes so every value keeps its line and column.
-	gopkg.in/yaml.v3 v3.0.1
-	// mvdan.cc/sh v3.13.1 (the newest that builds with Go 1.25): a real POSIX
+	// mvdan.cc/sh v3.13.1 (chosen when go.mod said Go 1.25): a real POSIX
 	// shell (parser and interpreter) for the simulated hosts of pkg/sim/host,
 	// which run homelab's scripts as dash and bash would.
 	mvdan.cc/sh/v3 v3.13.1
@@ -40,6 +44,6 @@ require (
 	github.com/kr/fs v0.1.0 // indirect
 	github.com/magefile/mage v1.14.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	golang.org/x/sys v0.43.0 // indirect
-	golang.org/x/term v0.41.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
 )

@@ -56,8 +56,9 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
-	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
+	pf.BoolVar(&g.noColor, "no-color", false, "plain output: no colours, no redrawn progress (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
 	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newSimCommand(g), newVersionCommand(g))
+	registerCompletions(root, g)
 	return root
 }
 
@@ -70,10 +71,20 @@ func (g *globals) logger() *slog.Logger {
 
 // color reports whether output to w may use ANSI colours.
 func (g *globals) color(w io.Writer) bool {
-	if g.noColor || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	return g.terminal(w)
+	return g.escapes(w)
+}
+
+// escapes reports whether output to w may use escape codes at all: the
+// live view's redrawn block and colours.
+func (g *globals) escapes(w io.Writer) bool {
+	return escapesFor(g.terminal(w), g.noColor, os.Getenv)
+}
+
+// escapesFor is escapes' rule: only a terminal that is not TERM=dumb, and
+// neither --no-color nor NO_COLOR (https://no-color.org) asks for plain
+// output; then the output has no escape codes, colours or cursor moves.
+func escapesFor(terminal, noColor bool, getenv func(string) string) bool {
+	return terminal && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // terminal reports whether w is a terminal.
@@ -108,6 +119,8 @@ func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 type target struct {
 	offline, simulate bool
 	kubeconfig        string
+	// offlineWorks is true for a command that takes --offline (plan).
+	offlineWorks bool
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -115,9 +128,22 @@ func addKubeconfigFlag(cmd *cobra.Command, t *target) {
 }
 
 func addTargetFlags(cmd *cobra.Command, t *target) {
+	t.offlineWorks = true
 	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
-	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+	addSimulateFlag(cmd, t)
 	addKubeconfigFlag(cmd, t)
+}
+
+func addSimulateFlag(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+}
+
+// addRefusedOffline adds --offline to a command that must read the lab,
+// hidden from --help and completion: it is there only to refuse with a
+// reason instead of "unknown flag".
+func addRefusedOffline(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.offline, "offline", false, "")
+	_ = cmd.Flags().MarkHidden("offline")
 }
 
 // compile loads the inventory and the plan file and makes the plan,
@@ -157,7 +183,11 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	}
 	c, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
 	if err != nil {
-		return homelab.Clients{}, nil, err
+		hint := "Without the real lab: --simulate runs against the simulated lab (loopback only)."
+		if t.offlineWorks {
+			hint = "Without the real lab: --offline shows the plan as on an empty lab, --simulate reads the simulated lab (loopback only)."
+		}
+		return homelab.Clients{}, nil, &hintError{fmt.Errorf("the real lab of inventory %q: %w", inv.Name, err), hint}
 	}
 	return c, func() { c.Close() }, nil
 }
@@ -214,6 +244,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 		output, out string
 		detailed    bool
 		t           target
+		targets     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -234,15 +265,28 @@ later apply.`,
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
   homelab plan -i inventories/small.yaml --offline --out plan.json
-  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes`,
+  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes
+  homelab plan -i inventories/small.yaml --offline --target lb-1        # lb-1's steps and what they need`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
+			if out != "" && len(targets) > 0 {
+				return &usageError{fmt.Errorf("--out with --target: apply runs whole plans, so a partial plan is not saved; run up --target instead")}
+			}
 			p, err := g.compile(cmd.Context(), t)
 			if err != nil {
 				return err
+			}
+			if len(targets) > 0 {
+				inv, err := g.load(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if p, err = g.narrow(inv, p, targets); err != nil {
+					return err
+				}
 			}
 			if out != "" {
 				if err := plan.Save(out, p); err != nil {
@@ -265,6 +309,7 @@ later apply.`,
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	addTargetFlag(cmd, &targets)
 	return cmd
 }
 
@@ -293,10 +338,14 @@ it in Markdown; so does the Mermaid live editor.`,
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print homelab's version",
+		Short: "Print homelab's version and the commit it was built from",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(g.stdout, "homelab %s (plan format %d)\n", homelab.Version, plan.FormatVersion)
+			version, commit := homelab.BuildVersion()
+			if commit != "" {
+				commit = ", commit " + commit
+			}
+			fmt.Fprintf(g.stdout, "homelab %s (plan format %d%s)\n", version, plan.FormatVersion, commit)
 			return nil
 		},
 	}

@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if errors.As(err, new(*usageError)) {
 			fmt.Fprintln(stderr, "Run 'homelab --help' for usage.")
 		}
+		var h *hintError
+		if errors.As(err, &h) {
+			fmt.Fprintln(stderr, h.hint)
+		}
 	}
 	return exitCode(err)
 }
@@ -53,6 +57,16 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// hintError is an error followed, when printed, by a line that says what
+// to do instead.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
 
 // exitCode maps an error to the process exit code; it is the only place
 // that does.

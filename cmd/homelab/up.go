@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -23,6 +25,7 @@ type runFlags struct {
 	parallelism int
 	strictOrder bool
 	replace     []string
+	targets     []string
 	t           target
 }
 
@@ -41,8 +44,8 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	switch f.output {
 	case "text":
 		sink = &view.Plain{W: g.stdout}
-		if g.terminal(g.stdout) {
-			sink = &view.Live{W: g.stdout, Color: g.color(g.stdout)}
+		if g.escapes(g.stdout) {
+			sink = &view.Live{W: g.stdout, Color: true}
 		}
 	case "json":
 		sink = view.JSON{W: g.stdout}
@@ -125,7 +128,8 @@ the inventory, so a second "up --simulate" changes nothing; "homelab sim
 reset" starts it over.`,
 		Example: `  homelab up -i inventories/rachuna-net.yaml --simulate
   homelab up -i inventories/rachuna-net.yaml -p plans/network.yaml
-  homelab up -i inventories/small.yaml -o json > run.jsonl`,
+  homelab up -i inventories/small.yaml -o json > run.jsonl
+  homelab up -i inventories/small.yaml --simulate --target guest/lb-1  # one step and what it needs`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, err := g.load(cmd.Context())
@@ -147,17 +151,21 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
+			if p, err = g.narrow(inv, p, f.targets); err != nil {
+				return err
+			}
 			stop := live(opts.Sink, len(p.Steps))
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
 			if err == nil && f.output == "text" {
-				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv))
+				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv), built(res))
 			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},
 	}
 	addPlanFlag(cmd, g)
 	addRunFlags(cmd, &f)
+	addTargetFlag(cmd, &f.targets)
 	return cmd
 }
 
@@ -173,6 +181,9 @@ new plan instead.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := os.Open(args[0])
 			if err != nil {
@@ -202,6 +213,31 @@ new plan instead.`,
 	return cmd
 }
 
+// built says which endpoints a run brought up: a VIP once its gate
+// passed, the Kubernetes API once it answered on the endpoint name on the
+// VIP, the admin kubeconfig once written.
+func built(res *engine.Result) view.Built {
+	b := view.Built{VIPs: map[string]bool{}}
+	if res == nil {
+		return b
+	}
+	for _, s := range res.Steps {
+		if s.Status != engine.Done {
+			continue
+		}
+		if vip, ok := strings.CutPrefix(string(s.ID), string(step.VIPGateID(""))); ok {
+			b.VIPs[vip] = true
+		}
+		switch s.ID {
+		case kubeadm.GateEndpoint:
+			b.KubernetesAPI = true
+		case kubeadm.Kubeconfig:
+			b.Kubeconfig = true
+		}
+	}
+	return b
+}
+
 // live starts the live view's redraws, if the run shows one.
 func live(sink engine.Sink, total int) (stop func()) {
 	for _, s := range teeOf(sink) {
@@ -221,19 +257,27 @@ func teeOf(sink engine.Sink) []engine.Sink {
 	return []engine.Sink{sink}
 }
 
-// finish writes the summary of a run (text output only) and returns its
-// error.
+// finish writes the summary of a run (the summary block in text, a last
+// summary line in JSON) and returns its error.
 func finish(w io.Writer, p *plan.Plan, res *engine.Result, err error, took time.Duration, output string) error {
-	if res != nil && output == "text" {
-		phases := make([]string, len(p.Phases))
-		for i, ph := range p.Phases {
-			phases[i] = ph.Name
-		}
-		phaseOf := make(map[step.ID]string, len(p.Steps))
-		for _, s := range p.Steps {
-			phaseOf[s.ID] = s.Phase
-		}
+	if res == nil {
+		return err
+	}
+	phases := make([]string, len(p.Phases))
+	for i, ph := range p.Phases {
+		phases[i] = ph.Name
+	}
+	phaseOf := make(map[step.ID]string, len(p.Steps))
+	for _, s := range p.Steps {
+		phaseOf[s.ID] = s.Phase
+	}
+	switch output {
+	case "text":
 		view.Summary(w, phases, phaseOf, res, took)
+	case "json":
+		if werr := view.Summarise(phases, phaseOf, res, took, time.Now(), err != nil).WriteJSON(w); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	return err
 }
