@@ -61,6 +61,8 @@ type Step struct {
 // Summary counts the plan's steps by action.
 type Summary struct {
 	Create, Update, Delete, Run, None, Conflict int
+	// Skip counts the steps of guests on offline Proxmox nodes.
+	Skip int
 }
 
 // Graph returns the step graph the plan was compiled into; nil for a plan
@@ -91,6 +93,8 @@ func (s *Summary) add(a step.Action) {
 		s.None++
 	case step.Conflict:
 		s.Conflict++
+	case step.Skip:
+		s.Skip++
 	}
 }
 

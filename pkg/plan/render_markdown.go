@@ -127,6 +127,9 @@ func mdSummary(b *strings.Builder, p *Plan, phases []phaseView) {
 	s := p.Summary()
 	fmt.Fprintf(b, "| **total** | | **%d** | **%d** | **%d** | **%d** | **%d** | **%d** |\n\n",
 		s.Create, s.Update, s.Delete, s.Run, s.None, s.Conflict)
+	if s.Skip > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> **Degraded:** %d %s skipped (`/`): their guests' Proxmox nodes are offline.\n\n", s.Skip, plural(s.Skip, "step is", "steps are"))
+	}
 	var assumed []string
 	seen := map[step.ID]bool{}
 	for _, st := range p.Steps {

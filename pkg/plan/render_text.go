@@ -180,6 +180,9 @@ func (t *textWriter) footer(p *Plan) {
 	t.line("")
 	t.line("%s", t.paint(bold, fmt.Sprintf("Plan: %d to create, %d to change, %d to delete, %d to run, %d unchanged, %d conflicts.",
 		sum.Create, sum.Update, sum.Delete, sum.Run, sum.None, sum.Conflict)))
+	if sum.Skip > 0 {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("Degraded: %d steps are skipped (/): their guests' Proxmox nodes are offline.", sum.Skip)))
+	}
 	switch {
 	case sum.Conflict > 0:
 		t.line("%s", t.paint(red, "The plan cannot be applied until its conflicts are resolved: homelab never changes what is not its own."))
@@ -200,6 +203,8 @@ func actionColor(a step.Action) string {
 		return red
 	case step.Run:
 		return blue
+	case step.Skip:
+		return yellow
 	default:
 		return dim
 	}
