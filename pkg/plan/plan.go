@@ -22,8 +22,19 @@ type Plan struct {
 	Observed bool    `json:"observed"`
 	Phases   []Phase `json:"phases"`
 	Steps    []Step  `json:"steps"`
+	// Unreachable lists the Proxmox nodes the plan found offline and the
+	// guests they hold: those guests' steps are skipped, and a run of the
+	// plan ends degraded.
+	Unreachable []UnreachableNode `json:"unreachable,omitempty"`
 
 	graph *step.Graph
+}
+
+// UnreachableNode is a Proxmox node that was offline when the plan read
+// the lab, with the inventory's guests on it.
+type UnreachableNode struct {
+	Node   string   `json:"node"`
+	Guests []string `json:"guests"`
 }
 
 // Source is a file a plan was compiled from.

@@ -88,6 +88,10 @@ func (t *textWriter) header(p *Plan) {
 	default:
 		t.line("%s", t.paint(yellow, fmt.Sprintf("PARTLY OBSERVED: %d of %d steps read the lab; the others show what they would do on an empty lab.", n, len(p.Steps))))
 	}
+	for _, u := range p.Unreachable {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("DEGRADED: Proxmox node %s is offline; its guests %s are skipped (/) and a run ends degraded.",
+			clean(u.Node), clean(strings.Join(u.Guests, ", ")))))
+	}
 	t.line("")
 	t.line("Symbols: + create  ~ update  - delete  > run  ! conflict  = unchanged")
 }
