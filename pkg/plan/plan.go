@@ -110,11 +110,12 @@ func (s *Summary) add(a step.Action) {
 }
 
 // HasChanges reports whether the lab differs from the inventory: a step
-// would create, change or delete something, or found a conflict. Gates
-// and waits (run) are no changes.
+// would create, change or delete something, found a conflict, or is
+// skipped (its guest's Proxmox node is offline). Gates and waits (run)
+// are no changes.
 func (p *Plan) HasChanges() bool {
 	for _, st := range p.Steps {
-		if st.Change.Action.Changes() || st.Change.Action == step.Conflict {
+		if a := st.Change.Action; a.Changes() || a == step.Conflict || a == step.Skip {
 			return true
 		}
 	}
