@@ -13,9 +13,9 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/routeros"
-	"github.com/homelabctl/homelab/pkg/step"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
 	simros "github.com/homelabctl/homelab/pkg/sim/routeros"
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // routerRows is the simulated router's configuration: menu -> .id -> props.
@@ -223,4 +223,3 @@ func sameIDs(a, b []step.ID) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
-
