@@ -99,7 +99,7 @@ func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Write
 			return false, problem, nil
 		}
 		if len(g.missing) > 0 {
-			return true, fmt.Sprintf("%d of %d apiservers ready, a quorum (%s offline); etcd members: %s", len(running), len(masters), fmtNames(g.missing), membersString(members)), nil
+			return true, fmt.Sprintf("%d of %d apiservers ready, a quorum (%s offline); etcd members: %s", len(running), len(masters), strings.Join(g.missing, ", "), membersString(members)), nil
 		}
 		return true, fmt.Sprintf("%d apiservers ready; etcd members: %s", len(masters), membersString(members)), nil
 	})
@@ -152,7 +152,7 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 			}
 		}
 		if len(g.missing) > 0 {
-			return true, fmt.Sprintf("%s answers ok through %s and every load balancer that runs has every control plane that runs up (%s offline)", url, g.vip, fmtNames(g.missing)), nil
+			return true, fmt.Sprintf("%s answers ok through %s and every load balancer that runs has every control plane that runs up (%s offline)", url, g.vip, strings.Join(g.missing, ", ")), nil
 		}
 		return true, fmt.Sprintf("%s answers ok through %s and every load balancer has every control plane up", url, g.vip), nil
 	})

@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 )
@@ -70,18 +71,7 @@ func memberProblem(members []member, masters []*inventory.Guest, missing []strin
 	}
 	if want := len(present(masters, missing)); voting != want || voting < quorum(len(masters)) {
 		return fmt.Sprintf("etcd has %d started voting members of the %d control planes that run, not a quorum of %d (%s offline): %s",
-			voting, want, len(masters), fmtNames(missing), membersString(members))
+			voting, want, len(masters), strings.Join(missing, ", "), membersString(members))
 	}
 	return ""
-}
-
-func fmtNames(names []string) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
 }

@@ -30,15 +30,14 @@ type Phase struct {
 	// on a load balancer that does not run yet are planned as on a fresh
 	// host without waiting for its SSH.
 	Running func(ctx context.Context, g *inventory.Guest) (bool, error)
-
-	// silence holds, while the steps of one Steps call observe, the load
-	// balancers that did not answer a moment ago.
-	silence *remote.Silence
 	// Missing names the guests on offline Proxmox nodes (a degraded
 	// run): the VIP gates look for the holder among the other load
 	// balancers.
 	Missing []string
 
+	// silence holds, while the steps of one Steps call observe, the load
+	// balancers that did not answer a moment ago.
+	silence *remote.Silence
 	// running wraps Running for one Steps call; nil: not known.
 	running func(ctx context.Context, guest string) bool
 }
