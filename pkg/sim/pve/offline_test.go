@@ -9,11 +9,15 @@ import (
 // (pmxcfs has their configs) with status "unknown", no name and no
 // figures, as PVE's extract_vm_stats does without the node's status data;
 // /nodes says "offline"; every call for the node is pveproxy's 595. Back
-// online, the guests are listed in full again.
+// online, the guests are listed in full again, and those with onboot=1
+// run again (pve-guests starts them at boot).
 func TestOfflineNodeGuestRows(t *testing.T) {
 	s, c := start(t, Options{})
 	ctx := context.Background()
 	if err := s.Seed(Guest{VMID: 150, Kind: KindVM, Node: "pve-s2", Name: "web", Status: "running", Tags: "homelab"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seed(Guest{VMID: 151, Kind: KindVM, Node: "pve-s2", Name: "db", Status: "running", Config: map[string]string{"onboot": "1"}}); err != nil {
 		t.Fatal(err)
 	}
 	row := func() map[string]any {
@@ -62,5 +66,48 @@ func TestOfflineNodeGuestRows(t *testing.T) {
 	}
 	if r := row(); r["status"] != "stopped" || r["name"] != "web" {
 		t.Errorf("back online: %v", r)
+	}
+	if g, ok := s.Guest(151); !ok || g.Status != "running" {
+		t.Errorf("the onboot guest back online: %+v", g)
+	}
+}
+
+// Marking a running guest (tags and description, what homelab adopt
+// sets) applies at once, as on real PVE where both are options that need
+// no restart: the guest keeps running with the same pid, and no other key
+// of its config changes.
+func TestMarkingARunningGuestChangesNothingElse(t *testing.T) {
+	s, c := start(t, Options{})
+	ctx := context.Background()
+	if err := s.Seed(Guest{VMID: 160, Kind: KindVM, Node: "pve-s1", Name: "app", Status: "running", Config: map[string]string{"cores": "2", "onboot": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() map[string]any {
+		t.Helper()
+		var st map[string]any
+		if err := c.Get(ctx, "/nodes/pve-s1/qemu/160/status/current", &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	before, cfg := status(), map[string]string{}
+	if g, ok := s.Guest(160); ok {
+		cfg = g.Config
+	}
+	if err := c.Put(ctx, "/nodes/pve-s1/qemu/160/config", map[string]string{"tags": "homelab", "description": "homelab:lab:app"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := status()
+	if after["status"] != "running" || after["pid"] != before["pid"] {
+		t.Errorf("the guest restarted: %v -> %v", before, after)
+	}
+	g, _ := s.Guest(160)
+	for k, v := range cfg {
+		if k != "digest" && g.Config[k] != v {
+			t.Errorf("config %s: %q -> %q", k, v, g.Config[k])
+		}
+	}
+	if g.Config["tags"] != "homelab" || g.Config["description"] != "homelab:lab:app" {
+		t.Errorf("the mark is not set: %v", g.Config)
 	}
 }
