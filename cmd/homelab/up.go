@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -157,7 +158,7 @@ reset" starts it over.`,
 			stop := live(opts.Sink, len(p.Steps))
 			res, err := homelab.Run(cmd.Context(), p, opts)
 			stop()
-			if err == nil && f.output == "text" {
+			if (err == nil || errors.As(err, new(*homelab.DegradedError))) && f.output == "text" {
 				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv), built(res))
 			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)

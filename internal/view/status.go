@@ -56,6 +56,8 @@ func statusOf(s plan.Step) (state, detail string) {
 		return "drifted", strings.Join(names, "; ")
 	case step.Conflict:
 		return "conflict", s.Change.Reason
+	case step.Skip:
+		return "unreachable", s.Change.Reason
 	default:
 		return "gate", s.Change.Reason
 	}

@@ -89,7 +89,7 @@ func Summary(w io.Writer, phases []string, phaseOf map[step.ID]string, res *engi
 		switch {
 		case s.Status == engine.Failed:
 			c.failed++
-		case s.Status != engine.Done:
+		case s.Status != engine.Done || s.Change.Action == step.Skip:
 			c.skipped++
 		case s.Change.Action == step.Create:
 			c.created++

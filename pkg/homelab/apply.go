@@ -41,7 +41,9 @@ func (o ApplyOptions) engine() engine.Options {
 // rebuild. Every step observes again just before it applies, so a re-run
 // after a failure continues where the last one stopped. A conflict fails
 // its step (homelab never changes what is not its own) and skips what
-// needs it.
+// needs it. With a Proxmox node offline, the guests it holds are skipped,
+// the rest is built, and a run that otherwise succeeds returns a
+// *DegradedError naming what is missing.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
@@ -57,7 +59,8 @@ func Run(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*engine.Result, 
 	if p.Graph() == nil {
 		return nil, fmt.Errorf("run: the plan has no step graph: use Apply for a saved plan")
 	}
-	return engine.Run(ctx, p.Graph(), opts.engine())
+	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	return res, degraded(p, res, err)
 }
 
 // StalePlanError is a saved plan that no longer describes what applying
@@ -101,7 +104,7 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 		return p, nil, &StalePlanError{Reasons: reasons}
 	}
 	res, err := engine.Run(ctx, p.Graph(), opts.engine())
-	return p, res, err
+	return p, res, degraded(p, res, err)
 }
 
 // differences lists the steps whose change differs between the saved plan

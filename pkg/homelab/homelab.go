@@ -72,12 +72,17 @@ type runOptions struct {
 	// kubeconfig is where the admin kubeconfig goes, if not the
 	// inventory's path.
 	kubeconfig string
+	// missing names the guests on offline Proxmox nodes: the gates do
+	// not wait for them.
+	missing []string
 }
 
 // phases returns the phase kinds.
 func phases(c Clients, o runOptions) []plan.PhaseKind {
+	lb := lbPhase(c)
+	lb.Missing = o.missing
 	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement},
-		guestsPhase(c, o), lbPhase(c), kubePhase(c, o)}
+		guestsPhase(c, o), lb, kubePhase(c, o)}
 }
 
 // guestsPhase is the guests phase, keeping the guests' host keys when c
@@ -93,7 +98,7 @@ func guestsPhase(c Clients, o runOptions) proxmox.Phase {
 // kubePhase is the kubernetes phase, working over SSH when c can reach
 // hosts.
 func kubePhase(c Clients, o runOptions) kubeadm.Phase {
-	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts}
+	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Missing: o.missing}
 	if p.Timeouts.Poll == 0 {
 		p.Timeouts.Poll = c.GatePoll
 	}
@@ -188,13 +193,32 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if opts.Offline {
 		clients = Clients{}
 	}
-	reg, err := plan.NewRegistry(phases(clients, runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig})...)
+	ro := runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig}
+	var unreach []plan.UnreachableNode
+	if !opts.Offline && clients.Proxmox != nil {
+		// N-1: a node PVE reports offline answers nothing; its guests
+		// are skipped and the gates ask for a quorum of the rest.
+		var err error
+		if unreach, err = unreachable(ctx, inv, clients.Proxmox); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
+		ro.missing = missingGuests(unreach)
+		if err := checkQuorum(inv, ro.missing); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
+	}
+	reg, err := plan.NewRegistry(phases(clients, ro)...)
 	if err != nil {
 		return nil, err
 	}
 	p, err := plan.Compile(inv, file, reg)
 	if err != nil {
 		return nil, err
+	}
+	if len(unreach) > 0 {
+		p.Unreachable = unreach
+		skipUnreachable(p, unreach)
+		logger.Debug("degraded plan", "unreachable", unreach)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)

@@ -64,6 +64,9 @@ type bootstrap struct {
 	master   *inventory.Guest // master1
 	creds    *credentials
 	timeouts Timeouts
+	// missing are the guests on offline Proxmox nodes: the gates do not
+	// wait for them.
+	missing []string
 }
 
 // initWork runs kubeadm init on master1.

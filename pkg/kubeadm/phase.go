@@ -35,6 +35,10 @@ type Phase struct {
 	Now func() time.Time
 	// Sleep pauses between a gate's looks; nil means step.Sleep.
 	Sleep func(context.Context, time.Duration) error
+	// Missing names the guests on offline Proxmox nodes (a degraded run):
+	// the gates ask for a quorum of the control planes and for the nodes
+	// that run, not for these.
+	Missing []string
 }
 
 // Backends reports which of servers the HAProxy on load balancer lb does

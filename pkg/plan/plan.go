@@ -22,8 +22,19 @@ type Plan struct {
 	Observed bool    `json:"observed"`
 	Phases   []Phase `json:"phases"`
 	Steps    []Step  `json:"steps"`
+	// Unreachable lists the Proxmox nodes the plan found offline and the
+	// guests they hold: those guests' steps are skipped, and a run of the
+	// plan ends degraded.
+	Unreachable []UnreachableNode `json:"unreachable,omitempty"`
 
 	graph *step.Graph
+}
+
+// UnreachableNode is a Proxmox node that was offline when the plan read
+// the lab, with the inventory's guests on it.
+type UnreachableNode struct {
+	Node   string   `json:"node"`
+	Guests []string `json:"guests"`
 }
 
 // Source is a file a plan was compiled from.
@@ -61,6 +72,8 @@ type Step struct {
 // Summary counts the plan's steps by action.
 type Summary struct {
 	Create, Update, Delete, Run, None, Conflict int
+	// Skip counts the steps of guests on offline Proxmox nodes.
+	Skip int
 }
 
 // Graph returns the step graph the plan was compiled into; nil for a plan
@@ -91,15 +104,18 @@ func (s *Summary) add(a step.Action) {
 		s.None++
 	case step.Conflict:
 		s.Conflict++
+	case step.Skip:
+		s.Skip++
 	}
 }
 
 // HasChanges reports whether the lab differs from the inventory: a step
-// would create, change or delete something, or found a conflict. Gates
-// and waits (run) are no changes.
+// would create, change or delete something, found a conflict, or is
+// skipped (its guest's Proxmox node is offline). Gates and waits (run)
+// are no changes.
 func (p *Plan) HasChanges() bool {
 	for _, st := range p.Steps {
-		if st.Change.Action.Changes() || st.Change.Action == step.Conflict {
+		if a := st.Change.Action; a.Changes() || a == step.Conflict || a == step.Skip {
 			return true
 		}
 	}

@@ -127,6 +127,13 @@ func mdSummary(b *strings.Builder, p *Plan, phases []phaseView) {
 	s := p.Summary()
 	fmt.Fprintf(b, "| **total** | | **%d** | **%d** | **%d** | **%d** | **%d** | **%d** |\n\n",
 		s.Create, s.Update, s.Delete, s.Run, s.None, s.Conflict)
+	if s.Skip > 0 || len(p.Unreachable) > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> **Degraded:** %d %s skipped (`/`): their guests' Proxmox nodes are offline.\n", s.Skip, plural(s.Skip, "step is", "steps are"))
+		for _, u := range p.Unreachable {
+			fmt.Fprintf(b, "> - node %s holds %s\n", codeSpan(u.Node), mdText(strings.Join(u.Guests, ", ")))
+		}
+		b.WriteString("\n")
+	}
 	var assumed []string
 	seen := map[step.ID]bool{}
 	for _, st := range p.Steps {

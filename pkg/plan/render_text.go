@@ -88,6 +88,10 @@ func (t *textWriter) header(p *Plan) {
 	default:
 		t.line("%s", t.paint(yellow, fmt.Sprintf("PARTLY OBSERVED: %d of %d steps read the lab; the others show what they would do on an empty lab.", n, len(p.Steps))))
 	}
+	for _, u := range p.Unreachable {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("DEGRADED: Proxmox node %s is offline; its guests %s are skipped (/) and a run ends degraded.",
+			clean(u.Node), clean(strings.Join(u.Guests, ", ")))))
+	}
 	t.line("")
 	t.line("Symbols: + create  ~ update  - delete  > run  ! conflict  = unchanged")
 }
@@ -180,6 +184,9 @@ func (t *textWriter) footer(p *Plan) {
 	t.line("")
 	t.line("%s", t.paint(bold, fmt.Sprintf("Plan: %d to create, %d to change, %d to delete, %d to run, %d unchanged, %d conflicts.",
 		sum.Create, sum.Update, sum.Delete, sum.Run, sum.None, sum.Conflict)))
+	if sum.Skip > 0 {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("Degraded: %d steps are skipped (/): their guests' Proxmox nodes are offline.", sum.Skip)))
+	}
 	switch {
 	case sum.Conflict > 0:
 		t.line("%s", t.paint(red, "The plan cannot be applied until its conflicts are resolved: homelab never changes what is not its own."))
@@ -200,6 +207,8 @@ func actionColor(a step.Action) string {
 		return red
 	case step.Run:
 		return blue
+	case step.Skip:
+		return yellow
 	default:
 		return dim
 	}

@@ -24,12 +24,15 @@ const (
 	// Conflict: the resource exists but is not ours, or differs in a way
 	// homelab may not fix. A conflict is an error, never an overwrite.
 	Conflict
+	// Skip: the resource cannot be reached in this run (its Proxmox node
+	// is offline); the step does nothing and the run ends degraded.
+	Skip
 )
 
-var actionSymbols = [...]string{None: "=", Create: "+", Update: "~", Delete: "-", Run: ">", Conflict: "!"}
-var actionNames = [...]string{None: "none", Create: "create", Update: "update", Delete: "delete", Run: "run", Conflict: "conflict"}
+var actionSymbols = [...]string{None: "=", Create: "+", Update: "~", Delete: "-", Run: ">", Conflict: "!", Skip: "/"}
+var actionNames = [...]string{None: "none", Create: "create", Update: "update", Delete: "delete", Run: "run", Conflict: "conflict", Skip: "skip"}
 
-// String returns the symbol shown in plans: = + ~ - > !.
+// String returns the symbol shown in plans: = + ~ - > ! /.
 func (a Action) String() string {
 	if a < 0 || int(a) >= len(actionSymbols) {
 		return "?"
@@ -37,7 +40,8 @@ func (a Action) String() string {
 	return actionSymbols[a]
 }
 
-// Name returns the action's word: none, create, update, delete, run, conflict.
+// Name returns the action's word: none, create, update, delete, run,
+// conflict, skip.
 func (a Action) Name() string {
 	if a < 0 || int(a) >= len(actionNames) {
 		return fmt.Sprintf("action(%d)", int(a))
