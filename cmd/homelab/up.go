@@ -77,7 +77,7 @@ func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, comman
 }
 
 // begin takes the run lock of a real lab and opens its run journal; a
-// simulated lab has its own lock (Simulate takes it) and no journal.
+// simulated lab has its own lock (simlab.Start takes it) and no journal.
 func (g *globals) begin(inv *inventory.Inventory, command string, t target) (journal io.Writer, end func(), err error) {
 	return g.beginRun(inv, command, t, true)
 }

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/plan"
 	sim "github.com/homelabctl/homelab/pkg/sim/routeros"
 	"github.com/homelabctl/homelab/pkg/step"

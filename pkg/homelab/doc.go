@@ -10,8 +10,10 @@
 //     one; DownPlan lists what carries the inventory's mark and Down
 //     removes it, and nothing else.
 //   - Connect makes Clients for the real lab from the inventory's
-//     addresses, TLS settings and secret references; Simulate starts an
-//     in-process simulated lab on loopback and gives its Clients.
+//     addresses, TLS settings and secret references; pkg/simlab starts
+//     an in-process simulated lab on loopback and gives its Clients.
+//     This package imports no simulator: a program that imports it
+//     compiles none.
 //   - Lock and Journal keep two runs against one inventory from
 //     interleaving, and record what each did.
 //

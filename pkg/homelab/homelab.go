@@ -41,10 +41,11 @@ type Clients struct {
 	// hostKeys is homelab's record of the guests' SSH host keys (nil:
 	// left alone).
 	hostKeys *hostKeyBook
-	// simulated is true for the simulated lab's clients: its guests log in
-	// with the lab's own key, so unreadable authorized_keys files do not
-	// stop a run there.
-	simulated bool
+	// AuthorizedKeysOptional lets a plan make guests although an
+	// authorized_keys file of the inventory cannot be read: for labs whose
+	// guests let homelab in with a key of their own (the simulated lab's).
+	// Unset, such a plan is refused (inventory.CheckKeys).
+	AuthorizedKeysOptional bool
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -223,7 +224,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 // without the key (inventory.CheckKeys). Load only warns about such a
 // file, so that validate and plan --offline work where the keys are not.
 func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
-	if c.simulated || c.Proxmox == nil {
+	if c.AuthorizedKeysOptional || c.Proxmox == nil {
 		return nil
 	}
 	var guests []string
