@@ -156,6 +156,21 @@ func Load(ctx context.Context, path string) (*inventory.Inventory, inventory.Dia
 	return inventory.LoadContext(ctx, path)
 }
 
+// Validate checks an inventory built or edited in memory as Load checks
+// a file, filling in the defaults and derived values left unset (see
+// inventory.Validate): every problem comes back, with its position in
+// the file the inventory was loaded from where there is one, and a
+// *inventory.ValidationError when any is an error. Plan refuses an
+// inventory with errors; call Validate after changing one.
+func Validate(ctx context.Context, inv *inventory.Inventory) (inventory.Diagnostics, error) {
+	return inventory.Validate(ctx, inv)
+}
+
+// LoadPlanFile reads a plan file: which phases run, in what order.
+func LoadPlanFile(path string) (*plan.File, error) {
+	return plan.LoadFile(path)
+}
+
 // PlanOptions tune Plan.
 type PlanOptions struct {
 	// Offline compiles without reading the lab: every step shows the change
@@ -174,7 +189,9 @@ type PlanOptions struct {
 	Kubeconfig string
 }
 
-// Plan compiles the inventory and the plan file into a plan. Unless
+// Plan compiles the inventory and the plan file into a plan. An
+// inventory with errors (inventory.Inventory.Check; Validate reports them
+// too) is refused with a *inventory.ValidationError. Unless
 // Offline, it first checks that the Proxmox API token holds every
 // privilege the plan may use (a *proxmox.MissingPrivilegesError names each
 // missing one with its path), then every step whose phase has a client
@@ -184,6 +201,9 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := inv.Check().Err(); err != nil {
+		return nil, err
 	}
 	clients := opts.Clients
 	if opts.Offline {
