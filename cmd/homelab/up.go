@@ -141,14 +141,13 @@ reset" starts it over.`,
 				return err
 			}
 			defer end()
-			clients := opts.Clients
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+			p, err := homelab.Plan(cmd.Context(), inv, file, opts.PlanOptions())
 			if err != nil {
 				return err
 			}
 			stop := live(opts.Sink, len(p.Steps))
-			res, err := homelab.Run(cmd.Context(), p, opts)
+			res, err := homelab.Run(cmd.Context(), p, opts.RunOptions())
 			stop()
 			if err == nil && f.output == "text" {
 				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv))

@@ -87,7 +87,7 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				t.Fatalf("second plan is not converged: %+v (observed %v)", sum, p.Observed)
 			}
 			out = outputSink{}
-			if _, err := Run(ctx, p, opts); err != nil {
+			if _, err := Run(ctx, p, opts.RunOptions()); err != nil {
 				t.Fatal(err)
 			}
 			for _, line := range out.lines {
@@ -112,7 +112,7 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				t.Fatalf("haproxy with a reload pending: %+v", st.Change)
 			}
 			out = outputSink{}
-			if _, err := Run(ctx, p, opts); err != nil {
+			if _, err := Run(ctx, p, opts.RunOptions()); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.ContainsFunc(out.lines, func(l string) bool {
