@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -78,15 +77,6 @@ func Lock(dir, command string) (*RunLock, error) {
 		os.Remove(path) // its holder is gone: take it over
 	}
 	return nil, fmt.Errorf("run lock %s: taken while this run tried to take it", path)
-}
-
-// alive reports whether a process with this pid runs on this host.
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Unlock releases the lock.
