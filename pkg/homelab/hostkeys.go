@@ -38,7 +38,7 @@ func (b *hostKeyBook) address(guest string) (string, error) {
 		return "", err
 	}
 	if cfg.Address == "" {
-		return "", fmt.Errorf("ssh %s: no address", guest)
+		return "", fmt.Errorf("ssh %s: %w", guest, ErrNoAddress)
 	}
 	return cfg.Address, nil
 }

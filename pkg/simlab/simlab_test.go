@@ -2,6 +2,7 @@ package simlab
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -24,6 +25,9 @@ func TestSimulatedHostsFollowProxmox(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	if err := lab.Save(); !errors.Is(err, ErrNoStateDir) {
+		t.Errorf("Save of a throwaway lab: %v, want ErrNoStateDir", err)
+	}
 	g, _ := inv.Guest("lb-1")
 	addr := netip.AddrPortFrom(g.IP, 22).String()
 	c := lab.Clients()

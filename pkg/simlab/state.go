@@ -156,12 +156,15 @@ func (l *Lab) loadStates(m *simManifest) error {
 	return nil
 }
 
+// ErrNoStateDir is Save of a lab started without Options.StateDir.
+var ErrNoStateDir = errors.New("no state directory to save to")
+
 // Save writes the lab's state to its StateDir (see Options), so a
 // lab simulated later from it carries on from here; Close saves too. A
 // lab without a StateDir has nothing to save to.
 func (l *Lab) Save() error {
 	if l.stateDir == "" {
-		return errors.New("simulated lab: no state directory to save to")
+		return fmt.Errorf("simulated lab: %w", ErrNoStateDir)
 	}
 	m := *l.manifest
 	m.State = map[string]string{}
