@@ -38,14 +38,13 @@ type SSHOptions struct {
 	Remote remote.Options
 }
 
-// WithSSH returns c reaching inv's guests over SSH as opts say: c.Hosts
-// (one cached connection per guest, closed by Clients.Close, which also
-// closes the connections c had) and the record of the guests' host keys
-// the guests phase and Down keep in opts.KnownHosts.
+// WithSSH returns c reaching inv's guests over SSH as opts say: Hosts
+// (one cached connection per guest, closed by the returned Clients'
+// Close) and the record of the guests' host keys the guests phase and
+// Down keep in opts.KnownHosts. It replaces what c had for SSH without
+// closing it: Connect's Clients already have it, so it is for Clients
+// made otherwise (a simulated lab's).
 func (c Clients) WithSSH(inv *inventory.Inventory, opts SSHOptions) Clients {
-	if c.pool != nil {
-		c.pool.Close()
-	}
 	c.pool = remote.NewPool(opts.Remote)
 	policy := sshPolicy{pool: c.pool, secrets: opts.Secrets, signers: opts.Signers, address: opts.Address,
 		hostKeys: remote.HostKeyPolicy{TOFUFile: opts.KnownHosts, Strict: inv.SSH.HostKeys == inventory.HostKeysStrict}}
