@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func unmarkSimulated(t *testing.T, invPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab, err := homelab.Simulate(ctx, inv, homelab.SimulateOptions{StateDir: homelab.SimulatedLabDir(invPath, inv.Name)})
+	lab, err := simlab.Start(ctx, inv, simlab.Options{StateDir: simlab.Dir(invPath, inv.Name)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // globals are the flags every command shares.
@@ -175,7 +176,7 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	case t.offline:
 		return homelab.Clients{}, func() {}, nil
 	case t.simulate:
-		lab, err := homelab.Simulate(ctx, inv, homelab.SimulateOptions{StateDir: homelab.SimulatedLabDir(g.inventory, inv.Name), Logger: g.logger()})
+		lab, err := simlab.Start(ctx, inv, simlab.Options{StateDir: simlab.Dir(g.inventory, inv.Name), Logger: g.logger()})
 		if err != nil {
 			return homelab.Clients{}, nil, err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ func setNode(t *testing.T, invPath, node string, online bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab, err := homelab.Simulate(ctx, inv, homelab.SimulateOptions{StateDir: homelab.SimulatedLabDir(invPath, inv.Name)})
+	lab, err := simlab.Start(ctx, inv, simlab.Options{StateDir: simlab.Dir(invPath, inv.Name)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 func newSimCommand(g *globals) *cobra.Command {
@@ -33,7 +33,7 @@ lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
 			if err != nil {
 				return err
 			}
-			lab, err := homelab.Simulate(cmd.Context(), inv)
+			lab, err := simlab.Start(cmd.Context(), inv)
 			if err != nil {
 				return err
 			}
@@ -71,8 +71,8 @@ open.`,
 			if err != nil {
 				return err
 			}
-			dir := homelab.SimulatedLabDir(g.inventory, inv.Name)
-			removed, err := homelab.ResetSimulation(dir)
+			dir := simlab.Dir(g.inventory, inv.Name)
+			removed, err := simlab.Reset(dir)
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, comman
 }
 
 // begin takes the run lock of a real lab and opens its run journal; a
-// simulated lab has its own lock (Simulate takes it) and no journal.
+// simulated lab has its own lock (simlab.Start takes it) and no journal.
 func (g *globals) begin(inv *inventory.Inventory, command string, t target) (journal io.Writer, end func(), err error) {
 	return g.beginRun(inv, command, t, true)
 }
@@ -146,9 +146,8 @@ reset" starts it over.`,
 				return err
 			}
 			defer end()
-			clients := opts.Clients
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+			p, err := homelab.Plan(cmd.Context(), inv, file, opts.PlanOptions())
 			if err != nil {
 				return err
 			}
@@ -156,7 +155,7 @@ reset" starts it over.`,
 				return err
 			}
 			stop := live(opts.Sink, len(p.Steps))
-			res, err := homelab.Run(cmd.Context(), p, opts)
+			res, err := homelab.Run(cmd.Context(), p, opts.RunOptions())
 			stop()
 			if (err == nil || errors.As(err, new(*homelab.DegradedError))) && f.output == "text" {
 				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv), built(res))

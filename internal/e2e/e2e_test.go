@@ -191,7 +191,7 @@ fi`)
 	}
 	file := &plan.File{Name: "e2e", Phases: []plan.PhaseRef{{Kind: "loadbalancers", Name: "loadbalancers"}, {Kind: "kubernetes", Name: "kubernetes"}}}
 	clock := newStepClock(t)
-	opts := homelab.ApplyOptions{Clients: clients, Sink: clock, Parallelism: 4}
+	opts := homelab.RunOptions{Sink: clock, Parallelism: 4}
 
 	// The first runs are killed where a real one is likeliest to stop
 	// (the operator's laptop sleeps, CI times out): right after kubeadm

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab builds a small lab of real hosts on this machine for
 // end-to-end tests (research/lab.md): network namespaces joined by a
 // bridge; "full" hosts with their own mount, UTS and PID namespaces, an

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	. "github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"maps"
 	"slices"
 	"strings"
@@ -58,7 +60,7 @@ func guestsOf(inv *inventory.Inventory, s *simpve.Server) map[int]simpve.Guest {
 // unmark takes homelab's marks off a built lab, as if other tools had
 // made it: the tag and description of every guest, the comment of every
 // router row.
-func unmark(t *testing.T, ctx context.Context, inv *inventory.Inventory, lab *SimulatedLab) {
+func unmark(t *testing.T, ctx context.Context, inv *inventory.Inventory, lab *simlab.Lab) {
 	t.Helper()
 	c := lab.Clients()
 	owned, err := routeros.OwnedEntries(ctx, c.Router, inv.Name)
@@ -90,7 +92,7 @@ func unmark(t *testing.T, ctx context.Context, inv *inventory.Inventory, lab *Si
 // for the two conflicts.
 func TestAdoptMarksOnly(t *testing.T) {
 	inv := loadInventory(t, "../../inventories/small.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package homelab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -33,7 +34,33 @@ type ApplyOptions struct {
 	Logger *slog.Logger
 }
 
-func (o ApplyOptions) engine() engine.Options {
+// RunOptions tune Run: how the steps of a plan run. What the steps were
+// made with (the clients, the guests that may be rebuilt, the kubeconfig
+// path) is Plan's to say (PlanOptions), and a plan keeps it: Run takes
+// nothing that it could not honour.
+type RunOptions struct {
+	// Parallelism is the most steps running at once (default 4).
+	Parallelism int
+	// StrictOrder runs the phases one after another instead of letting a
+	// step start as soon as what it needs is done.
+	StrictOrder bool
+	// Sink receives the engine's events (views, journals); nil drops them.
+	Sink engine.Sink
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// PlanOptions are the options of o that make a plan (observing the lab).
+func (o ApplyOptions) PlanOptions() PlanOptions {
+	return PlanOptions{Clients: o.Clients, Logger: o.Logger, Replace: o.Replace, Kubeconfig: o.Kubeconfig}
+}
+
+// RunOptions are the options of o that run a plan.
+func (o ApplyOptions) RunOptions() RunOptions {
+	return RunOptions{Parallelism: o.Parallelism, StrictOrder: o.StrictOrder, Sink: o.Sink, Logger: o.Logger}
+}
+
+func (o RunOptions) engine() engine.Options {
 	return engine.Options{Parallelism: o.Parallelism, StrictOrder: o.StrictOrder, Sink: o.Sink, Logger: o.Logger}
 }
 
@@ -45,28 +72,52 @@ func (o ApplyOptions) engine() engine.Options {
 // the rest is built, and a run that otherwise succeeds returns a
 // *DegradedError naming what is missing.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+	p, err := Plan(ctx, inv, file, opts.PlanOptions())
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := Run(ctx, p, opts)
+	res, err := Run(ctx, p, opts.RunOptions())
 	return p, res, err
 }
 
-// Run runs a plan Plan made (with the same clients), for callers that
-// show the plan or count its steps before running it. Up is Plan, then Run.
-func Run(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*engine.Result, error) {
+// ErrNoGraph is Run's error for a plan without its steps: one read back
+// from JSON (plan.ReadSaved), which Apply runs instead.
+var ErrNoGraph = errors.New("the plan has no step graph (a saved plan read back): use Apply")
+
+// Run runs a plan Plan made, through the clients Plan was given and with
+// the replacements and kubeconfig path it was given, for callers that
+// show the plan or count its steps before running it. Up is Plan, then
+// Run.
+func Run(ctx context.Context, p *plan.Plan, opts RunOptions) (*engine.Result, error) {
 	if p.Graph() == nil {
-		return nil, fmt.Errorf("run: the plan has no step graph: use Apply for a saved plan")
+		return nil, fmt.Errorf("run: %w", ErrNoGraph)
 	}
 	res, err := engine.Run(ctx, p.Graph(), opts.engine())
 	return res, degraded(p, res, err)
 }
 
 // StalePlanError is a saved plan that no longer describes what applying
-// it would do: its inputs changed, or the lab did.
+// it would do: its inputs changed, or the lab did. Nothing was changed.
 type StalePlanError struct {
+	// Inputs are the files the plan was made from that changed since:
+	// the inventory's path, the plan file's path.
+	Inputs []string
+	// Steps are the steps whose change differs from the one the plan
+	// showed, in the plan's order, then the steps the plan did not have.
+	Steps []StaleStep
+	// Reasons say all of it in words, as Error lists them (the first few
+	// steps, then "…").
 	Reasons []string
+}
+
+// StaleStep is one step of a saved plan that would now do something other
+// than what the plan showed.
+type StaleStep struct {
+	ID step.ID
+	// Saved is the change the plan showed, nil for a step the plan did
+	// not have; Now is the change observed now, nil for a step that is
+	// gone.
+	Saved, Now *step.Change
 }
 
 func (e *StalePlanError) Error() string {
@@ -86,47 +137,68 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	var stale []string
+	stale := &StalePlanError{}
 	if inv.Source.Digest != saved.Inventory.Digest {
-		stale = append(stale, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
+		stale.Inputs = append(stale.Inputs, saved.Inventory.Path)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
 	}
 	if file.Digest != saved.PlanFile.Digest {
-		stale = append(stale, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
+		stale.Inputs = append(stale.Inputs, saved.PlanFile.Path)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
 	}
-	if len(stale) > 0 {
-		return nil, nil, &StalePlanError{Reasons: stale}
+	if len(stale.Inputs) > 0 {
+		return nil, nil, stale
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+	p, err := Plan(ctx, inv, file, opts.PlanOptions())
 	if err != nil {
 		return nil, nil, err
 	}
-	if reasons := differences(saved, p); len(reasons) > 0 {
-		return p, nil, &StalePlanError{Reasons: reasons}
+	if stale := differences(saved, p); stale != nil {
+		return p, nil, stale
 	}
-	res, err := engine.Run(ctx, p.Graph(), opts.engine())
-	return p, res, degraded(p, res, err)
+	res, err := Run(ctx, p, opts.RunOptions())
+	return p, res, err
 }
 
-// differences lists the steps whose change differs between the saved plan
-// and the plan made now.
-func differences(saved, now *plan.Plan) []string {
-	var out []string
-	if len(saved.Steps) != len(now.Steps) {
-		out = append(out, fmt.Sprintf("the plan had %d steps, it now has %d", len(saved.Steps), len(now.Steps)))
-	}
+// differences is the refusal of a saved plan whose steps' changes differ
+// from the plan made now, or nil when none does.
+func differences(saved, now *plan.Plan) *StalePlanError {
+	e := &StalePlanError{}
 	for _, s := range saved.Steps {
 		n, ok := now.Step(s.ID)
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("step %s is gone", s.ID))
+			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change})
 		case s.ObservedDigest != n.ObservedDigest:
-			out = append(out, fmt.Sprintf("step %s was %s, the lab now says %s", s.ID, actionName(s.Change), actionName(n.Change)))
-		}
-		if len(out) >= 5 {
-			return append(out, "…")
+			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change, Now: &n.Change})
 		}
 	}
-	return out
+	for _, n := range now.Steps {
+		if _, ok := saved.Step(n.ID); !ok {
+			e.Steps = append(e.Steps, StaleStep{ID: n.ID, Now: &n.Change})
+		}
+	}
+	if len(e.Steps) == 0 && len(saved.Steps) == len(now.Steps) {
+		return nil
+	}
+	if len(saved.Steps) != len(now.Steps) {
+		e.Reasons = append(e.Reasons, fmt.Sprintf("the plan had %d steps, it now has %d", len(saved.Steps), len(now.Steps)))
+	}
+	for _, st := range e.Steps {
+		if len(e.Reasons) >= 5 {
+			e.Reasons = append(e.Reasons, "…")
+			break
+		}
+		switch {
+		case st.Now == nil:
+			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s is gone", st.ID))
+		case st.Saved == nil:
+			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s is new: %s", st.ID, actionName(*st.Now)))
+		default:
+			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s was %s, the lab now says %s", st.ID, actionName(*st.Saved), actionName(*st.Now)))
+		}
+	}
+	return e
 }
 
 func actionName(c step.Change) string {

@@ -1,8 +1,10 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
 	"errors"
+	. "github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +23,7 @@ import (
 // master-3 and ends without error, and a plan after it is clean.
 func TestDegradedRunWithANodeDown(t *testing.T) {
 	inv := loadInventory(t, "testdata/n1.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestDegradedRunWithANodeDown(t *testing.T) {
 
 	var log runLog
 	opts := ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}
-	res, err := Run(ctx, p, opts)
+	res, err := Run(ctx, p, opts.RunOptions())
 	var de *DegradedError
 	if !errors.As(err, &de) {
 		t.Fatalf("run: %v, want a *DegradedError\n%s", err, strings.Join(log.lines, "\n"))
@@ -133,14 +135,14 @@ func TestDegradedRefusedWithoutQuorum(t *testing.T) {
 					missing = append(missing, g.Name)
 				}
 			}
-			err := checkQuorum(inv, missing)
+			err := CheckQuorum(inv, missing)
 			var qe *QuorumError
 			if !errors.As(err, &qe) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want a *QuorumError with %q", err, tt.want)
 			}
 		})
 	}
-	if err := checkQuorum(inv, []string{"lb-2", "master-3"}); err != nil {
+	if err := CheckQuorum(inv, []string{"lb-2", "master-3"}); err != nil {
 		t.Errorf("one node down: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-func guestsLab(t *testing.T, inv *inventory.Inventory) *SimulatedLab {
+func guestsLab(t *testing.T, inv *inventory.Inventory) *simlab.Lab {
 	t.Helper()
-	lab, err := Simulate(context.Background(), inv)
+	lab, err := simlab.Start(context.Background(), inv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func TestGuestsPhaseAgainstSimulator(t *testing.T) {
 // a run, while the list still shows no guests, must not say "create".
 func TestPlanDoesNotTrustALaggingClusterList(t *testing.T) {
 	inv := loadInventory(t, "../../inventories/small.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{ResourceLag: time.Hour})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{ResourceLag: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +337,7 @@ func BenchmarkGuestsUp(b *testing.B) {
 	var calls, writes int
 	for b.Loop() {
 		b.StopTimer()
-		lab, err := Simulate(context.Background(), inv, SimulateOptions{Latency: latency})
+		lab, err := simlab.Start(context.Background(), inv, simlab.Options{Latency: latency})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -41,10 +41,11 @@ type Clients struct {
 	// hostKeys is homelab's record of the guests' SSH host keys (nil:
 	// left alone).
 	hostKeys *hostKeyBook
-	// simulated is true for the simulated lab's clients: its guests log in
-	// with the lab's own key, so unreadable authorized_keys files do not
-	// stop a run there.
-	simulated bool
+	// AuthorizedKeysOptional lets a plan make guests although an
+	// authorized_keys file of the inventory cannot be read: for labs whose
+	// guests let homelab in with a key of their own (the simulated lab's).
+	// Unset, such a plan is refused (inventory.CheckKeys).
+	AuthorizedKeysOptional bool
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -160,6 +161,21 @@ func Load(ctx context.Context, path string) (*inventory.Inventory, inventory.Dia
 	return inventory.LoadContext(ctx, path)
 }
 
+// Validate checks an inventory built or edited in memory as Load checks
+// a file, filling in the defaults and derived values left unset (see
+// inventory.Validate): every problem comes back, with its position in
+// the file the inventory was loaded from where there is one, and a
+// *inventory.ValidationError when any is an error. Plan refuses an
+// inventory with errors; call Validate after changing one.
+func Validate(ctx context.Context, inv *inventory.Inventory) (inventory.Diagnostics, error) {
+	return inventory.Validate(ctx, inv)
+}
+
+// LoadPlanFile reads a plan file: which phases run, in what order.
+func LoadPlanFile(path string) (*plan.File, error) {
+	return plan.LoadFile(path)
+}
+
 // PlanOptions tune Plan.
 type PlanOptions struct {
 	// Offline compiles without reading the lab: every step shows the change
@@ -178,7 +194,9 @@ type PlanOptions struct {
 	Kubeconfig string
 }
 
-// Plan compiles the inventory and the plan file into a plan. Unless
+// Plan compiles the inventory and the plan file into a plan. An
+// inventory with errors (inventory.Inventory.Check; Validate reports them
+// too) is refused with a *inventory.ValidationError. Unless
 // Offline, it first checks that the Proxmox API token holds every
 // privilege the plan may use (a *proxmox.MissingPrivilegesError names each
 // missing one with its path), then every step whose phase has a client
@@ -188,6 +206,9 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := inv.Check().Err(); err != nil {
+		return nil, err
 	}
 	clients := opts.Clients
 	if opts.Offline {
@@ -247,7 +268,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 // without the key (inventory.CheckKeys). Load only warns about such a
 // file, so that validate and plan --offline work where the keys are not.
 func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
-	if c.simulated || c.Proxmox == nil {
+	if c.AuthorizedKeysOptional || c.Proxmox == nil {
 		return nil
 	}
 	var guests []string

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 )
@@ -33,7 +34,7 @@ func TestPlanRefusesGuestsWithoutTheirKeyFile(t *testing.T) {
 		t.Errorf("simulated lab: %v", err)
 	}
 	real := lab.Clients()
-	real.simulated = false // as Connect makes them
+	real.AuthorizedKeysOptional = false // as Connect makes them
 	_, err = Plan(ctx, inv, file, PlanOptions{Clients: real})
 	var verr *inventory.ValidationError
 	if !errors.As(err, &verr) {
