@@ -232,7 +232,7 @@ func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
 		if !ok || strings.Contains(name, "/") {
 			continue
 		}
-		if a := s.Change.Action; a == step.Create || a == step.Update {
+		if a := s.Change.Action; a == step.Create || a == step.Update || a == step.Replace {
 			guests = append(guests, name)
 		}
 	}

@@ -58,9 +58,17 @@ type Step struct {
 	ObservedDigest string `json:"observed_digest,omitempty"`
 }
 
-// Summary counts the plan's steps by action.
+// Summary counts the plan's steps by action. A replace (deleted, then
+// created again) is counted in Replace and also in Create and Delete, so
+// that a policy on deletes or creates sees it.
 type Summary struct {
-	Create, Update, Delete, Run, None, Conflict int
+	Create   int `json:"create"`
+	Update   int `json:"update"`
+	Delete   int `json:"delete"`
+	Replace  int `json:"replace"`
+	Run      int `json:"run"`
+	None     int `json:"none"`
+	Conflict int `json:"conflict"`
 }
 
 // Graph returns the step graph the plan was compiled into; nil for a plan
@@ -85,6 +93,10 @@ func (s *Summary) add(a step.Action) {
 		s.Update++
 	case step.Delete:
 		s.Delete++
+	case step.Replace:
+		s.Replace++
+		s.Create++
+		s.Delete++
 	case step.Run:
 		s.Run++
 	case step.None:
@@ -95,7 +107,7 @@ func (s *Summary) add(a step.Action) {
 }
 
 // HasChanges reports whether the lab differs from the inventory: a step
-// would create, change or delete something, or found a conflict. Gates
+// would create, change, replace or delete something, or found a conflict. Gates
 // and waits (run) are no changes.
 func (p *Plan) HasChanges() bool {
 	for _, st := range p.Steps {

@@ -127,6 +127,9 @@ func mdSummary(b *strings.Builder, p *Plan, phases []phaseView) {
 	s := p.Summary()
 	fmt.Fprintf(b, "| **total** | | **%d** | **%d** | **%d** | **%d** | **%d** | **%d** |\n\n",
 		s.Create, s.Update, s.Delete, s.Run, s.None, s.Conflict)
+	if s.Replace > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> `-/+` %s\n\n", mdText(replaceNote(s.Replace)))
+	}
 	var assumed []string
 	seen := map[step.ID]bool{}
 	for _, st := range p.Steps {
@@ -162,8 +165,11 @@ func mdPhase(b *strings.Builder, n int, ph phaseView) {
 		b.WriteString("| | step | description | changes |\n|:-:|---|---|---|\n")
 		for _, s := range changing {
 			what := mdText(s.Description)
-			if s.Change.Action == step.Conflict {
+			switch s.Change.Action {
+			case step.Conflict:
 				what = "**conflict:** " + what
+			case step.Replace:
+				what = "**replace:** " + what
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cellCode(s.Change.Action.String()), cellCode(string(s.ID)), what, mdChanges(s))
 		}

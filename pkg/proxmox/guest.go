@@ -134,7 +134,7 @@ func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 func (w GuestWork) needsRebuild(f found, why string) found {
 	if w.Replace {
 		f.rebuild = true
-		f.change = step.Change{Action: step.Update, Fields: append(f.change.Fields, step.Field{Name: "rebuild", Old: "", New: "yes"}),
+		f.change = step.Change{Action: step.Replace, Fields: f.change.Fields,
 			Reason: "replaced as asked: " + why + "; the guest is stopped, deleted and created again"}
 		return f
 	}
