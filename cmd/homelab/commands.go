@@ -13,6 +13,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/plans"
 )
 
 // globals are the flags every command shares.
@@ -57,7 +58,7 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newSimCommand(g), newVersionCommand(g))
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newShowCommand(g), newDownCommand(g), newSimCommand(g), newVersionCommand(g))
 	return root
 }
 
@@ -130,7 +131,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, err := plan.LoadFile(g.plan)
+	file, err := plan.Open(g.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 }
 
 func addPlanFlag(cmd *cobra.Command, g *globals) {
-	cmd.Flags().StringVarP(&g.plan, "plan", "p", "plans/full-stack.yaml", "plan file: which phases run, in what order")
+	cmd.Flags().StringVarP(&g.plan, "plan", "p", "", "plan file (a path), or the name of a built-in plan ("+strings.Join(plans.Names(), ", ")+"); default: the built-in "+plans.Default)
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -191,7 +192,7 @@ never shown).`,
 				}
 			}
 			if cmd.Flags().Changed("plan") {
-				file, err := plan.LoadFile(g.plan)
+				file, err := plan.Open(g.plan)
 				if err != nil {
 					return err
 				}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -132,7 +131,7 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
-			file, err := plan.LoadFile(g.plan)
+			file, err := plan.Open(g.plan)
 			if err != nil {
 				return err
 			}
@@ -174,12 +173,7 @@ new plan instead.`,
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			saved, err := plan.ReadSaved(r)
-			r.Close()
+			saved, err := plan.LoadSaved(args[0])
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/homelabctl/homelab/pkg/engine"
@@ -70,16 +71,24 @@ func (e *StalePlanError) Error() string {
 	return "the saved plan is stale, nothing was changed: " + strings.Join(e.Reasons, "; ") + "; make a new plan and review it"
 }
 
-// Apply runs exactly the saved plan. It loads the inventory and plan file
-// the plan names and refuses if either changed since, compiles and
-// observes again, and refuses if any step would now do something other
-// than what the plan showed.
+// Apply runs exactly the saved plan (read with plan.LoadSaved, so that
+// its paths lead to its files). It loads the inventory and plan file the
+// plan names and refuses if either changed since, compiles and observes
+// again, and refuses if any step would now do something other than what
+// the plan showed: another action, other fields or other files. A plan
+// saved offline showed every step as on an empty lab; it applies where
+// the lab still says so, and is refused for each step where it does not.
 func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	inv, _, err := inventory.LoadContext(ctx, saved.Inventory.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	file, err := plan.LoadFile(saved.PlanFile.Path)
+	var file *plan.File
+	if saved.PlanFile.Builtin {
+		file, err = plan.Builtin(saved.PlanFile.Name)
+	} else {
+		file, err = plan.LoadFile(saved.PlanFile.Path)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
@@ -87,7 +96,11 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if inv.Source.Digest != saved.Inventory.Digest {
 		stale = append(stale, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
 	}
-	if file.Digest != saved.PlanFile.Digest {
+	switch {
+	case file.Digest == saved.PlanFile.Digest:
+	case file.Builtin:
+		stale = append(stale, fmt.Sprintf("the built-in plan %s of this homelab (%s) differs from the one the plan was made with (homelab %s)", file.Name, Version, saved.HomelabVersion))
+	default:
 		stale = append(stale, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
 	}
 	if len(stale) > 0 {
@@ -105,7 +118,8 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 }
 
 // differences lists the steps whose change differs between the saved plan
-// and the plan made now.
+// and the plan made now: what a reviewer read (action, fields, files) is
+// compared, not the wording of reasons.
 func differences(saved, now *plan.Plan) []string {
 	var out []string
 	if len(saved.Steps) != len(now.Steps) {
@@ -113,17 +127,70 @@ func differences(saved, now *plan.Plan) []string {
 	}
 	for _, s := range saved.Steps {
 		n, ok := now.Step(s.ID)
-		switch {
-		case !ok:
+		if !ok {
 			out = append(out, fmt.Sprintf("step %s is gone", s.ID))
-		case s.ObservedDigest != n.ObservedDigest:
-			out = append(out, fmt.Sprintf("step %s was %s, the lab now says %s", s.ID, actionName(s.Change), actionName(n.Change)))
+		} else if d := difference(s, n.Change); d != "" {
+			out = append(out, d)
 		}
 		if len(out) >= 5 {
 			return append(out, "…")
 		}
 	}
 	return out
+}
+
+// difference says how the change observed now differs from the saved
+// step's, or "" when it does not.
+func difference(saved plan.Step, now step.Change) string {
+	was := saved.Change
+	as := ""
+	if saved.ObservedDigest == "" {
+		as = " (not observed: as on an empty lab)"
+	}
+	if was.Action != now.Action {
+		return fmt.Sprintf("step %s was %s in the plan%s, the lab now says %s", saved.ID, actionName(was), as, actionName(now))
+	}
+	var what []string
+	if !slices.Equal(was.Fields, now.Fields) {
+		what = append(what, "fields "+strings.Join(changedFields(was.Fields, now.Fields), ", "))
+	}
+	if !slices.Equal(was.Files, now.Files) {
+		what = append(what, "files")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("step %s is %s as in the plan%s, but the lab now gives other %s", saved.ID, actionName(now), as, strings.Join(what, " and "))
+}
+
+// changedFields names the fields that are not the same in a and b.
+func changedFields(a, b []step.Field) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, f := range append(slices.Clone(a), b...) {
+		if seen[f.Name] {
+			continue
+		}
+		seen[f.Name] = true
+		fa, _ := fieldNamed(a, f.Name)
+		fb, _ := fieldNamed(b, f.Name)
+		if fa != fb {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, "(the same ones, in another order)")
+	}
+	return names
+}
+
+func fieldNamed(fields []step.Field, name string) (step.Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return step.Field{}, false
 }
 
 func actionName(c step.Change) string {

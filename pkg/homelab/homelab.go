@@ -196,6 +196,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if err != nil {
 		return nil, err
 	}
+	p.HomelabVersion = Version
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}

@@ -6,21 +6,30 @@ import (
 
 // FormatVersion is the version of the plan's JSON form. It changes only
 // when a field changes meaning or goes away; new fields do not change it.
-const FormatVersion = 1
+// Version 2: the replace action (before, a rebuild was an update), the
+// summary, homelab_version, and saved plans' paths relative to the plan
+// file.
+const FormatVersion = 2
 
 // Plan is a compiled plan: the steps that would run, in phase order, each
 // with the change it would make. It is data: renderers show it, Save writes
 // it, and the engine runs its Graph.
 type Plan struct {
 	FormatVersion int `json:"format_version"`
+	// HomelabVersion is the version of the homelab that made the plan
+	// (pkg/homelab sets it).
+	HomelabVersion string `json:"homelab_version"`
 	// Inventory and PlanFile name what the plan was compiled from, with
 	// digests so that applying a saved plan can refuse stale inputs.
 	Inventory Source `json:"inventory"`
 	PlanFile  Source `json:"plan"`
 	// Observed is false for a plan compiled without reading the lab: its
 	// changes are those of an empty lab.
-	Observed bool    `json:"observed"`
-	Phases   []Phase `json:"phases"`
+	Observed bool `json:"observed"`
+	// Counts is the plan's Summary, written with its JSON form so that
+	// tools need not count; views count the steps themselves.
+	Counts *Summary `json:"summary,omitempty"`
+	Phases []Phase  `json:"phases"`
 	Steps    []Step  `json:"steps"`
 
 	graph *step.Graph
@@ -28,9 +37,14 @@ type Plan struct {
 
 // Source is a file a plan was compiled from.
 type Source struct {
-	Name   string `json:"name"`
-	Path   string `json:"path"`
-	Digest string `json:"digest"`
+	Name string `json:"name"`
+	// Path is the file's path: as given on the command line in a plan
+	// made now, relative to the plan file's directory (or absolute) in a
+	// saved plan (see Save and LoadSaved); empty for a built-in plan.
+	Path string `json:"path"`
+	// Builtin says the plan file is built into homelab, known by Name.
+	Builtin bool   `json:"builtin,omitempty"`
+	Digest  string `json:"digest"`
 }
 
 // Phase is one phase of the plan, in order.

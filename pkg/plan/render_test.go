@@ -543,21 +543,79 @@ func TestRenderDispatch(t *testing.T) {
 	}
 }
 
+// A saved plan names its files relative to itself (absolute ones stay
+// absolute, a built-in plan file has no path), so it applies from any
+// working directory; otherwise it is what RenderJSON renders.
 func TestSavedPlanRoundTrip(t *testing.T) {
-	p := observedPlan(t)
-	path := filepath.Join(t.TempDir(), "plan.json")
-	if err := Save(path, p); err != nil {
-		t.Fatal(err)
+	root := t.TempDir()
+	t.Chdir(root)
+	for _, tc := range []struct {
+		name, out        string
+		inv, planFile    string
+		builtin          bool
+		savedInv, savedP string
+	}{
+		{"beside", "plan.json", "inventories/lab.yaml", "plans/test.yaml", false, "inventories/lab.yaml", "plans/test.yaml"},
+		{"below", "reviews/mr-1/plan.json", "inventories/lab.yaml", "plans/test.yaml", false, "../../inventories/lab.yaml", "../../plans/test.yaml"},
+		{"absolute", "reviews/plan.json", filepath.Join(root, "inventories/lab.yaml"), "", true, filepath.Join(root, "inventories/lab.yaml"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := observedPlan(t)
+			p.Inventory.Path, p.PlanFile.Path, p.PlanFile.Builtin = tc.inv, tc.planFile, tc.builtin
+			if err := os.MkdirAll(filepath.Dir(tc.out), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := Save(tc.out, p); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(tc.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := *p
+			want.Inventory.Path, want.PlanFile.Path = tc.savedInv, tc.savedP
+			if json := render(t, &want, renderings()[4].render); string(data) != json {
+				t.Errorf("Save does not write what RenderJSON renders, with the paths relative to the plan:\n%s", firstDifference(json, string(data)))
+			}
+			// Read back from elsewhere, the paths lead to the same files.
+			t.Chdir(t.TempDir())
+			back, err := LoadSaved(filepath.Join(root, tc.out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pair := range [][2]string{{back.Inventory.Path, tc.inv}, {back.PlanFile.Path, tc.planFile}} {
+				if pair[1] == "" {
+					if pair[0] != "" {
+						t.Errorf("a built-in plan file read back with path %q", pair[0])
+					}
+					continue
+				}
+				got, _ := filepath.Abs(pair[0])
+				if want := filepath.Join(root, strings.TrimPrefix(pair[1], root)); got != want {
+					t.Errorf("read back as %s, want %s", got, want)
+				}
+			}
+			if back.PlanFile.Builtin != tc.builtin {
+				t.Errorf("builtin read back as %v", back.PlanFile.Builtin)
+			}
+			t.Chdir(root)
+		})
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if json := render(t, p, renderings()[4].render); string(data) != json {
-		t.Error("Save does not write what RenderJSON renders")
-	}
-	if _, err := ReadSaved(strings.NewReader(`{"format_version": 99}`)); err == nil || !strings.Contains(err.Error(), "format_version 99") {
-		t.Errorf("err = %v", err)
+}
+
+func TestReadSavedRefuses(t *testing.T) {
+	edited := strings.Replace(render(t, observedPlan(t), renderings()[4].render), `"delete": 3,`, `"delete": 0,`, 1)
+	for _, tc := range []struct{ name, doc, want string }{
+		{"newer", `{"format_version": 99}`, "format_version 99, but this homelab reads version 2"},
+		{"older", `{"format_version": 1}`, "format_version 1 was written by an older homelab"},
+		{"edited summary", edited, "does not add up to its steps"},
+		{"not JSON", `format_version: 2`, "read saved plan"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ReadSaved(strings.NewReader(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 

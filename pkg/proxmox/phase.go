@@ -69,14 +69,16 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			// asks for an address.
 			Needs:  []step.ID{create.ID, step.LeaseID(g.Name)},
 			Locks:  []step.Lock{nodeLock},
-			Intent: startChange("stopped"),
+			// On an empty lab the guest is not there yet, as observing
+			// it before its create says.
+			Intent: startChange(notCreated),
 		}
 		if p.Client != nil {
 			spec, err := SpecFor(inv, g)
 			if err != nil {
 				return nil, err
 			}
-			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name), HostKeys: p.HostKeys}
+			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name), HostKeys: p.HostKeys, Intent: create.Intent.Fields}
 			port := 22
 			if g.SSH != nil && g.SSH.Port != 0 {
 				port = g.SSH.Port
