@@ -66,10 +66,15 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 func mdSources(p *Plan) string {
 	var parts []string
 	for _, s := range []Source{p.Inventory, p.PlanFile} {
-		if s.Path == "" {
+		var part string
+		switch {
+		case s.Builtin:
+			part = "the built-in plan " + codeSpan(s.Name)
+		case s.Path == "":
 			continue
+		default:
+			part = codeSpan(s.Path)
 		}
-		part := codeSpan(s.Path)
 		if s.Digest != "" {
 			part += " (" + codeSpan(shortDigest(s.Digest)) + ")"
 		}

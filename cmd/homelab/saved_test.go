@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runIn runs the CLI in-process in dir, which need not be the repository.
+func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// The README's save-then-apply pair, with --simulate (and a kubeconfig
+// path, which the simulated lab would otherwise keep in its own directory)
+// added to both: a plan saved offline shows the lab as empty, and applies
+// to a lab that still is, from another directory than it was made in,
+// with the built-in default plan. A second apply of the same plan is
+// refused step by step: the lab no longer says what the plan showed. up
+// from anywhere, given the inventory's absolute path, then finds nothing
+// to do; show renders the saved plan.
+func TestSavedOfflinePlanAppliesFromAnywhere(t *testing.T) {
+	invPath := tempInventory(t, "small")
+	kubeconfig := filepath.Join(t.TempDir(), "small.conf")
+	review, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(review, "inventories"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(invPath)
+	if err := os.WriteFile(filepath.Join(review, "inventories", "small.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sim := []string{"--simulate", "--kubeconfig", kubeconfig}
+
+	code, _, errOut := runIn(t, review, append([]string{"plan", "-i", "inventories/small.yaml", "--offline", "--out", "plan.json"}, sim[1:]...)...)
+	if code != 0 || !strings.Contains(errOut, "Saved the plan to plan.json.") {
+		t.Fatalf("plan --offline --out (exit %d): %s", code, errOut)
+	}
+	saved := filepath.Join(review, "plan.json")
+
+	code, out, errOut := runIn(t, elsewhere, "show", saved)
+	if code != 0 || !strings.Contains(out, `homelab plan "full-stack" for inventory "small"`) || !strings.Contains(out, "NOT OBSERVED") {
+		t.Fatalf("show (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+
+	code, out, errOut = runIn(t, elsewhere, append([]string{"apply", saved}, sim...)...)
+	if code != 0 {
+		t.Fatalf("apply of the offline plan (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+	for _, phase := range []string{"network", "guests", "loadbalancers", "kubernetes"} {
+		if line := summaryLine(out, phase); line == "" || strings.Contains(line, " 0 created") || strings.Contains(line, "failed") {
+			t.Errorf("apply, %s: %q", phase, line)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(review, "inventories", ".homelab", "small", "simulated-lab")); err != nil {
+		t.Errorf("the simulated lab is not beside the inventory the plan names: %v", err)
+	}
+
+	code, _, errOut = runIn(t, elsewhere, append([]string{"apply", saved}, sim...)...)
+	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") ||
+		!strings.Contains(errOut, "was create (+) in the plan (not observed: as on an empty lab), the lab now says none (=)") {
+		t.Fatalf("second apply of the offline plan: exit %d, stderr %q", code, errOut)
+	}
+
+	// up needs no plan file in the working directory: the default plan
+	// is built in.
+	code, out, errOut = runIn(t, elsewhere, append([]string{"up", "-i", filepath.Join(review, "inventories", "small.yaml")}, sim...)...)
+	if code != 0 {
+		t.Fatalf("up from elsewhere (exit %d, stderr %q):\n%s", code, errOut, out)
+	}
+	for _, phase := range []string{"network", "guests", "loadbalancers", "kubernetes"} {
+		if line := summaryLine(out, phase); !strings.Contains(line, " 0 created, 0 changed,") {
+			t.Errorf("up after apply, %s: %q", phase, line)
+		}
+	}
+}
