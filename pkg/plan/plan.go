@@ -30,7 +30,7 @@ type Plan struct {
 	// tools need not count; views count the steps themselves.
 	Counts *Summary `json:"summary,omitempty"`
 	Phases []Phase  `json:"phases"`
-	Steps    []Step  `json:"steps"`
+	Steps  []Step   `json:"steps"`
 
 	graph *step.Graph
 }

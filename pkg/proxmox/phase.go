@@ -67,8 +67,8 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Description: fmt.Sprintf("start %s and wait until SSH answers on %s", g.Name, g.IP),
 			// The router's reservation must exist before the guest first
 			// asks for an address.
-			Needs:  []step.ID{create.ID, step.LeaseID(g.Name)},
-			Locks:  []step.Lock{nodeLock},
+			Needs: []step.ID{create.ID, step.LeaseID(g.Name)},
+			Locks: []step.Lock{nodeLock},
 			// On an empty lab the guest is not there yet, as observing
 			// it before its create says.
 			Intent: startChange(notCreated),
