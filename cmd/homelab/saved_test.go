@@ -81,3 +81,54 @@ func TestSavedOfflinePlanAppliesFromAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// show renders a saved plan as plan rendered it, in every format; its JSON
+// is the saved file. schema prints the schemas docs/ publishes.
+func TestShowAndSchema(t *testing.T) {
+	invPath := tempInventory(t, "small") // from the repository root
+	docs, _ := filepath.Abs("docs")
+	dir := filepath.Dir(invPath)
+	if err := os.MkdirAll(filepath.Join(dir, "inventories"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(invPath, filepath.Join(dir, "inventories", "small.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"plan", "-i", "inventories/small.yaml", "-p", "loadbalancers", "--offline"}
+	if code, _, errOut := runIn(t, dir, append(args, "--out", "plan.json")...); code != 0 {
+		t.Fatalf("plan --out: %s", errOut)
+	}
+	saved, _ := os.ReadFile(filepath.Join(dir, "plan.json"))
+	for _, format := range []string{"text", "json", "markdown", "mermaid"} {
+		_, want, _ := runIn(t, dir, append(args, "-o", format)...)
+		code, got, errOut := runIn(t, dir, "show", "plan.json", "-o", format)
+		if code != 0 || got != want {
+			t.Errorf("show -o %s (exit %d, stderr %q) differs from plan -o %s:\n%s", format, code, errOut, format, got[:min(len(got), 300)])
+		}
+		if format == "json" && got != string(saved) {
+			t.Error("show -o json is not the saved plan")
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"show", "plan.json", "-o", "yaml"}, "-o yaml: want one of text, json, markdown, mermaid"},
+		{[]string{"show", "missing.json"}, "no such file"},
+		{[]string{"show"}, "accepts 1 arg(s)"},
+		{[]string{"schema", "status"}, `invalid argument "status"`},
+	} {
+		if code, _, errOut := runIn(t, dir, tc.args...); code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errOut)
+		}
+	}
+	for _, name := range []string{"inventory", "plan"} {
+		want, err := os.ReadFile(filepath.Join(docs, name+".schema.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, got, errOut := runIn(t, dir, "schema", name); code != 0 || got != string(want) {
+			t.Errorf("schema %s (exit %d, stderr %q) is not docs/%s.schema.json", name, code, errOut, name)
+		}
+	}
+}

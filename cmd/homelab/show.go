@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,9 @@ func newShowCommand(g *globals) *cobra.Command {
 		Use:   "show PLAN.json",
 		Short: "Render a plan saved with plan --out",
 		Long: `show reads a saved plan and renders it as plan does: text, JSON, Markdown
-or Mermaid. It reads only the file: neither the lab nor the inventory.`,
+or Mermaid. It reads only the file: neither the lab nor the inventory. The
+paths it shows are as saved, relative to the plan file; -o json prints the
+saved plan as it is.`,
 		Example: `  homelab plan -i inventories/small.yaml --offline --out plan.json
   homelab show plan.json
   homelab show plan.json -o markdown > plan.md`,
@@ -24,9 +27,14 @@ or Mermaid. It reads only the file: neither the lab nor the inventory.`,
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
-			p, err := plan.LoadSaved(args[0])
+			f, err := os.Open(args[0])
 			if err != nil {
 				return err
+			}
+			p, err := plan.ReadSaved(f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			return plan.Render(g.stdout, p, output, g.color(g.stdout))
 		},

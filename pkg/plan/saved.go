@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // RenderJSON writes the plan as indented JSON. The same form is the saved
@@ -15,10 +18,24 @@ func RenderJSON(w io.Writer, p *Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	withCounts := *p
+	out := *p
 	sum := p.Summary()
-	withCounts.Counts = &sum
-	if err := enc.Encode(&withCounts); err != nil {
+	out.Counts = &sum
+	// Lists are lists, also when empty (a plan built by hand or read
+	// back may hold nil ones): the schema says so.
+	out.Phases = slices.Clone(p.Phases)
+	for i := range out.Phases {
+		if out.Phases[i].Steps == nil {
+			out.Phases[i].Steps = []step.ID{}
+		}
+	}
+	if out.Phases == nil {
+		out.Phases = []Phase{}
+	}
+	if out.Steps == nil {
+		out.Steps = []Step{}
+	}
+	if err := enc.Encode(&out); err != nil {
 		return fmt.Errorf("render plan as JSON: %w", err)
 	}
 	return nil
