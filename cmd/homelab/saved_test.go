@@ -18,6 +18,33 @@ func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// toRoot makes the repository root the working directory, as runCLI does.
+func toRoot(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Chdir("../..")
+	}
+}
+
+// readmeLine returns the arguments of the README's command line that
+// starts with prefix (without "homelab" and the comment after it).
+func readmeLine(t *testing.T, prefix string) []string {
+	t.Helper()
+	toRoot(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, prefix+" ") {
+			line, _, _ = strings.Cut(line, "#")
+			return strings.Fields(line)[1:]
+		}
+	}
+	t.Fatalf("the README has no line %q", prefix)
+	return nil
+}
+
 // The README's save-then-apply pair, with --simulate (and a kubeconfig
 // path, which the simulated lab would otherwise keep in its own directory)
 // added to both: a plan saved offline shows the lab as empty, and applies
@@ -38,19 +65,21 @@ func TestSavedOfflinePlanAppliesFromAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim := []string{"--simulate", "--kubeconfig", kubeconfig}
+	save, apply := readmeLine(t, "homelab plan -i inventories/small.yaml --offline --out plan.json"), readmeLine(t, "homelab apply plan.json")
 
-	code, _, errOut := runIn(t, review, append([]string{"plan", "-i", "inventories/small.yaml", "--offline", "--out", "plan.json"}, sim[1:]...)...)
+	code, _, errOut := runIn(t, review, append(save, sim[1:]...)...)
 	if code != 0 || !strings.Contains(errOut, "Saved the plan to plan.json.") {
 		t.Fatalf("plan --offline --out (exit %d): %s", code, errOut)
 	}
 	saved := filepath.Join(review, "plan.json")
+	apply[len(apply)-1] = saved // applied from elsewhere
 
 	code, out, errOut := runIn(t, elsewhere, "show", saved)
 	if code != 0 || !strings.Contains(out, `homelab plan "full-stack" for inventory "small"`) || !strings.Contains(out, "NOT OBSERVED") {
 		t.Fatalf("show (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 
-	code, out, errOut = runIn(t, elsewhere, append([]string{"apply", saved}, sim...)...)
+	code, out, errOut = runIn(t, elsewhere, append(apply, sim...)...)
 	if code != 0 {
 		t.Fatalf("apply of the offline plan (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
@@ -63,7 +92,7 @@ func TestSavedOfflinePlanAppliesFromAnywhere(t *testing.T) {
 		t.Errorf("the simulated lab is not beside the inventory the plan names: %v", err)
 	}
 
-	code, _, errOut = runIn(t, elsewhere, append([]string{"apply", saved}, sim...)...)
+	code, _, errOut = runIn(t, elsewhere, append(apply, sim...)...)
 	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") ||
 		!strings.Contains(errOut, "was create (+) in the plan (not observed: as on an empty lab), the lab now says none (=)") {
 		t.Fatalf("second apply of the offline plan: exit %d, stderr %q", code, errOut)
