@@ -1,6 +1,8 @@
 package homelab
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -63,5 +65,30 @@ func TestDifferencesCapsTheList(t *testing.T) {
 	got := differences(saved, now)
 	if len(got) != 6 || got[0] != "the plan had 7 steps, it now has 6" || got[1] != "step a is gone" || got[5] != "…" {
 		t.Errorf("differences: %s", strings.Join(got, "; "))
+	}
+}
+
+// A saved plan of a built-in plan is refused when this homelab's built-in
+// plan is not the one it was made with, saying so; nothing is observed.
+func TestApplyRefusesAnotherBuiltinPlan(t *testing.T) {
+	inv := loadInventory(t, "../../inventories/small.yaml")
+	file, err := plan.Open("network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Plan(context.Background(), inv, file, PlanOptions{Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.PlanFile.Builtin || p.PlanFile.Path != "" || p.HomelabVersion != Version {
+		t.Fatalf("plan file %+v, homelab %q", p.PlanFile, p.HomelabVersion)
+	}
+	saved := savedPlan(t, p)
+	saved.PlanFile.Digest = "sha256:0"
+	saved.HomelabVersion = "v0.0.1"
+	_, _, err = Apply(context.Background(), saved, ApplyOptions{})
+	var se *StalePlanError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "the built-in plan network of this homelab ("+Version+") differs from the one the plan was made with (homelab v0.0.1)") {
+		t.Fatalf("err = %v", err)
 	}
 }
