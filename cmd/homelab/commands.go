@@ -221,7 +221,8 @@ func newPlanCommand(g *globals) *cobra.Command {
 		Short: "Show what a run would change, without changing anything",
 		Long: `plan compiles the inventory and the plan file into ordered steps and shows,
 for each, what it would do: + create, ~ update (with a field diff), - delete,
-= unchanged, > run (a gate or an action that always runs), ! conflict.
+-/+ replace (deleted and created again, with --replace on up), = unchanged,
+> run (a gate or an action that always runs), ! conflict.
 
 Without flags it reads the lab the inventory names (read only: plan never
 changes anything). --offline compiles without reading the lab and shows the
@@ -230,7 +231,10 @@ it. --simulate reads the simulated lab instead: an in-process lab on
 loopback that keeps its state in .homelab/<inventory>/simulated-lab/ beside
 the inventory, so after "up --simulate" the plan shows what is left to do
 (homelab sim reset starts it over). --out saves the plan as JSON for a
-later apply.`,
+later apply (homelab show renders it again).
+
+-p names a plan file, or a plan built into homelab by its name; without -p
+the built-in full-stack plan runs.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid

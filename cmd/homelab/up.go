@@ -165,10 +165,13 @@ func newApplyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply PLAN.json",
 		Short: "Run exactly a plan saved with plan --out",
-		Long: `apply runs a saved plan. It refuses, changing nothing, when the inventory or
-the plan file changed since the plan was made, or when observing the lab
-now gives a different change for any step than the plan showed: review a
-new plan instead.`,
+		Long: `apply runs a saved plan, from any directory: the plan names its inventory
+relative to itself. It refuses, changing nothing, when the inventory or the
+plan file changed since the plan was made, or when observing the lab now
+gives a different change for any step than the plan showed (another action,
+other fields or files), naming each such step: review a new plan instead. A
+plan saved with --offline shows the lab as empty: it applies where the lab
+still is.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
