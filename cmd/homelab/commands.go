@@ -109,6 +109,8 @@ func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 type target struct {
 	offline, simulate bool
 	kubeconfig        string
+	// replace names the guests a plan may rebuild (plan --replace).
+	replace []string
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -140,7 +142,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -269,6 +271,7 @@ the built-in full-stack plan runs.`,
 	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
+	f.StringSliceVar(&t.replace, "replace", nil, "guests the plan may rebuild when a change cannot be made in place (shown as -/+; a saved plan keeps the list)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	return cmd
 }

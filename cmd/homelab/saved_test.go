@@ -161,3 +161,11 @@ func TestShowAndSchema(t *testing.T) {
 		}
 	}
 }
+
+// plan --replace records the guests the plan may rebuild.
+func TestPlanReplaceFlag(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "-i", "inventories/small.yaml", "--offline", "--replace", "lb-1,lb-2", "-o", "json")
+	if code != 0 || !strings.Contains(out, "\n  \"replace\": [\n    \"lb-1\",\n    \"lb-2\"\n  ],\n") {
+		t.Fatalf("plan --replace (exit %d, stderr %q):\n%s", code, errOut, out[:min(len(out), 600)])
+	}
+}

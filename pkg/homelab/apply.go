@@ -106,7 +106,12 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if len(stale) > 0 {
 		return nil, nil, &StalePlanError{Reasons: stale}
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+	// The guests a saved plan may rebuild are part of what was reviewed.
+	if len(opts.Replace) > 0 && !slices.Equal(opts.Replace, saved.Replace) {
+		return nil, nil, fmt.Errorf("apply: the saved plan may rebuild %s, not %s: make a new plan with plan --replace to change that",
+			orNone(saved.Replace), strings.Join(opts.Replace, ", "))
+	}
+	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: saved.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,6 +196,14 @@ func fieldNamed(fields []step.Field, name string) (step.Field, bool) {
 		}
 	}
 	return step.Field{}, false
+}
+
+// orNone lists names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no guest"
+	}
+	return strings.Join(names, ", ")
 }
 
 func actionName(c step.Change) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,6 +198,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		return nil, err
 	}
 	p.HomelabVersion = Version
+	p.Replace = slices.Clone(opts.Replace)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}

@@ -23,6 +23,10 @@ type Plan struct {
 	// digests so that applying a saved plan can refuse stale inputs.
 	Inventory Source `json:"inventory"`
 	PlanFile  Source `json:"plan"`
+	// Replace names the guests the plan may rebuild when a change cannot
+	// be made in place (pkg/homelab sets it); applying a saved plan uses
+	// the same list.
+	Replace []string `json:"replace,omitempty"`
 	// Observed is false for a plan compiled without reading the lab: its
 	// changes are those of an empty lab.
 	Observed bool `json:"observed"`
