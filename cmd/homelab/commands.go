@@ -14,6 +14,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/simlab"
+	"github.com/homelabctl/homelab/plans"
 )
 
 // globals are the flags every command shares.
@@ -58,7 +59,7 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
 	pf.BoolVar(&g.noColor, "no-color", false, "plain output: no colours, no redrawn progress (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newAdoptCommand(g), newSimCommand(g), newVersionCommand(g))
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newShowCommand(g), newSchemaCommand(g), newDownCommand(g), newAdoptCommand(g), newSimCommand(g), newVersionCommand(g))
 	registerCompletions(root, g)
 	return root
 }
@@ -122,6 +123,8 @@ type target struct {
 	kubeconfig        string
 	// offlineWorks is true for a command that takes --offline (plan).
 	offlineWorks bool
+	// replace names the guests a plan may rebuild (plan --replace).
+	replace []string
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -157,7 +160,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, err := plan.LoadFile(g.plan)
+	file, err := plan.Open(g.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +169,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -194,7 +197,7 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 }
 
 func addPlanFlag(cmd *cobra.Command, g *globals) {
-	cmd.Flags().StringVarP(&g.plan, "plan", "p", "plans/full-stack.yaml", "plan file: which phases run, in what order")
+	cmd.Flags().StringVarP(&g.plan, "plan", "p", "", "plan file (a path), or the name of a built-in plan ("+strings.Join(plans.Names(), ", ")+"); default: the built-in "+plans.Default)
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -222,7 +225,7 @@ never shown).`,
 				}
 			}
 			if cmd.Flags().Changed("plan") {
-				file, err := plan.LoadFile(g.plan)
+				file, err := plan.Open(g.plan)
 				if err != nil {
 					return err
 				}
@@ -252,7 +255,8 @@ func newPlanCommand(g *globals) *cobra.Command {
 		Short: "Show what a run would change, without changing anything",
 		Long: `plan compiles the inventory and the plan file into ordered steps and shows,
 for each, what it would do: + create, ~ update (with a field diff), - delete,
-= unchanged, > run (a gate or an action that always runs), ! conflict.
+-/+ replace (deleted and created again, with --replace on up), = unchanged,
+> run (a gate or an action that always runs), ! conflict.
 
 Without flags it reads the lab the inventory names (read only: plan never
 changes anything). --offline compiles without reading the lab and shows the
@@ -261,7 +265,10 @@ it. --simulate reads the simulated lab instead: an in-process lab on
 loopback that keeps its state in .homelab/<inventory>/simulated-lab/ beside
 the inventory, so after "up --simulate" the plan shows what is left to do
 (homelab sim reset starts it over). --out saves the plan as JSON for a
-later apply.`,
+later apply (homelab show renders it again).
+
+-p names a plan file, or a plan built into homelab by its name; without -p
+the built-in full-stack plan runs.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
@@ -309,6 +316,7 @@ later apply.`,
 	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
+	f.StringSliceVar(&t.replace, "replace", nil, "guests the plan may rebuild when a change cannot be made in place (shown as -/+; a saved plan keeps the list)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	addTargetFlag(cmd, &targets)
 	return cmd

@@ -181,7 +181,7 @@ func TestApplyRefusesAPlanTheLabOutgrew(t *testing.T) {
 		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 	code, _, errOut := runCLI(t, "apply", "--simulate", saved)
-	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") || !strings.Contains(errOut, "was create (+), the lab now says none (=)") {
+	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") || !strings.Contains(errOut, "was create (+) in the plan, the lab now says none (=)") {
 		t.Fatalf("apply of an outgrown plan: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := runCLI(t, "status", "--simulate", "-i", invPath, "-p", "plans/network.yaml")

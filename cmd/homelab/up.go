@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -137,7 +136,7 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
-			file, err := plan.LoadFile(g.plan)
+			file, err := plan.Open(g.plan)
 			if err != nil {
 				return err
 			}
@@ -174,10 +173,13 @@ func newApplyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply PLAN.json",
 		Short: "Run exactly a plan saved with plan --out",
-		Long: `apply runs a saved plan. It refuses, changing nothing, when the inventory or
-the plan file changed since the plan was made, or when observing the lab
-now gives a different change for any step than the plan showed: review a
-new plan instead.`,
+		Long: `apply runs a saved plan, from any directory: the plan names its inventory
+relative to itself. It refuses, changing nothing, when the inventory or the
+plan file changed since the plan was made, or when observing the lab now
+gives a different change for any step than the plan showed (another action,
+other fields or files), naming each such step: review a new plan instead. A
+plan saved with --offline shows the lab as empty: it applies where the lab
+still is.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -185,12 +187,7 @@ new plan instead.`,
 			return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			saved, err := plan.ReadSaved(r)
-			r.Close()
+			saved, err := plan.LoadSaved(args[0])
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ func (p *Plain) Emit(e engine.Event) {
 		fmt.Fprintf(p.W, "%s start   %s\n", ts, e.Step)
 	case engine.StepChange:
 		if e.Change != nil && e.Change.Action != step.None {
-			fmt.Fprintf(p.W, "%s %s       %s\n", ts, e.Change.Action, e.Step)
+			fmt.Fprintf(p.W, "%s %-8s%s\n", ts, e.Change.Action, e.Step)
 		}
 	case engine.StepOutput:
 		fmt.Fprintf(p.W, "%s         %s | %s\n", ts, e.Step, e.Line)
@@ -91,7 +91,7 @@ func Summary(w io.Writer, phases []string, phaseOf map[step.ID]string, res *engi
 			c.failed++
 		case s.Status != engine.Done || s.Change.Action == step.Skip:
 			c.skipped++
-		case s.Change.Action == step.Create:
+		case s.Change.Action.Creates():
 			c.created++
 		case s.Change.Action == step.Update || s.Change.Action == step.Delete:
 			c.changed++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/homelabctl/homelab/pkg/engine"
@@ -124,16 +125,24 @@ func (e *StalePlanError) Error() string {
 	return "the saved plan is stale, nothing was changed: " + strings.Join(e.Reasons, "; ") + "; make a new plan and review it"
 }
 
-// Apply runs exactly the saved plan. It loads the inventory and plan file
-// the plan names and refuses if either changed since, compiles and
-// observes again, and refuses if any step would now do something other
-// than what the plan showed.
+// Apply runs exactly the saved plan (read with plan.LoadSaved, so that
+// its paths lead to its files). It loads the inventory and plan file the
+// plan names and refuses if either changed since, compiles and observes
+// again, and refuses if any step would now do something other than what
+// the plan showed: another action, other fields or other files. A plan
+// saved offline showed every step as on an empty lab; it applies where
+// the lab still says so, and is refused for each step where it does not.
 func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	inv, _, err := inventory.LoadContext(ctx, saved.Inventory.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	file, err := plan.LoadFile(saved.PlanFile.Path)
+	var file *plan.File
+	if saved.PlanFile.Builtin {
+		file, err = plan.Builtin(saved.PlanFile.Name)
+	} else {
+		file, err = plan.LoadFile(saved.PlanFile.Path)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
@@ -142,14 +151,26 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 		stale.Inputs = append(stale.Inputs, saved.Inventory.Path)
 		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
 	}
-	if file.Digest != saved.PlanFile.Digest {
+	switch {
+	case file.Digest == saved.PlanFile.Digest:
+	case file.Builtin:
+		stale.Inputs = append(stale.Inputs, file.Name)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the built-in plan %s of this homelab (%s) differs from the one the plan was made with (homelab %s)", file.Name, Version, saved.HomelabVersion))
+	default:
 		stale.Inputs = append(stale.Inputs, saved.PlanFile.Path)
 		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
 	}
 	if len(stale.Inputs) > 0 {
 		return nil, nil, stale
 	}
-	p, err := Plan(ctx, inv, file, opts.PlanOptions())
+	// The guests a saved plan may rebuild are part of what was reviewed.
+	if len(opts.Replace) > 0 && !slices.Equal(opts.Replace, saved.Replace) {
+		return nil, nil, fmt.Errorf("apply: the saved plan may rebuild %s, not %s: make a new plan with plan --replace to change that",
+			orNone(saved.Replace), strings.Join(opts.Replace, ", "))
+	}
+	popts := opts.PlanOptions()
+	popts.Replace = saved.Replace
+	p, err := Plan(ctx, inv, file, popts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,21 +182,25 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 }
 
 // differences is the refusal of a saved plan whose steps' changes differ
-// from the plan made now, or nil when none does.
+// from the plan made now, or nil when none does: what a reviewer read
+// (action, fields, files) is compared, not the wording of reasons.
 func differences(saved, now *plan.Plan) *StalePlanError {
 	e := &StalePlanError{}
+	var reasons []string
 	for _, s := range saved.Steps {
 		n, ok := now.Step(s.ID)
-		switch {
-		case !ok:
+		if !ok {
 			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change})
-		case s.ObservedDigest != n.ObservedDigest:
+			reasons = append(reasons, fmt.Sprintf("step %s is gone", s.ID))
+		} else if d := difference(s, n.Change); d != "" {
 			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change, Now: &n.Change})
+			reasons = append(reasons, d)
 		}
 	}
 	for _, n := range now.Steps {
 		if _, ok := saved.Step(n.ID); !ok {
 			e.Steps = append(e.Steps, StaleStep{ID: n.ID, Now: &n.Change})
+			reasons = append(reasons, fmt.Sprintf("step %s is new: %s", n.ID, actionName(n.Change)))
 		}
 	}
 	if len(e.Steps) == 0 && len(saved.Steps) == len(now.Steps) {
@@ -184,21 +209,76 @@ func differences(saved, now *plan.Plan) *StalePlanError {
 	if len(saved.Steps) != len(now.Steps) {
 		e.Reasons = append(e.Reasons, fmt.Sprintf("the plan had %d steps, it now has %d", len(saved.Steps), len(now.Steps)))
 	}
-	for _, st := range e.Steps {
+	for _, r := range reasons {
 		if len(e.Reasons) >= 5 {
 			e.Reasons = append(e.Reasons, "…")
 			break
 		}
-		switch {
-		case st.Now == nil:
-			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s is gone", st.ID))
-		case st.Saved == nil:
-			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s is new: %s", st.ID, actionName(*st.Now)))
-		default:
-			e.Reasons = append(e.Reasons, fmt.Sprintf("step %s was %s, the lab now says %s", st.ID, actionName(*st.Saved), actionName(*st.Now)))
-		}
+		e.Reasons = append(e.Reasons, r)
 	}
 	return e
+}
+
+// difference says how the change observed now differs from the saved
+// step's, or "" when it does not.
+func difference(saved plan.Step, now step.Change) string {
+	was := saved.Change
+	as := ""
+	if saved.ObservedDigest == "" {
+		as = " (not observed: as on an empty lab)"
+	}
+	if was.Action != now.Action {
+		return fmt.Sprintf("step %s was %s in the plan%s, the lab now says %s", saved.ID, actionName(was), as, actionName(now))
+	}
+	var what []string
+	if !slices.Equal(was.Fields, now.Fields) {
+		what = append(what, "fields "+strings.Join(changedFields(was.Fields, now.Fields), ", "))
+	}
+	if !slices.Equal(was.Files, now.Files) {
+		what = append(what, "files")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("step %s is %s as in the plan%s, but the lab now gives other %s", saved.ID, actionName(now), as, strings.Join(what, " and "))
+}
+
+// changedFields names the fields that are not the same in a and b.
+func changedFields(a, b []step.Field) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, f := range append(slices.Clone(a), b...) {
+		if seen[f.Name] {
+			continue
+		}
+		seen[f.Name] = true
+		fa, _ := fieldNamed(a, f.Name)
+		fb, _ := fieldNamed(b, f.Name)
+		if fa != fb {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, "(the same ones, in another order)")
+	}
+	return names
+}
+
+func fieldNamed(fields []step.Field, name string) (step.Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return step.Field{}, false
+}
+
+// orNone lists names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no guest"
+	}
+	return strings.Join(names, ", ")
 }
 
 func actionName(c step.Change) string {

@@ -45,7 +45,7 @@ func TestApplySavedPlan(t *testing.T) {
 	before := len(writeCommands(s))
 	_, _, err := Apply(context.Background(), stale, ApplyOptions{Clients: c})
 	var se *StalePlanError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "step "+string(step.DNSRecordID("lb-1.home.example"))+" was create (+), the lab now says conflict (!)") {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "step "+string(step.DNSRecordID("lb-1.home.example"))+" was create (+) in the plan, the lab now says conflict (!)") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(se.Inputs) != 0 || len(se.Steps) != 1 || se.Steps[0].ID != step.DNSRecordID("lb-1.home.example") ||

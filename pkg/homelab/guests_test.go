@@ -167,8 +167,20 @@ func TestGuestDriftAndRebuild(t *testing.T) {
 	}
 	p := guestsPlan(t, inv, c, all...)
 	st, _ = p.Step(step.GuestID("lb-1"))
-	if st.Change.Action != step.Update || !strings.Contains(st.Change.Reason, "replaced as asked") {
+	if st.Change.Action != step.Replace || !strings.Contains(st.Change.Reason, "replaced as asked") {
 		t.Fatalf("with --replace: %s %q", st.Change.Action.Name(), st.Change.Reason)
+	}
+	// A rebuild is a delete and a create: a policy that denies deletes
+	// sees it, in the counts and in the plan's JSON.
+	if sum := p.Summary(); sum.Replace < 1 || sum.Delete != sum.Replace || sum.Create < sum.Replace {
+		t.Fatalf("summary with a replace: %+v", sum)
+	}
+	var js strings.Builder
+	if err := plan.RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"action": "replace"`) {
+		t.Fatalf("plan JSON without the replace:\n%s", js.String())
 	}
 	if _, err := runFast(ctx, p.Graph()); err != nil {
 		t.Fatal(err)

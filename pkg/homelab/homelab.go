@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,6 +242,8 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		skipUnreachable(p, unreach)
 		logger.Debug("degraded plan", "unreachable", unreach)
 	}
+	p.HomelabVersion = Version
+	p.Replace = slices.Clone(opts.Replace)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}
@@ -277,7 +280,7 @@ func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
 		if !ok || strings.Contains(name, "/") {
 			continue
 		}
-		if a := s.Change.Action; a == step.Create || a == step.Update {
+		if a := s.Change.Action; a == step.Create || a == step.Update || a == step.Replace {
 			guests = append(guests, name)
 		}
 	}

@@ -40,7 +40,7 @@ func TestPlanRefusesGuestsWithoutTheirKeyFile(t *testing.T) {
 	if !errors.As(err, &verr) {
 		t.Fatalf("real lab: err = %v, want a *inventory.ValidationError", err)
 	}
-	want := "../../inventories/small.yaml:49:25: defaults.vm.ssh.authorized_keys[0]: file:~/.ssh/id_ed25519.pub cannot be read"
+	want := "../../inventories/small.yaml:50:25: defaults.vm.ssh.authorized_keys[0]: file:~/.ssh/id_ed25519.pub cannot be read"
 	if len(verr.Diagnostics) != 1 || !strings.HasPrefix(verr.Diagnostics[0].String(), want) {
 		t.Errorf("real lab: %v, want %q...", err, want)
 	}
