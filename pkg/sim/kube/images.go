@@ -212,12 +212,12 @@ func (s *Sim) pull(ctx context.Context, h *host.Host, ref string) string {
 	return ""
 }
 
-// podsRun reports whether the kubelet on h can start pods: containerd
-// needs its sandbox image for every pod (the kubelet's
-// --pod-infra-container-image does not change it with containerd), and
-// without it every RunPodSandbox fails and no pod, static or not, runs.
+// podsRun reports whether the kubelet on h can start pods at all:
+// containerd needs its sandbox image for every pod (with containerd the
+// kubelet's --pod-infra-container-image does not change it), and without
+// it every RunPodSandbox fails and no pod, static or not, runs.
 func (s *Sim) podsRun(ctx context.Context, h *host.Host) bool {
-	return h != nil && s.available(ctx, h, sandboxImage(h))
+	return s.available(ctx, h, sandboxImage(h))
 }
 
 // kubeadmPreflightImages is kubeadm's ImagePullCheck with its defaults
@@ -280,3 +280,29 @@ var k8sRepositories = []string{"kube-apiserver", "kube-controller-manager", "kub
 // calicoRepositories are the repositories of docker.io Calico's manifest
 // names.
 var calicoRepositories = []string{"calico/node", "calico/cni", "calico/kube-controllers"}
+
+// podRuns reports whether a pod of image starts on h (a node's host, nil
+// when not known after a Load: then it is taken to run): containerd has
+// or can pull both its sandbox image and image.
+func (s *Sim) podRuns(h *host.Host, image string) bool {
+	if h == nil {
+		return true
+	}
+	ctx := context.Background()
+	return s.available(ctx, h, sandboxImage(h)) && s.available(ctx, h, image)
+}
+
+// daemonSetPods are a DaemonSet's desired and available pods (s.mu
+// held): one per node that is not Lost, available where it runs.
+func (s *Sim) daemonSetPods(cl *Cluster, ds *DaemonSet) (desired, available int) {
+	for _, n := range cl.Nodes {
+		if n.Lost {
+			continue
+		}
+		desired++
+		if s.podRuns(s.hosts[n.Host], ds.Image) {
+			available++
+		}
+	}
+	return desired, available
+}

@@ -228,8 +228,9 @@ func TestCalicoNeedsTheSandboxImage(t *testing.T) {
 		l.prepare(n)
 		l.pin(n, addrs["master-1"])
 	}
-	// worker-1's containerd names a sandbox image no registry has.
-	l.sandbox("worker-1", "registry.k8s.io/pause:0.0-missing")
+	// worker-1's containerd names a sandbox image of a registry the lab
+	// cannot reach.
+	l.sandbox("worker-1", "registry.internal.example/pause:3.10")
 	l.put("master-1", "/etc/kubernetes/homelab/init.yaml", initConfig("master-1"))
 	l.must("master-1", initCmd)
 	l.put("worker-1", "/etc/kubernetes/homelab/join.yaml", joinConfig("worker-1", token, l.caPin(), "", false))

@@ -61,6 +61,8 @@ type Cluster struct {
 	ID            uint64 `json:"id"`
 	Endpoint      string `json:"endpoint"` // controlPlaneEndpoint, host:port
 	Version       string `json:"version"`  // kubernetesVersion, v1.31.4
+	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
+	ImageRepository string `json:",omitempty"`
 	CertSANs      []string
 	DNSDomain     string
 	ServiceSubnet string
@@ -217,6 +219,9 @@ func (s *Sim) ready(n Node, now time.Time) bool {
 	}
 	since := n.Joined
 	if cni := s.cluster.DaemonSets["calico-node"]; cni != nil {
+		if !s.podRuns(s.hosts[n.Host], cni.Image) {
+			return false // no calico-node, no install-cni: no CNI configuration
+		}
 		if cni.Created.After(since) {
 			since = cni.Created
 		}
