@@ -58,15 +58,15 @@ type Sim struct {
 
 // Cluster is the cluster's state as its API and etcd hold it.
 type Cluster struct {
-	ID            uint64 `json:"id"`
-	Endpoint      string `json:"endpoint"` // controlPlaneEndpoint, host:port
-	Version       string `json:"version"`  // kubernetesVersion, v1.31.4
+	ID       uint64 `json:"id"`
+	Endpoint string `json:"endpoint"` // controlPlaneEndpoint, host:port
+	Version  string `json:"version"`  // kubernetesVersion, v1.31.4
 	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
 	ImageRepository string `json:",omitempty"`
-	CertSANs      []string
-	DNSDomain     string
-	ServiceSubnet string
-	PodSubnet     string
+	CertSANs        []string
+	DNSDomain       string
+	ServiceSubnet   string
+	PodSubnet       string
 	// CA and EtcdCA are the shared PKI (certificate and key, PEM), what
 	// kubeadm-certs carries to joining control planes.
 	CA, CAKey, EtcdCA, EtcdCAKey []byte `json:",omitempty"`
