@@ -58,15 +58,13 @@ type Sim struct {
 
 // Cluster is the cluster's state as its API and etcd hold it.
 type Cluster struct {
-	ID       uint64 `json:"id"`
-	Endpoint string `json:"endpoint"` // controlPlaneEndpoint, host:port
-	Version  string `json:"version"`  // kubernetesVersion, v1.31.4
-	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
-	ImageRepository string `json:",omitempty"`
-	CertSANs        []string
-	DNSDomain       string
-	ServiceSubnet   string
-	PodSubnet       string
+	ID            uint64 `json:"id"`
+	Endpoint      string `json:"endpoint"` // controlPlaneEndpoint, host:port
+	Version       string `json:"version"`  // kubernetesVersion, v1.31.4
+	CertSANs      []string
+	DNSDomain     string
+	ServiceSubnet string
+	PodSubnet     string
 	// CA and EtcdCA are the shared PKI (certificate and key, PEM), what
 	// kubeadm-certs carries to joining control planes.
 	CA, CAKey, EtcdCA, EtcdCAKey []byte `json:",omitempty"`
@@ -76,6 +74,8 @@ type Cluster struct {
 	Certs                        *UploadedCerts `json:",omitempty"`
 	DaemonSets                   map[string]*DaemonSet
 	Created                      time.Time
+	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
+	ImageRepository string `json:",omitempty"`
 }
 
 // Member is an etcd member.
