@@ -211,6 +211,13 @@ func (h *Host) knownGroupMember(user, group string) bool {
 // literal, or a line of its /etc/hosts.
 func (h *Host) Resolve(name string) (netip.Addr, bool) { return h.resolve(name) }
 
+// Fetch gets a URL outside the lab as the host's programs do for a name
+// no /etc/hosts line gives: from the lab's Internet (LabOptions.Internet).
+// reachable is false when the Internet has no server of that name.
+func (h *Host) Fetch(ctx context.Context, rawURL string) (status int, body []byte, reachable bool) {
+	return h.lab.fetch(ctx, rawURL)
+}
+
 // Errors of Request: what a TCP connect from the host got.
 var (
 	ErrRefused     = errors.New("connection refused")

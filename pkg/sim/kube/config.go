@@ -25,10 +25,12 @@ type kubeadmConfig struct {
 		AdvertiseAddress string `yaml:"advertiseAddress"`
 	} `yaml:"localAPIEndpoint"`
 	NodeRegistration struct {
-		Name string `yaml:"name"`
+		Name      string `yaml:"name"`
+		CRISocket string `yaml:"criSocket"`
 	} `yaml:"nodeRegistration"`
 	// ClusterConfiguration
 	KubernetesVersion    string `yaml:"kubernetesVersion"`
+	ImageRepository      string `yaml:"imageRepository"`
 	ControlPlaneEndpoint string `yaml:"controlPlaneEndpoint"`
 	APIServer            struct {
 		CertSANs []string `yaml:"certSANs"`

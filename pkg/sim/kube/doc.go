@@ -30,6 +30,20 @@
 // Ready only with a CNI network: calico-node running, or a configuration
 // libcni accepts in its host's /etc/cni/net.d (NetworkNotReady otherwise).
 //
+// Images matter as on a real node. An image is available on a host when
+// containerd lists it in its k8s.io namespace (`ctr -n k8s.io images
+// import`, or an earlier pull) or its registry answers through the lab's
+// Internet (Internet serves registry.k8s.io and registry-1.docker.io; a
+// test of an air-gapped lab deletes them). kubeadm's preflight pulls the
+// control-plane images of init and of a control plane's join (ImagePull
+// errors otherwise) and warns when containerd's sandbox image
+// (sandbox_image of /etc/containerd/config.toml, Debian's pause:3.6 by
+// default) is not its own pause image. Without its sandbox image a host
+// starts no pod: init's control plane never comes up, a joining control
+// plane's etcd learner is never promoted, and a worker joins but runs
+// neither kube-proxy (its rollout never completes) nor calico-node (its
+// Node stays NotReady).
+//
 // Save and Load keep the cluster as JSON so a later process can reopen a
 // simulated lab (hosts keep their files on disk); Attach then serves the
 // apiservers again.

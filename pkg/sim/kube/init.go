@@ -126,9 +126,12 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	if err := host.Pause(ctx, s.opts.Latency.Init); err != nil {
 		return 130
 	}
-	fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")
+	fmt.Fprint(c.Stdout, pullingImages)
+	if !runChecks(c, s.kubeadmPreflightImages(ctx, c, cfg.ImageRepository, cfg.KubernetesVersion)) {
+		return 1
+	}
 	now := s.now()
-	cl := &Cluster{ID: memberID(), Endpoint: endpoint, Version: cfg.KubernetesVersion, CertSANs: cfg.APIServer.CertSANs,
+	cl := &Cluster{ID: memberID(), Endpoint: endpoint, Version: cfg.KubernetesVersion, ImageRepository: cfg.ImageRepository, CertSANs: cfg.APIServer.CertSANs,
 		DNSDomain: cfg.Networking.DNSDomain, ServiceSubnet: cfg.Networking.ServiceSubnet, PodSubnet: cfg.Networking.PodSubnet,
 		DaemonSets: map[string]*DaemonSet{}, Created: now}
 	ca, err := newCA("kubernetes", now)
@@ -159,6 +162,9 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 		fmt.Fprintf(c.Stdout, "[kubelet-check] The kubelet is not healthy after 4m0.000446713s\n%s\n", kubeletFailMsg)
 		return fatal(c, "wait-control-plane", "failed while waiting for the kubelet to start: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get \"http://127.0.0.1:10248/healthz\": dial tcp 127.0.0.1:10248: connect: connection refused\n")
 	}
+	if !s.podsRun(ctx, c.Host) {
+		return controlPlaneNeverStarts(c, ip, cfg.NodeRegistration.CRISocket)
+	}
 	var tokens []Token
 	for _, t := range cfg.Tokens {
 		id, secret, _ := strings.Cut(t.Token, ".")
@@ -180,7 +186,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
 	cl.Nodes = []Node{{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}}
 	cl.Nodes[0].PodCIDR = cl.allocatePodCIDR(node)
-	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: "registry.k8s.io/kube-proxy:" + cfg.KubernetesVersion, Created: now}
+	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: controlPlaneImages(cfg.ImageRepository, cfg.KubernetesVersion, have)[3], Created: now}
 	if f.has("upload-certs") {
 		cl.Certs = &UploadedCerts{Uploaded: now, KeyDigest: digest(key)}
 	}
@@ -348,3 +354,38 @@ If you are on a systemd-powered system, you can try to troubleshoot the error wi
 	- 'systemctl status kubelet'
 	- 'journalctl -xeu kubelet'
 `
+
+// pullingImages is what kubeadm prints before its ImagePull check
+// (cmd/kubeadm/app/cmd/phases/init/preflight.go, join/preflight.go).
+const pullingImages = "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n"
+
+// controlPlaneNeverStarts is init's end when the kubelet runs but
+// containerd cannot start a pod sandbox: no static pod starts, every
+// control-plane check times out after 4m0s
+// (cmd/kubeadm/app/util/apiclient/wait.go WaitForControlPlaneComponents,
+// PrintControlPlaneErrorHelpScreen; cmd/phases/init/waitcontrolplane.go).
+// The apiserver's words are what the e2e lab printed; the others are Go's
+// net/http of a port nothing listens on. The durations are written here.
+func controlPlaneNeverStarts(c *host.Call, ip, socket string) int {
+	if socket == "" {
+		socket = "unix:///var/run/containerd/containerd.sock" // kubeadm's constants.DefaultCRISocket
+	}
+	fmt.Fprintf(c.Stdout, `[kubelet-check] The kubelet is healthy after 501.810011ms
+[control-plane-check] Waiting for healthy control plane components. This can take up to 4m0s
+[control-plane-check] Checking kube-apiserver at https://%[1]s:6443/livez
+[control-plane-check] Checking kube-controller-manager at https://127.0.0.1:10257/healthz
+[control-plane-check] Checking kube-scheduler at https://127.0.0.1:10259/livez
+[control-plane-check] kube-apiserver is not healthy after 4m0.00056272s
+[control-plane-check] kube-controller-manager is not healthy after 4m0.000610391s
+[control-plane-check] kube-scheduler is not healthy after 4m0.000637012s
+
+A control plane component may have crashed or exited when started by the container runtime.
+To troubleshoot, list all containers using your preferred container runtimes CLI.
+Here is one example how you may list all running Kubernetes containers by using crictl:
+	- 'crictl --runtime-endpoint %[2]s ps -a | grep kube | grep -v pause'
+	Once you have found the failing container, you can inspect its logs with:
+	- 'crictl --runtime-endpoint %[2]s logs CONTAINERID'
+
+`, ip, socket)
+	return fatal(c, "wait-control-plane", "failed while waiting for the control plane to start: [kube-apiserver check failed at https://%[1]s:6443/livez: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline, kube-controller-manager check failed at https://127.0.0.1:10257/healthz: Get \"https://127.0.0.1:10257/healthz\": dial tcp 127.0.0.1:10257: connect: connection refused, kube-scheduler check failed at https://127.0.0.1:10259/livez: Get \"https://127.0.0.1:10259/livez\": dial tcp 127.0.0.1:10259: connect: connection refused]", ip)
+}

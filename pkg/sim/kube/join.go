@@ -140,7 +140,10 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 		if !runChecks(c, controlPlaneChecks(c, false, false)) {
 			return 1
 		}
-		fmt.Fprint(c.Stdout, "[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n")
+		fmt.Fprint(c.Stdout, pullingImages)
+		if !runChecks(c, s.kubeadmPreflightImages(ctx, c, cl.ImageRepository, cl.Version)) {
+			return 1
+		}
 	}
 	if err := host.Pause(ctx, s.opts.Latency.Join); err != nil {
 		return 130
@@ -148,6 +151,11 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	fs := files{c}
 	now := s.now()
 	fault := s.fault(node)
+	if cp && fault == "" && !s.podsRun(ctx, c.Host) {
+		// No pod sandbox starts: the new etcd member's static pod never
+		// runs, the learner never catches up and is never promoted.
+		fault = "etcd"
+	}
 	if cp {
 		var certs *UploadedCerts
 		s.with(func(live *Cluster, _ time.Time) {

@@ -413,7 +413,17 @@ func (k kubectlCall) rollout(verb, name string) int {
 		ds.Restarts++
 		fmt.Fprintf(k.c.Stdout, "daemonset.apps/%s restarted\n", name) // k8s.io/kubectl pkg/cmd/rollout/rollout_restart.go
 	case "status":
-		fmt.Fprintf(k.c.Stdout, "daemon set %q successfully rolled out\n", name) // k8s.io/kubectl pkg/polymorphichelpers/rollout_status.go
+		// k8s.io/kubectl pkg/polymorphichelpers/rollout_status.go; a pod
+		// that never becomes available keeps kubectl watching until its
+		// --timeout, then apimachinery's wait.ErrWaitTimeout (the
+		// simulator does not wait).
+		desired, available := k.s.daemonSetPods(k.cl, ds)
+		if available < desired {
+			fmt.Fprintf(k.c.Stdout, "Waiting for daemon set %q rollout to finish: %d of %d updated pods are available...\n", name, available, desired)
+			fmt.Fprintln(k.c.Stderr, "error: timed out waiting for the condition")
+			return 1
+		}
+		fmt.Fprintf(k.c.Stdout, "daemon set %q successfully rolled out\n", name)
 	default:
 		fmt.Fprintf(k.c.Stderr, "error: unknown command %q for \"kubectl rollout\"\n", verb)
 		return 1

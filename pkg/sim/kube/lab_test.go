@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,11 +44,22 @@ var addrs = map[string]string{"lb-1": "10.0.0.11", "lb-2": "10.0.0.12", "master-
 
 func newKubeLab(t *testing.T, o kube.Options, names ...string) *kubeLab {
 	t.Helper()
+	return newKubeLabWith(t, o, nil, names...)
+}
+
+// newKubeLabWith is newKubeLab whose Internet edit changes first (nil:
+// the simulator's as it is).
+func newKubeLabWith(t *testing.T, o kube.Options, edit func(internet map[string]http.Handler), names ...string) *kubeLab {
+	t.Helper()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(key)
 	s := kube.New(o)
+	internet := s.Internet()
+	if edit != nil {
+		edit(internet)
+	}
 	lab, err := host.NewLab(host.LabOptions{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, VRRPScale: 0.02,
-		StrictBackends: true, Programs: s.Programs(), Packages: s.Packages(), Internet: s.Internet()})
+		StrictBackends: true, Programs: s.Programs(), Packages: s.Packages(), Internet: internet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,8 +98,10 @@ var (
 
 // Internet returns the servers outside the lab the nodes reach, for
 // host.LabOptions.Internet: pkgs.k8s.io (the repositories of Kubernetes
-// 1.24 to 1.35, each with patches 0 to 20) and raw.githubusercontent.com
-// (Calico's manifests).
+// 1.24 to 1.35, each with patches 0 to 20), raw.githubusercontent.com
+// (Calico's manifests), and the registries containerd pulls from:
+// registry.k8s.io (kubeadm's images) and registry-1.docker.io (docker.io,
+// Calico's). A test of an air-gapped lab deletes the registries.
 func (s *Sim) Internet() map[string]http.Handler {
 	internet := map[string]http.Handler{
 		"pkgs.k8s.io": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +131,8 @@ func (s *Sim) Internet() map[string]http.Handler {
 			}
 			fmt.Fprint(w, calicoManifest(m[1]))
 		}),
+		"registry.k8s.io":      registry(k8sRepositories...),
+		"registry-1.docker.io": registry(calicoRepositories...),
 	}
 	if m := s.opts.Mirror; m != nil {
 		internet[m.Host] = m.handler()

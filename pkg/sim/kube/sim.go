@@ -74,6 +74,8 @@ type Cluster struct {
 	Certs                        *UploadedCerts `json:",omitempty"`
 	DaemonSets                   map[string]*DaemonSet
 	Created                      time.Time
+	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
+	ImageRepository string `json:",omitempty"`
 }
 
 // Member is an etcd member.
@@ -217,6 +219,9 @@ func (s *Sim) ready(n Node, now time.Time) bool {
 	}
 	since := n.Joined
 	if cni := s.cluster.DaemonSets["calico-node"]; cni != nil {
+		if !s.podRuns(s.hosts[n.Host], cni.Image) {
+			return false // no calico-node, no install-cni: no CNI configuration
+		}
 		if cni.Created.After(since) {
 			since = cni.Created
 		}
