@@ -78,7 +78,7 @@ vulncheck: ## govulncheck against the pinned vulnerability database
 # (root or not), and a closing count.
 test: lint ## every test, with the race detector, and a summary of the skipped ones (lab tests need root on Linux)
 	@if [ "$$(id -u)" != 0 ]; then echo "note: not root: the network-namespace lab tests (internal/lab and the phases' lab tests) will skip"; fi
-	$(GO) test -race -count=1 -json ./... | $(GO) run ./internal/testsummary
+	$(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./internal/testsummary
 
 # Cross-built binaries (static, -trimpath) named homelab-VERSION-OS-ARCH,
 # and SHA256SUMS beside them (check with: cd dist && sha256sum -c SHA256SUMS).
