@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -113,7 +114,7 @@ func TestSystemdCgroup(t *testing.T) {
 }
 
 func TestGaps(t *testing.T) {
-	v := Version{Major: 1, Minor: 31, Patch: 4}
+	v := kubeversion.Version{Major: 1, Minor: 31, Patch: 4}
 	prepared := parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
 		"@@ /etc/fstab\nUUID=abc / ext4 defaults 0 1\n" +
 		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
@@ -357,7 +358,7 @@ func TestObserveSilencesOnlyTheNodeThatDidNotAnswer(t *testing.T) {
 // A mirror's repository replaces pkgs.k8s.io's; preinstalled binaries
 // are checked, never installed.
 func TestGapsPackageSources(t *testing.T) {
-	v := Version{Major: 1, Minor: 34, Patch: 2}
+	v := kubeversion.Version{Major: 1, Minor: 34, Patch: 2}
 	const common = "@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
 		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
 		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
@@ -421,13 +422,13 @@ func TestSandboxImage(t *testing.T) {
 		repo  string
 		minor int
 		want  string
-	}{{"", 34, "registry.k8s.io/pause:3.10.1"}, {"", 31, "registry.k8s.io/pause:3.10"}, {"", 29, "registry.k8s.io/pause:3.9"}, {"mirror.example/k8s", 34, "mirror.example/k8s/pause:3.10.1"}} {
-		if got := specFor(&inventory.Kubernetes{ImageRepository: tt.repo}, Version{Major: 1, Minor: tt.minor}).sandbox; got != tt.want {
+	}{{"", 34, "registry.k8s.io/pause:3.10.1"}, {"", 35, "registry.k8s.io/pause:3.10.1"}, {"", 36, "registry.k8s.io/pause:3.10.2"}, {"", 37, "registry.k8s.io/pause:3.10.2"}, {"mirror.example/k8s", 34, "mirror.example/k8s/pause:3.10.1"}} {
+		if got := specFor(&inventory.Kubernetes{ImageRepository: tt.repo}, kubeversion.Version{Major: 1, Minor: tt.minor}).sandbox; got != tt.want {
 			t.Errorf("1.%d from %q: sandbox %q, want %q", tt.minor, tt.repo, got, tt.want)
 		}
 	}
 	facts := parseFacts("@@ " + ContainerdFile + "\n  SystemdCgroup = true\n" + def + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
-	spec := specFor(&inventory.Kubernetes{}, Version{Major: 1, Minor: 34, Patch: 2})
+	spec := specFor(&inventory.Kubernetes{}, kubeversion.Version{Major: 1, Minor: 34, Patch: 2})
 	g, _ := gaps(facts, spec)
 	found := false
 	for _, x := range g {
@@ -459,7 +460,7 @@ func TestRestrictOOMScoreAdj(t *testing.T) {
 		return parseFacts("@@ " + ContainerdFile + "\n" + config + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
 	}
 	sys := "SystemdCgroup = true\n"
-	v := Version{Major: 1, Minor: 34, Patch: 2}
+	v := kubeversion.Version{Major: 1, Minor: 34, Patch: 2}
 	has := func(f nodeFacts, s nodeSpec) bool {
 		g, _ := gaps(f, s)
 		for _, x := range g {
