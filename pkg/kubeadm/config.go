@@ -175,8 +175,8 @@ type nodeData struct {
 
 // initData is the data of init.yaml.
 type initData struct {
-	Header, APIVersion    string
-	Token, CertificateKey string
+	Header, APIVersion       string
+	Token, CertificateKey    string
 	TokenTTL                 string
 	BindPort                 int
 	Node                     nodeData
