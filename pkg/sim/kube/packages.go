@@ -98,7 +98,7 @@ var (
 
 // Internet returns the servers outside the lab the nodes reach, for
 // host.LabOptions.Internet: pkgs.k8s.io (the repositories of Kubernetes
-// 1.24 to 1.35, each with patches 0 to 20) and raw.githubusercontent.com
+// 1.24 to 1.37, each with patches 0 to 20) and raw.githubusercontent.com
 // (Calico's manifests).
 func (s *Sim) Internet() map[string]http.Handler {
 	internet := map[string]http.Handler{
@@ -108,7 +108,7 @@ func (s *Sim) Internet() map[string]http.Handler {
 			if m != nil {
 				minor, _ = strconv.Atoi(m[1])
 			}
-			if m == nil || minor < 24 || minor > 35 {
+			if m == nil || minor < 24 || minor > 37 {
 				http.NotFound(w, r)
 				return
 			}
