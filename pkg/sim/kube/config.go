@@ -52,6 +52,18 @@ type kubeadmConfig struct {
 		} `yaml:"localAPIEndpoint"`
 		CertificateKey string `yaml:"certificateKey"`
 	} `yaml:"controlPlane"`
+	// Kubelet is what the simulation reads of a KubeletConfiguration
+	// document (kubelet.config.k8s.io/v1beta1), which kubeadm init writes
+	// to /var/lib/kubelet/config.yaml and the kubelet-config ConfigMap.
+	Kubelet kubeletConfig `yaml:"-"`
+}
+
+// kubeletConfig is the KubeletConfiguration's settings the simulated
+// kubelet acts on.
+type kubeletConfig struct {
+	// FailCgroupV1 is failCgroupV1; nil: the kubelet's default (true
+	// from 1.35, false before).
+	FailCgroupV1 *bool `yaml:"failCgroupV1" json:"failCgroupV1,omitempty"`
 }
 
 // parseConfig reads the documents of a kubeadm config file, as kubeadm
@@ -82,6 +94,11 @@ func parseConfig(b []byte) (*kubeadmConfig, error) {
 				return nil, fmt.Errorf("no kind %q is registered for version %q in scheme \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\"", meta.Kind, meta.APIVersion)
 			}
 			if err := node.Decode(cfg); err != nil {
+				return nil, fmt.Errorf("error unmarshaling JSON: %v", err)
+			}
+		}
+		if meta.APIVersion == "kubelet.config.k8s.io/v1beta1" && meta.Kind == "KubeletConfiguration" {
+			if err := node.Decode(&cfg.Kubelet); err != nil {
 				return nil, fmt.Errorf("error unmarshaling JSON: %v", err)
 			}
 		}
