@@ -65,6 +65,9 @@ type nodeSpec struct {
 	archives []imageArchive
 	// restrictOOM is containerd.restrict_oom_score_adj.
 	restrictOOM bool
+	// failCgroupV1 is kubernetes.kubelet.fail_cgroup_v1 (nil: the
+	// kubelet's default).
+	failCgroupV1 *bool
 	// sandbox is the pause image kubeadm uses for this version and image
 	// repository: containerd's CRI sandbox_image must name it, or every
 	// pod sandbox pulls containerd's own default (Debian 12's containerd:
@@ -91,13 +94,30 @@ func pauseImage(repository string, v kubeversion.Version) string {
 	return repository + "/pause:" + pauseVersion(v.Minor)
 }
 
+// FailCgroupV1DefaultMinor is the first Kubernetes minor whose kubelet
+// refuses to start on cgroup v1 unless failCgroupV1 is false (the
+// default turned true: pkg/kubelet/apis/config/v1beta1/defaults.go).
+const FailCgroupV1DefaultMinor = 35
+
+// kubeletFailsCgroupV1 reports whether the kubelet s installs, with the
+// inventory's failCgroupV1, refuses a cgroup v1 node.
+func (s nodeSpec) kubeletFailsCgroupV1() bool {
+	if s.failCgroupV1 != nil {
+		return *s.failCgroupV1
+	}
+	return s.version.Minor >= FailCgroupV1DefaultMinor
+}
+
+// cgroupV1 reports whether the node runs the cgroup v1 hierarchy.
+func (f nodeFacts) cgroupV1() bool { return strings.TrimSpace(f.sections["cgroup"]) == "v1" }
+
 // imageArchive is an image archive's URL and the image it holds.
 type imageArchive struct{ url, image string }
 
 // specFor is the node preparation k asks for.
 func specFor(k *inventory.Kubernetes, v kubeversion.Version) nodeSpec {
 	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
-		restrictOOM: k.Containerd.RestrictOOMScoreAdj, sandbox: pauseImage(k.ImageRepository, v)}
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj, failCgroupV1: k.Kubelet.FailCgroupV1, sandbox: pauseImage(k.ImageRepository, v)}
 	switch s.source {
 	case inventory.PackagesMirror:
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
@@ -182,6 +202,8 @@ echo "containerd=$(systemctl is-active containerd)"
 echo "kubelet=$(systemctl is-enabled kubelet 2>/dev/null)"
 echo "@@ joined"
 test -f /etc/kubernetes/kubelet.conf && echo yes
+echo "@@ cgroup"
+test -f /sys/fs/cgroup/cgroup.controllers && echo v2 || echo v1
 true
 `
 
@@ -414,6 +436,13 @@ type gap struct {
 // upgrade's job, not homelab's.
 func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 	v := s.version
+	if f.cgroupV1() && s.kubeletFailsCgroupV1() {
+		why := "kubernetes.kubelet.fail_cgroup_v1 is true"
+		if s.failCgroupV1 == nil {
+			why = fmt.Sprintf("its failCgroupV1 defaults to true from %d.%d", v.Major, FailCgroupV1DefaultMinor)
+		}
+		return nil, fmt.Sprintf("the node runs cgroup v1 (no /sys/fs/cgroup/cgroup.controllers), where the kubelet of Kubernetes %s refuses to start (%s): set kubernetes.kubelet.fail_cgroup_v1: false, or boot the node with cgroup v2", v.MinorString(), why)
+	}
 	var out []gap
 	add := func(name, old, want, fix string) {
 		out = append(out, gap{field: step.Field{Name: name, Old: old, New: want}, fix: fix})
