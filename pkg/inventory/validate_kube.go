@@ -80,28 +80,26 @@ func downloadURL(s string) string {
 // kubernetesVersion checks kubernetes.version against the releases
 // homelab accepts (kubeversion.Releases): an error for a version that is
 // not a release or of a minor homelab does not accept, a warning for one
-// past its upstream end of life. It returns the version and whether it is
-// accepted.
-func (v *validator) kubernetesVersion(s string) (kubeversion.Version, bool) {
+// past its upstream end of life.
+func (v *validator) kubernetesVersion(s string) {
 	ver, err := kubeversion.Parse(s)
 	if err != nil {
 		v.errorf("kubernetes.version", "%v", err)
-		return ver, false
+		return
 	}
 	warning, err := kubeversion.Check(ver)
 	if err != nil {
 		v.errorf("kubernetes.version", "%v", err)
-		return ver, false
+		return
 	}
 	if warning != "" {
 		v.warnf("kubernetes.version", "%s", warning)
 	}
-	return ver, true
 }
 
 // kubernetesSources checks where the nodes get packages and images from,
-// and the node options, for the Kubernetes release ver (ok: accepted).
-func (v *validator) kubernetesSources(k *Kubernetes, ver kubeversion.Version, ok bool) {
+// and the node options.
+func (v *validator) kubernetesSources(k *Kubernetes) {
 	p := &k.Packages
 	switch p.Source {
 	case PackagesMirror:

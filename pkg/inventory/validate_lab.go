@@ -284,7 +284,7 @@ func (v *validator) kubernetes() {
 	if k == nil {
 		return
 	}
-	version, versionOK := v.kubernetesVersion(k.Version)
+	v.kubernetesVersion(k.Version)
 	if v.required("kubernetes.endpoint", k.Endpoint == "") && !isDNSName(k.Endpoint) {
 		v.errorf("kubernetes.endpoint", "%q is not a DNS name: the endpoint must be a name that can move from master1 to the VIP", k.Endpoint)
 	}
@@ -301,7 +301,7 @@ func (v *validator) kubernetes() {
 	if k.Pin != "hosts" && k.Pin != "router-dns" {
 		v.errorf("kubernetes.pin", "%q: want hosts or router-dns", k.Pin)
 	}
-	v.kubernetesSources(k, version, versionOK)
+	v.kubernetesSources(k)
 	subnets := []struct {
 		field string
 		p     netip.Prefix

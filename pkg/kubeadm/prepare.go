@@ -77,7 +77,7 @@ type nodeSpec struct {
 
 // pauseVersion is the pause image tag kubeadm of minor uses
 // (constants.PauseVersion; `kubeadm config images list`): 3.10.1 up to
-// 1.35, 3.10.2 from 1.36 (v1.37.2's constants.go).
+X
 func pauseVersion(minor int) string {
 	if minor >= 36 {
 		return "3.10.2"
