@@ -77,7 +77,8 @@ type nodeSpec struct {
 
 // pauseVersion is the pause image tag kubeadm of minor uses
 // (constants.PauseVersion; `kubeadm config images list`): 3.10.1 up to
-X
+// 1.35, 3.10.2 from 1.36 (cmd/kubeadm/app/constants of v1.34.2, v1.35.4,
+// v1.36.3 and v1.37.2).
 func pauseVersion(minor int) string {
 	if minor >= 36 {
 		return "3.10.2"
