@@ -66,10 +66,16 @@ type kubeletConfig struct {
 	FailCgroupV1 *bool `yaml:"failCgroupV1" json:"failCgroupV1,omitempty"`
 }
 
-// parseConfig reads the documents of a kubeadm config file, as kubeadm
-// does: an unknown apiVersion or kind of kubeadm's group is an error
-// (words of kubeadm's config loader).
-func parseConfig(b []byte) (*kubeadmConfig, error) {
+// v1beta3LastMinor is the last kubeadm minor that reads
+// kubeadm.k8s.io/v1beta3 (cmd/kubeadm/app/util/config/common.go of
+// v1.37.2: "v1.37: only v1beta4 config").
+const v1beta3LastMinor = 36
+
+// parseConfig reads the documents of a kubeadm config file, as kubeadm of
+// minor kubeadmMinor does: an unknown apiVersion or kind of kubeadm's
+// group is an error (words of kubeadm's config loader), and so is
+// v1beta3 from 1.37 (validateSupportedVersion's words).
+func parseConfig(b []byte, kubeadmMinor int) (*kubeadmConfig, error) {
 	cfg := &kubeadmConfig{kinds: map[string]bool{}}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	for {
@@ -90,6 +96,9 @@ func parseConfig(b []byte) (*kubeadmConfig, error) {
 		}
 		group, _, _ := strings.Cut(meta.APIVersion, "/")
 		if group == "kubeadm.k8s.io" {
+			if meta.APIVersion == "kubeadm.k8s.io/v1beta3" && kubeadmMinor > v1beta3LastMinor {
+				return nil, fmt.Errorf("your configuration file uses an old API spec: %q (kind: %q). Please use kubeadm v1.%d instead and run 'kubeadm config migrate --old-config old-config-file --new-config new-config-file', which will write the new, similar spec using a newer API version.", meta.APIVersion, meta.Kind, v1beta3LastMinor)
+			}
 			if meta.APIVersion != "kubeadm.k8s.io/v1beta3" && meta.APIVersion != "kubeadm.k8s.io/v1beta4" {
 				return nil, fmt.Errorf("no kind %q is registered for version %q in scheme \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\"", meta.Kind, meta.APIVersion)
 			}

@@ -71,7 +71,7 @@ func readConfig(c *host.Call, f flags) (*kubeadmConfig, int) {
 	if err != nil {
 		return nil, fatal(c, "", "unable to read config from %q : open %s: no such file or directory", file, file) // cmd/kubeadm/app/util/config/initconfiguration.go
 	}
-	cfg, err := parseConfig(b)
+	cfg, err := parseConfig(b, minorOf(kubeVersion(c.Host, "kubeadm")))
 	if err != nil {
 		return nil, fatal(c, "", "%v", err)
 	}

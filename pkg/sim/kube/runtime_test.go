@@ -36,3 +36,24 @@ func TestContainerRuntimeVersionWarning(t *testing.T) {
 		})
 	}
 }
+
+// kubeadm 1.37 reads kubeadm.k8s.io/v1beta4 only; 1.36 still reads
+// v1beta3 (cmd/kubeadm/app/util/config/common.go).
+func TestKubeadmV1beta3(t *testing.T) {
+	for _, tc := range []struct{ version, want string }{
+		{"1.36.3", ""},
+		{"1.37.2", `your configuration file uses an old API spec: "kubeadm.k8s.io/v1beta3" (kind: "InitConfiguration"). Please use kubeadm v1.36 instead and run 'kubeadm config migrate --old-config old-config-file --new-config new-config-file'`},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			l := newKubeLab(t, kube.Options{}, "master-1")
+			l.prepareAt("master-1", tc.version)
+			l.pin("master-1", addrs["master-1"])
+			l.put("master-1", "/etc/kubernetes/homelab/init.yaml", strings.ReplaceAll(initConfigAt("master-1", tc.version, ""), "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3"))
+			if tc.want == "" {
+				l.must("master-1", initCmd)
+				return
+			}
+			l.fails("master-1", initCmd, 1, tc.want)
+		})
+	}
+}
