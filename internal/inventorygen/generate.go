@@ -77,7 +77,7 @@ func Generate(nodes, guests int) []byte {
 	w("    - {name: kube-apiserver, vip: api, port: 6443, mode: tcp, backend: {role: control-plane, port: 6443}, check: {kind: https, path: /readyz}}")
 	w("    - {name: ingress, vip: api, port: 443, mode: tcp, backend: {role: worker, port: 30443}}")
 	w("kubernetes:")
-	w("  version: 1.31.4")
+	w("  version: 1.35.4")
 	w("  endpoint: k8s-api.generated.example")
 	w("  pod_subnet: 172.20.0.0/16")
 	w("  service_subnet: 172.21.0.0/16")

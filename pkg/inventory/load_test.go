@@ -141,13 +141,33 @@ func TestDerivedMACs(t *testing.T) {
 }
 
 func TestWarningsDoNotFail(t *testing.T) {
-	inv, diags, err := Load("../../inventories/testdata/warnings/even-control-planes.yaml")
-	if err != nil || inv == nil {
-		t.Fatalf("err %v", err)
+	for _, tc := range []struct{ file, want string }{
+		{"even-control-planes", "../../inventories/testdata/warnings/even-control-planes.yaml:50:3: kubernetes.control_plane_role: warning: 2 control planes: etcd tolerates no more failures with 2 members than with 1; use an odd number"},
+		{"kubernetes-end-of-life", "../../inventories/testdata/warnings/kubernetes-end-of-life.yaml:51:12: kubernetes.version: warning: Kubernetes 1.34 reached its upstream end of life on 2026-10-27 and gets no more security fixes; move to 1.37"},
+	} {
+		inv, diags, err := Load("../../inventories/testdata/warnings/" + tc.file + ".yaml")
+		if err != nil || inv == nil {
+			t.Fatalf("%s: err %v", tc.file, err)
+		}
+		if len(diags.Warnings()) != 1 || diags.Warnings()[0].String() != tc.want {
+			t.Errorf("%s: warnings %v", tc.file, diags.Warnings())
+		}
 	}
-	want := "../../inventories/testdata/warnings/even-control-planes.yaml:50:3: kubernetes.control_plane_role: warning: 2 control planes: etcd tolerates no more failures with 2 members than with 1; use an odd number"
-	if len(diags.Warnings()) != 1 || diags.Warnings()[0].String() != want {
-		t.Errorf("warnings %v", diags.Warnings())
+}
+
+// TestKubernetesVersionWithV: kubernetes.version v1.35.4 is the release
+// 1.35.4, accepted as it is (issue 16: one parser refused it).
+func TestKubernetesVersionWithV(t *testing.T) {
+	base, err := os.ReadFile("../../inventories/testdata/base.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Replace(string(base), "  version: 1.35.4\n", "  version: v1.35.4\n", 1)
+	if data == string(base) {
+		t.Fatal("base.yaml has no version: 1.35.4")
+	}
+	if _, diags, err := Parse("x.yaml", []byte(data)); err != nil || len(diags) != 0 {
+		t.Fatalf("v1.35.4: %v %v", err, diags)
 	}
 }
 

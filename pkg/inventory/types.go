@@ -330,7 +330,9 @@ type Stats struct {
 
 // Kubernetes is the kubeadm cluster.
 type Kubernetes struct {
-	// Version is a Kubernetes release, e.g. 1.31.4.
+	// Version is an exact Kubernetes release, 1.37.2 or v1.37.2 (the
+	// same release; kubeversion.Parse reads it), of a minor homelab
+	// accepts (kubeversion.Releases).
 	Version string `yaml:"version"`
 	// Endpoint is the DNS name clients reach the API at; it resolves to
 	// the VIP named by EndpointVIP once the cluster is up.
@@ -399,8 +401,9 @@ type KubeProxy struct {
 
 // Kubelet are the kubelet settings of the init configuration.
 type Kubelet struct {
-	// FailCgroupV1 is KubeletConfiguration failCgroupV1 (Kubernetes
-	// 1.31+); nil leaves the kubelet's default.
+	// FailCgroupV1 is KubeletConfiguration failCgroupV1; nil leaves the
+	// kubelet's default (false up to 1.34, true from 1.35: such a kubelet
+	// refuses a cgroup v1 node).
 	FailCgroupV1 *bool `yaml:"fail_cgroup_v1"`
 }
 

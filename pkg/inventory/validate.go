@@ -114,15 +114,7 @@ var (
 	tokenID  = regexp.MustCompile(`^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$`)
 	// volID is a PVE volume ID (pve-volume-id): a storage ID, ":", and a
 	// volume name without spaces, commas or control characters.
-	volID      = regexp.MustCompile(`^[a-z][a-z0-9\-_.]*[a-z0-9]:[A-Za-z0-9][A-Za-z0-9_.+/-]*$`)
-	k8sVersion = regexp.MustCompile(`^1\.(\d+)\.(\d+)$`)
-)
-
-// The Kubernetes minors homelab renders kubeadm configuration for
-// (pkg/kubeadm): kubeadm.k8s.io/v1beta3 below 1.31, v1beta4 from it.
-const (
-	MinKubernetesMinor = 29
-	MaxKubernetesMinor = 34
+	volID = regexp.MustCompile(`^[a-z][a-z0-9\-_.]*[a-z0-9]:[A-Za-z0-9][A-Za-z0-9_.+/-]*$`)
 )
 
 // isDNSName reports whether s is an RFC 1123 host name (not an address).

@@ -5,18 +5,15 @@ import (
 	"net/url"
 	"path"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 )
 
 // DefaultImageRepository is where kubeadm pulls the control-plane images
 // from when kubernetes.image_repository is empty.
 const DefaultImageRepository = "registry.k8s.io"
-
-// FailCgroupV1Minor is the first Kubernetes minor whose
-// KubeletConfiguration has failCgroupV1.
-const FailCgroupV1Minor = 31
 
 var (
 	// imageRepository is a registry host (and port) and an optional path,
@@ -80,9 +77,29 @@ func downloadURL(s string) string {
 	return ""
 }
 
+// kubernetesVersion checks kubernetes.version against the releases
+// homelab accepts (kubeversion.Releases): an error for a version that is
+// not a release or of a minor homelab does not accept, a warning for one
+// past its upstream end of life.
+func (v *validator) kubernetesVersion(s string) {
+	ver, err := kubeversion.Parse(s)
+	if err != nil {
+		v.errorf("kubernetes.version", "%v", err)
+		return
+	}
+	warning, err := kubeversion.Check(ver)
+	if err != nil {
+		v.errorf("kubernetes.version", "%v", err)
+		return
+	}
+	if warning != "" {
+		v.warnf("kubernetes.version", "%s", warning)
+	}
+}
+
 // kubernetesSources checks where the nodes get packages and images from,
 // and the node options.
-func (v *validator) kubernetesSources(k *Kubernetes, minor int) {
+func (v *validator) kubernetesSources(k *Kubernetes) {
 	p := &k.Packages
 	switch p.Source {
 	case PackagesMirror:
@@ -128,9 +145,6 @@ func (v *validator) kubernetesSources(k *Kubernetes, minor int) {
 	if n := k.KubeProxy.ConntrackMaxPerCore; n != nil && *n < 0 {
 		v.errorf("kubernetes.kube_proxy.conntrack_max_per_core", "%d: want 0 (leave nf_conntrack_max alone) or more", *n)
 	}
-	if k.Kubelet.FailCgroupV1 != nil && minor > 0 && minor < FailCgroupV1Minor {
-		v.errorf("kubernetes.kubelet.fail_cgroup_v1", "the kubelet of Kubernetes %s has no failCgroupV1 (it came with 1.%d)", k.Version, FailCgroupV1Minor)
-	}
 	switch k.CNI.Name {
 	case CNICalico:
 		v.required("kubernetes.cni.version", k.CNI.Version == "")
@@ -141,14 +155,4 @@ func (v *validator) kubernetesSources(k *Kubernetes, minor int) {
 	default:
 		v.errorf("kubernetes.cni.name", "%q: want %s or %s", k.CNI.Name, CNICalico, CNIBridge)
 	}
-}
-
-// kubernetesMinor returns the minor of a valid kubernetes.version, or 0.
-func kubernetesMinor(version string) int {
-	m := k8sVersion.FindStringSubmatch(version)
-	if m == nil {
-		return 0
-	}
-	minor, _ := strconv.Atoi(m[1])
-	return minor
 }

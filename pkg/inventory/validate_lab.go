@@ -284,11 +284,7 @@ func (v *validator) kubernetes() {
 	if k == nil {
 		return
 	}
-	if m := k8sVersion.FindStringSubmatch(k.Version); m == nil {
-		v.errorf("kubernetes.version", "%q is not a Kubernetes version such as 1.31.4", k.Version)
-	} else if minor, _ := strconv.Atoi(m[1]); minor < MinKubernetesMinor || minor > MaxKubernetesMinor {
-		v.errorf("kubernetes.version", "Kubernetes %s is not supported: homelab renders kubeadm configuration for 1.%d to 1.%d", k.Version, MinKubernetesMinor, MaxKubernetesMinor)
-	}
+	v.kubernetesVersion(k.Version)
 	if v.required("kubernetes.endpoint", k.Endpoint == "") && !isDNSName(k.Endpoint) {
 		v.errorf("kubernetes.endpoint", "%q is not a DNS name: the endpoint must be a name that can move from master1 to the VIP", k.Endpoint)
 	}
@@ -305,7 +301,7 @@ func (v *validator) kubernetes() {
 	if k.Pin != "hosts" && k.Pin != "router-dns" {
 		v.errorf("kubernetes.pin", "%q: want hosts or router-dns", k.Pin)
 	}
-	v.kubernetesSources(k, kubernetesMinor(k.Version))
+	v.kubernetesSources(k)
 	subnets := []struct {
 		field string
 		p     netip.Prefix

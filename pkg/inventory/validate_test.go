@@ -90,7 +90,10 @@ func TestValidationRules(t *testing.T) {
 			`testdata/invalid/vip-outside-cidr.yaml:46:29: loadbalancer.vips[0].address: 10.0.99.10 is outside network "lab" (10.0.10.0/24)`,
 		}},
 		{"kubernetes-version-unsupported", []string{
-			`testdata/invalid/kubernetes-version-unsupported.yaml:51:12: kubernetes.version: Kubernetes 1.28.9 is not supported: homelab renders kubeadm configuration for 1.29 to 1.34`,
+			`testdata/invalid/kubernetes-version-unsupported.yaml:51:12: kubernetes.version: Kubernetes 1.33.9 is not accepted: homelab accepts Kubernetes 1.35, 1.36 and 1.37 (supported upstream) and 1.34 (end of life since 2026-10-27, with a warning)`,
+		}},
+		{"kubernetes-version-syntax", []string{
+			`testdata/invalid/kubernetes-version-syntax.yaml:51:12: kubernetes.version: "v1.35" is not a Kubernetes release such as 1.35.4 or v1.35.4`,
 		}},
 		{"vlan-out-of-range", []string{
 			`testdata/invalid/vlan-out-of-range.yaml:28:11: networks[0].vlan: VLAN id 5000 is outside 1..4094`,
@@ -131,10 +134,7 @@ func TestValidationRules(t *testing.T) {
 		}},
 		{"image-archive-name", []string{
 			`testdata/invalid/image-archive-name.yaml:59:7: kubernetes.image_archives[1]: "kube-apiserver.tar" is not named <path>_<tag>.tar after the image it holds, with "_" for each "/" of the path (kube-apiserver_v1.34.2.tar, coredns_coredns_v1.12.1.tar)`,
-			`testdata/invalid/image-archive-name.yaml:60:7: kubernetes.image_archives[2]: holds the image registry.k8s.io/kube-apiserver:v1.31.4, as kubernetes.image_archives[0] on line 58 does`,
-		}},
-		{"fail-cgroup-v1-old", []string{
-			`testdata/invalid/fail-cgroup-v1-old.yaml:57:30: kubernetes.kubelet.fail_cgroup_v1: the kubelet of Kubernetes 1.30.14 has no failCgroupV1 (it came with 1.31)`,
+			`testdata/invalid/image-archive-name.yaml:60:7: kubernetes.image_archives[2]: holds the image registry.k8s.io/kube-apiserver:v1.35.4, as kubernetes.image_archives[0] on line 58 does`,
 		}},
 		{"conntrack-negative", []string{
 			`testdata/invalid/conntrack-negative.yaml:57:41: kubernetes.kube_proxy.conntrack_max_per_core: -1: want 0 (leave nf_conntrack_max alone) or more`,
@@ -215,7 +215,7 @@ func TestDestinationGrammars(t *testing.T) {
 		{"stats socket with a space", "  vrrp_password: env:VRRP_PASSWORD\n", "  vrrp_password: env:VRRP_PASSWORD\n  stats: { socket: \"/run/x level admin\" }\n", "loadbalancer.stats.socket"},
 		{"cni version with a query", "version: v3.28.2", "version: \"v3.28.2?x=1\"", "kubernetes.cni.version"},
 		{"cni version without v", "version: v3.28.2", "version: 3.28.2", "kubernetes.cni.version"},
-		{"kubeconfig with a newline", "  version: 1.31.4\n", "  version: 1.31.4\n  kubeconfig: \"a\\nb\"\n", "kubernetes.kubeconfig"},
+		{"kubeconfig with a newline", "  version: 1.35.4\n", "  version: 1.35.4\n  kubeconfig: \"a\\nb\"\n", "kubernetes.kubeconfig"},
 		{"endpoint host", "endpoint: https://pve.test.example:8006", "endpoint: https://pve_test:8006", "proxmox.endpoint"},
 		{"router address host", "address: 10.0.0.1:8729", "address: \"router;x:8729\"", "router.address"},
 	}
@@ -267,7 +267,7 @@ func TestKubernetesSourcesValid(t *testing.T) {
 	}
 	data := strings.Replace(string(base), "  cni: { name: calico, version: v3.28.2 }\n", `  cni: { name: bridge }
   packages: { source: mirror, repository: "http://mirror.test.example/apt/", key_url: "http://mirror.test.example/apt/Release.key" }
-  image_archives: ["http://mirror.test.example/images/kube-apiserver_v1.31.4.tar"]
+  image_archives: ["http://mirror.test.example/images/kube-apiserver_v1.35.4.tar"]
   containerd: { restrict_oom_score_adj: true }
   kube_proxy: { conntrack_max_per_core: 0 }
   kubelet: { fail_cgroup_v1: false }

@@ -15,6 +15,7 @@ import (
 	"text/template"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -70,22 +71,10 @@ const (
 	TokenTTL = "2h0m0s"
 )
 
-// The Kubernetes minors homelab renders kubeadm configuration for. Below
-// 1.31 the configuration is kubeadm.k8s.io/v1beta3, from 1.31 on
-// kubeadm.k8s.io/v1beta4 (v1beta3 is removed in kubeadm 1.36). The range
-// is what tools/kubeadm's kubeadm (v1.34) validates; widen it together
-// with that tool and the golden tests.
-const (
-	MinMinor     = inventory.MinKubernetesMinor
-	MaxMinor     = inventory.MaxKubernetesMinor
-	v1beta4Minor = 31
-)
-
-// kubeadm config API versions.
-const (
-	APIv1beta3 = "kubeadm.k8s.io/v1beta3"
-	APIv1beta4 = "kubeadm.k8s.io/v1beta4"
-)
+// APIVersion is the kubeadm config API homelab renders: kubeadm.k8s.io/v1beta4,
+// the only one every minor homelab accepts (kubeversion.Releases) reads
+// (kubeadm 1.37 no longer has v1beta3).
+const APIVersion = "kubeadm.k8s.io/v1beta4"
 
 // PendingCACertHash stands in a plan for the CA certificate hash, which is
 // known only once master1 is initialised.
@@ -153,54 +142,27 @@ func (s Secrets) check(needKey, needHash bool) error {
 	return errors.Join(errs...)
 }
 
-// Version is a Kubernetes release as the inventory gives it.
-type Version struct {
-	Major, Minor, Patch int
-}
-
-// ParseVersion reads the inventory's kubernetes.version (1.31.4 or
-// v1.31.4) and checks that its minor is one homelab renders for.
-func ParseVersion(s string) (Version, error) {
-	bad := func(why string) (Version, error) {
-		return Version{}, fmt.Errorf("kubernetes.version %q: %s", s, why)
+// ParseVersion reads the inventory's kubernetes.version (1.35.4 or
+// v1.35.4, the same release) and checks that its minor is one homelab
+// accepts (kubeversion.Check); validation warns of one past its end of
+// life.
+func ParseVersion(s string) (kubeversion.Version, error) {
+	v, err := kubeversion.Parse(s)
+	if err == nil {
+		_, err = kubeversion.Check(v)
 	}
-	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
-	if len(parts) != 3 {
-		return bad("want an exact release such as 1.31.4")
-	}
-	var n [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 || p != strconv.Itoa(v) {
-			return bad("want an exact release such as 1.31.4")
-		}
-		n[i] = v
-	}
-	v := Version{n[0], n[1], n[2]}
-	if v.Major != 1 || v.Minor < MinMinor || v.Minor > MaxMinor {
-		return bad(fmt.Sprintf("homelab renders kubeadm configuration for Kubernetes 1.%d to 1.%d", MinMinor, MaxMinor))
+	if err != nil {
+		return kubeversion.Version{}, fmt.Errorf("kubernetes.version: %w", err)
 	}
 	return v, nil
-}
-
-// String returns the version as kubeadm's kubernetesVersion: v1.31.4.
-func (v Version) String() string { return fmt.Sprintf("v%d.%d.%d", v.Major, v.Minor, v.Patch) }
-
-// APIVersion returns the kubeadm config API the version is rendered with.
-func (v Version) APIVersion() string {
-	if v.Minor >= v1beta4Minor {
-		return APIv1beta4
-	}
-	return APIv1beta3
 }
 
 // arg is one extra command-line argument of a component.
 type arg struct{ Name, Value string }
 
-// argList is extra arguments with how to render them: a list of
-// {name, value} (v1beta4) or a map (v1beta3), at an indent.
+// argList is extra arguments, rendered as v1beta4's list of {name, value}
+// at an indent.
 type argList struct {
-	List   bool
 	Indent string
 	Args   []arg
 }
@@ -262,29 +224,29 @@ func Endpoint(inv *inventory.Inventory) string {
 func CertSANs(inv *inventory.Inventory) []string { return certSANs(inv) }
 
 // settings checks what every rendering needs and returns the version.
-func settings(inv *inventory.Inventory, node *inventory.Guest) (Version, error) {
+func settings(inv *inventory.Inventory, node *inventory.Guest) (kubeversion.Version, error) {
 	k := inv.Kubernetes
 	if k == nil {
-		return Version{}, errors.New("the inventory has no kubernetes section")
+		return kubeversion.Version{}, errors.New("the inventory has no kubernetes section")
 	}
 	if node == nil {
-		return Version{}, errors.New("no node given")
+		return kubeversion.Version{}, errors.New("no node given")
 	}
 	if !node.IP.IsValid() {
-		return Version{}, fmt.Errorf("guest %s has no IP", node.Name)
+		return kubeversion.Version{}, fmt.Errorf("guest %s has no IP", node.Name)
 	}
 	if k.Endpoint == "" {
-		return Version{}, errors.New("kubernetes.endpoint is empty")
+		return kubeversion.Version{}, errors.New("kubernetes.endpoint is empty")
 	}
 	return ParseVersion(k.Version)
 }
 
 // nodeFor is g's nodeRegistration: its name, containerd, and the kubelet's
 // node-ip pinned to its real IP (the VIP also lives on its network).
-func nodeFor(v Version, g *inventory.Guest) nodeData {
+func nodeFor(g *inventory.Guest) nodeData {
 	return nodeData{
 		Name: g.Name, IP: g.IP.String(), CRISocket: CRISocket,
-		KubeletArgs: argList{List: v.APIVersion() == APIv1beta4, Indent: "    ", Args: []arg{{"node-ip", g.IP.String()}}},
+		KubeletArgs: argList{Indent: "    ", Args: []arg{{"node-ip", g.IP.String()}}},
 	}
 }
 
@@ -308,9 +270,9 @@ func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, ce
 	}
 	k := inv.Kubernetes
 	return execute("init.yaml", initData{
-		Header: header(inv), APIVersion: v.APIVersion(),
+		Header: header(inv), APIVersion: APIVersion,
 		Token: s.Token, CertificateKey: s.CertificateKey, TokenTTL: TokenTTL,
-		BindPort: APIServerPort, Node: nodeFor(v, master),
+		BindPort: APIServerPort, Node: nodeFor(master),
 		KubernetesVersion: v.String(), ControlPlaneEndpoint: Endpoint(inv),
 		CertificatesDir: certDir, CertSANs: certSANs(inv),
 		PodSubnet: k.PodSubnet.String(), ServiceSubnet: k.ServiceSubnet.String(), DNSDomain: DNSDomain,
@@ -323,7 +285,7 @@ func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, ce
 // its own advertise address and the certificate key. Use s.Redacted() for
 // plans.
 func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bool, s Secrets) ([]byte, error) {
-	v, err := settings(inv, node)
+	_, err := settings(inv, node)
 	if err == nil {
 		err = s.check(controlPlane, true)
 	}
@@ -331,9 +293,9 @@ func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bo
 		return nil, fmt.Errorf("kubeadm join configuration for %s: %w", guestName(node), err)
 	}
 	d := joinData{
-		Header: header(inv), APIVersion: v.APIVersion(),
+		Header: header(inv), APIVersion: APIVersion,
 		APIServerEndpoint: Endpoint(inv), Token: s.Token, CACertHash: s.CACertHash,
-		ControlPlane: controlPlane, BindPort: APIServerPort, Node: nodeFor(v, node),
+		ControlPlane: controlPlane, BindPort: APIServerPort, Node: nodeFor(node),
 	}
 	if controlPlane {
 		d.CertificateKey = s.CertificateKey

@@ -37,9 +37,9 @@ var inventories = map[string]string{
 	"small":       "../../inventories/small.yaml",
 }
 
-// testVersions are the boundary releases of the supported range: the
-// first and last v1beta3 minors, the first and last v1beta4 minors.
-var testVersions = []string{"1.29.15", "1.30.14", "1.31.14", "1.34.2"}
+// testVersions are a release of every minor homelab accepts
+// (kubeversion.Releases), as the module proxy serves them.
+var testVersions = []string{"1.34.2", "1.35.4", "1.36.3", "1.37.2"}
 
 func loadInventory(t testing.TB, name string) *inventory.Inventory {
 	t.Helper()
@@ -175,24 +175,25 @@ func TestGoldenRedacted(t *testing.T) {
 	}
 }
 
+// TestAPIVersionShape: every accepted release renders v1beta4, with the
+// kubelet's extra arguments as a list.
 func TestAPIVersionShape(t *testing.T) {
 	inv := loadInventory(t, "rachuna-net")
 	m := inv.ControlPlanes()[0]
-	for _, tc := range []struct {
-		version, api, kubeletArgs string
-	}{
-		{"1.30.14", APIv1beta3, `    "node-ip": "` + m.IP.String() + `"`},
-		{"1.31.0", APIv1beta4, `    - name: "node-ip"` + "\n" + `      value: "` + m.IP.String() + `"`},
-	} {
-		got, err := InitConfig(withVersion(inv, tc.version), m, testSecrets)
+	kubeletArgs := `    - name: "node-ip"` + "\n" + `      value: "` + m.IP.String() + `"`
+	for _, version := range supportedVersions() {
+		got, err := InitConfig(withVersion(inv, version), m, testSecrets)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := strings.Count(string(got), "apiVersion: "+tc.api+"\n"); n != 2 {
-			t.Errorf("%s: %d documents of %s, want 2", tc.version, n, tc.api)
+		if n := strings.Count(string(got), "apiVersion: "+APIVersion+"\n"); n != 2 {
+			t.Errorf("%s: %d documents of %s, want 2", version, n, APIVersion)
 		}
-		if !strings.Contains(string(got), "  kubeletExtraArgs:\n"+tc.kubeletArgs+"\n") {
-			t.Errorf("%s: kubeletExtraArgs not in the %s shape:\n%s", tc.version, tc.api, got)
+		if !strings.Contains(string(got), "  kubeletExtraArgs:\n"+kubeletArgs+"\n") {
+			t.Errorf("%s: kubeletExtraArgs not in the v1beta4 shape:\n%s", version, got)
+		}
+		if !strings.Contains(string(got), "kubernetesVersion: \"v"+version+"\"\n") {
+			t.Errorf("%s: no kubernetesVersion v%s:\n%s", version, version, got)
 		}
 	}
 }
@@ -201,27 +202,56 @@ func TestVersionRange(t *testing.T) {
 	for _, tc := range []struct {
 		version, want string
 	}{
-		{"1.29.0", ""},
-		{"v1.34.9", ""},
-		{"1.28.15", `kubernetes.version "1.28.15": homelab renders kubeadm configuration for Kubernetes 1.29 to 1.34`},
-		{"1.35.0", `kubernetes.version "1.35.0": homelab renders kubeadm configuration for Kubernetes 1.29 to 1.34`},
-		{"2.31.0", `kubernetes.version "2.31.0": homelab renders`},
-		{"1.31", `kubernetes.version "1.31": want an exact release`},
-		{"1.31.04", `want an exact release`},
-		{"latest", `want an exact release`},
+		{"1.34.2", ""},
+		{"1.35.0", ""},
+		{"v1.36.1", ""},
+		{"1.37.2", ""},
+		{"1.33.10", `kubernetes.version: Kubernetes 1.33.10 is not accepted: homelab accepts Kubernetes 1.35, 1.36 and 1.37 (supported upstream) and 1.34 (end of life since 2026-10-27, with a warning)`},
+		{"1.31.4", `Kubernetes 1.31.4 is not accepted`},
+		{"1.38.0", `Kubernetes 1.38.0 is not accepted`},
+		{"2.35.0", `Kubernetes 2.35.0 is not accepted`},
+		{"1.35", `kubernetes.version: "1.35" is not a Kubernetes release such as 1.35.4 or v1.35.4`},
+		{"1.35.04", `is not a Kubernetes release`},
+		{"latest", `is not a Kubernetes release`},
 	} {
-		_, err := ParseVersion(tc.version)
+		v, err := ParseVersion(tc.version)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.version, err)
+		case tc.want == "" && v.Bare() != strings.TrimPrefix(tc.version, "v"):
+			t.Errorf("%s: parsed as %s", tc.version, v)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: error %v, want one containing %q", tc.version, err, tc.want)
 		}
 	}
-	inv := withVersion(loadInventory(t, "small"), "1.36.0")
+	inv := withVersion(loadInventory(t, "small"), "1.38.0")
 	_, err := InitConfig(inv, inv.ControlPlanes()[0], testSecrets)
 	if err == nil || !strings.Contains(err.Error(), "kubeadm init configuration for master-1: kubernetes.version") {
-		t.Errorf("InitConfig with 1.36.0: error %v", err)
+		t.Errorf("InitConfig with 1.38.0: error %v", err)
+	}
+}
+
+// TestVAndBareRenderTheSame: kubernetes.version v1.36.1 and 1.36.1 are one
+// release, so every file and plan field is the same for both.
+func TestVAndBareRenderTheSame(t *testing.T) {
+	base := loadInventory(t, "rachuna-net")
+	withV, bare := withVersion(base, "v1.36.1"), withVersion(base, "1.36.1")
+	for _, c := range renderCases(bare) {
+		a, err1 := c.render(withV, testSecrets)
+		b, err2 := c.render(bare, testSecrets)
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: v1.36.1 and 1.36.1 render differently (%v, %v)", c.name, err1, err2)
+		}
+	}
+	s1, err1 := Phase{}.Steps(withV)
+	s2, err2 := Phase{}.Steps(bare)
+	if err1 != nil || err2 != nil || len(s1) != len(s2) {
+		t.Fatalf("Steps: %d (%v) and %d (%v) steps", len(s1), err1, len(s2), err2)
+	}
+	for i := range s1 {
+		if s1[i].Description != s2[i].Description || fmt.Sprint(s1[i].Intent.Fields) != fmt.Sprint(s2[i].Intent.Fields) {
+			t.Errorf("step %s: %q %v, want %q %v", s1[i].ID, s1[i].Description, s1[i].Intent.Fields, s2[i].Description, s2[i].Intent.Fields)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 )
 
 // These tests hand the rendered files to the real kubeadm, built from the
@@ -79,17 +80,17 @@ func writeFile(t *testing.T, dir, name string, content []byte) string {
 	return p
 }
 
-// supportedVersions are one release of every minor homelab renders for.
+// supportedVersions are one release of every minor homelab accepts.
 func supportedVersions() []string {
 	var out []string
-	for m := MinMinor; m <= MaxMinor; m++ {
-		out = append(out, fmt.Sprintf("1.%d.0", m))
+	for _, r := range kubeversion.Releases() {
+		out = append(out, fmt.Sprintf("1.%d.0", r.Minor))
 	}
 	return out
 }
 
 // TestKubeadmValidate: kubeadm config validate accepts every file for both
-// example inventories and every supported minor, in both API versions.
+// example inventories and every accepted minor.
 func TestKubeadmValidate(t *testing.T) {
 	bin := kubeadmTool(t)
 	for name := range inventories {
@@ -124,10 +125,10 @@ func TestKubeadmValidateRejects(t *testing.T) {
 		edit          func(string) string
 		want          string
 	}{
-		{"bad pod subnet v1beta4", "1.34.2", func(s string) string {
+		{"bad pod subnet", "1.34.2", func(s string) string {
 			return strings.Replace(s, `podSubnet: "10.244.0.0/16"`, `podSubnet: "10.244.0.0/33"`, 1)
 		}, `networking.podSubnet: Invalid value: "10.244.0.0/33": couldn't parse subnet`},
-		{"bad pod subnet v1beta3", "1.30.14", func(s string) string {
+		{"bad pod subnet, newest minor", "1.37.2", func(s string) string {
 			return strings.Replace(s, `podSubnet: "10.244.0.0/16"`, `podSubnet: "10.244.0.0/33"`, 1)
 		}, `networking.podSubnet: Invalid value: "10.244.0.0/33": couldn't parse subnet`},
 		{"unknown field", "1.34.2", func(s string) string {
@@ -170,8 +171,8 @@ func TestKubeadmCertsAndKubeconfigs(t *testing.T) {
 	bin := kubeadmTool(t)
 	for name := range inventories {
 		base := loadInventory(t, name)
-		// The inventory's own version (v1beta4) and the last v1beta3 minor.
-		for _, version := range []string{base.Kubernetes.Version, "1.30.14"} {
+		// The inventory's own version and the oldest minor homelab accepts.
+		for _, version := range []string{base.Kubernetes.Version, supportedVersions()[0]} {
 			inv := withVersion(base, version)
 			t.Run(name+"/"+version, func(t *testing.T) {
 				t.Parallel()

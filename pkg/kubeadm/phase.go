@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -92,6 +93,10 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	if k == nil {
 		return nil, nil
 	}
+	v, err := ParseVersion(k.Version)
+	if err != nil {
+		return nil, err
+	}
 	masters, workers := inv.ControlPlanes(), inv.Workers()
 	if len(masters) == 0 {
 		return nil, fmt.Errorf("no guest has the control-plane role %q", k.ControlPlaneRole)
@@ -112,9 +117,9 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	for _, n := range nodes {
 		add(&step.Step{
 			ID:          prepareID(n.Name),
-			Description: fmt.Sprintf("prepare %s: swap off, kernel modules, sysctls, containerd, kubelet/kubeadm/kubectl %s held", n.Name, k.Version),
+			Description: fmt.Sprintf("prepare %s: swap off, kernel modules, sysctls, containerd, kubelet/kubeadm/kubectl %s held", n.Name, v.Bare()),
 			Needs:       []step.ID{step.GuestBootID(n.Name)},
-			Intent:      step.Change{Action: step.Create, Fields: prepareFields(k)},
+			Intent:      step.Change{Action: step.Create, Fields: prepareFields(k, v)},
 		})
 		if k.Pin == PinHosts {
 			add(&step.Step{
@@ -149,7 +154,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		Description: fmt.Sprintf("kubeadm init on %s (%s) with controlPlaneEndpoint %s:6443 and --upload-certs", m1.Name, m1.IP, k.Endpoint),
 		Needs:       []step.ID{prepareID(m1.Name), pinOf(m1.Name)},
 		Locks:       []step.Lock{etcdLock()},
-		Intent: step.Change{Action: step.Create, Fields: initFields(inv, m1), Files: []step.File{
+		Intent: step.Change{Action: step.Create, Fields: initFields(inv, m1, v), Files: []step.File{
 			{Host: m1.Name, Path: InitConfigPath, Mode: ConfigMode, Content: string(initFile)},
 		}},
 	})
@@ -303,10 +308,10 @@ func (p Phase) kubeconfigPath(inv *inventory.Inventory) string {
 	return inv.Kubernetes.Kubeconfig
 }
 
-func initFields(inv *inventory.Inventory, m1 *inventory.Guest) []step.Field {
+func initFields(inv *inventory.Inventory, m1 *inventory.Guest, v kubeversion.Version) []step.Field {
 	k := inv.Kubernetes
 	return append(initOptionFields(k), []step.Field{
-		step.Set("kubernetesVersion", "v"+k.Version),
+		step.Set("kubernetesVersion", v.String()),
 		step.Set("controlPlaneEndpoint", k.Endpoint+":6443"),
 		step.Set("apiServer.certSANs", strings.Join(certSANs(inv), ",")),
 		step.Set("advertiseAddress", m1.IP.String()),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/apt"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -45,8 +46,8 @@ func sysctlConf() []byte {
 }
 
 // repoURL is the upstream package repository of a Kubernetes minor.
-func repoURL(v Version) string {
-	return fmt.Sprintf("https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/", v.Major, v.Minor)
+func repoURL(v kubeversion.Version) string {
+	return "https://pkgs.k8s.io/core:/stable:/v" + v.MinorString() + "/deb/"
 }
 
 func repoList(repo string) []byte {
@@ -56,7 +57,7 @@ func repoList(repo string) []byte {
 // nodeSpec is what node preparation makes of every node, from the
 // inventory's kubernetes section.
 type nodeSpec struct {
-	version Version
+	version kubeversion.Version
 	// source is kubernetes.packages.source; repo and keyURL the
 	// repository and its key (the minor's on pkgs.k8s.io, or the mirror's).
 	source, repo, keyURL string
@@ -64,6 +65,9 @@ type nodeSpec struct {
 	archives []imageArchive
 	// restrictOOM is containerd.restrict_oom_score_adj.
 	restrictOOM bool
+	// failCgroupV1 is kubernetes.kubelet.fail_cgroup_v1 (nil: the
+	// kubelet's default).
+	failCgroupV1 *bool
 	// sandbox is the pause image kubeadm uses for this version and image
 	// repository: containerd's CRI sandbox_image must name it, or every
 	// pod sandbox pulls containerd's own default (Debian 12's containerd:
@@ -71,30 +75,50 @@ type nodeSpec struct {
 	sandbox string
 }
 
-// pauseVersions are the pause image tags kubeadm uses, by minor
-// (constants.PauseVersion of each release; `kubeadm config images list`).
-var pauseVersions = map[int]string{29: "3.9", 30: "3.9", 31: "3.10", 32: "3.10", 33: "3.10", 34: "3.10.1"}
+// pauseVersion is the pause image tag kubeadm of minor uses
+// (constants.PauseVersion; `kubeadm config images list`): 3.10.1 up to
+// 1.35, 3.10.2 from 1.36 (cmd/kubeadm/app/constants of v1.34.2, v1.35.4,
+// v1.36.3 and v1.37.2).
+func pauseVersion(minor int) string {
+	if minor >= 36 {
+		return "3.10.2"
+	}
+	return "3.10.1"
+}
 
 // pauseImage is the pause image kubeadm v uses from repository ("":
 // registry.k8s.io, kubeadm's default).
-func pauseImage(repository string, v Version) string {
+func pauseImage(repository string, v kubeversion.Version) string {
 	if repository == "" {
 		repository = "registry.k8s.io"
 	}
-	tag, ok := pauseVersions[v.Minor]
-	if !ok {
-		tag = pauseVersions[34]
-	}
-	return repository + "/pause:" + tag
+	return repository + "/pause:" + pauseVersion(v.Minor)
 }
+
+// FailCgroupV1DefaultMinor is the first Kubernetes minor whose kubelet
+// refuses to start on cgroup v1 unless failCgroupV1 is false (the
+// default turned true: pkg/kubelet/apis/config/v1beta1/defaults.go).
+const FailCgroupV1DefaultMinor = 35
+
+// kubeletFailsCgroupV1 reports whether the kubelet s installs, with the
+// inventory's failCgroupV1, refuses a cgroup v1 node.
+func (s nodeSpec) kubeletFailsCgroupV1() bool {
+	if s.failCgroupV1 != nil {
+		return *s.failCgroupV1
+	}
+	return s.version.Minor >= FailCgroupV1DefaultMinor
+}
+
+// cgroupV1 reports whether the node runs the cgroup v1 hierarchy.
+func (f nodeFacts) cgroupV1() bool { return strings.TrimSpace(f.sections["cgroup"]) == "v1" }
 
 // imageArchive is an image archive's URL and the image it holds.
 type imageArchive struct{ url, image string }
 
 // specFor is the node preparation k asks for.
-func specFor(k *inventory.Kubernetes, v Version) nodeSpec {
+func specFor(k *inventory.Kubernetes, v kubeversion.Version) nodeSpec {
 	s := nodeSpec{version: v, source: k.Packages.Source, repo: repoURL(v), keyURL: repoURL(v) + "Release.key",
-		restrictOOM: k.Containerd.RestrictOOMScoreAdj, sandbox: pauseImage(k.ImageRepository, v)}
+		restrictOOM: k.Containerd.RestrictOOMScoreAdj, failCgroupV1: k.Kubelet.FailCgroupV1, sandbox: pauseImage(k.ImageRepository, v)}
 	switch s.source {
 	case inventory.PackagesMirror:
 		s.repo, s.keyURL = k.Packages.Repository, k.Packages.KeyURL
@@ -157,7 +181,7 @@ func (f nodeFacts) binaryVersion(name string) string {
 }
 
 // packageVersion is the upstream Debian package version of v.
-func packageVersion(v Version) string { return fmt.Sprintf("%d.%d.%d-1.1", v.Major, v.Minor, v.Patch) }
+func packageVersion(v kubeversion.Version) string { return v.Bare() + "-1.1" }
 
 // factsScript reads what node preparation looks at, in sections. It only
 // reads.
@@ -179,6 +203,8 @@ echo "containerd=$(systemctl is-active containerd)"
 echo "kubelet=$(systemctl is-enabled kubelet 2>/dev/null)"
 echo "@@ joined"
 test -f /etc/kubernetes/kubelet.conf && echo yes
+echo "@@ cgroup"
+test -f /sys/fs/cgroup/cgroup.controllers && echo v2 || echo v1
 true
 `
 
@@ -326,8 +352,8 @@ func useSystemdCgroup(config string) (string, error) {
 }
 
 // prepareFields are a prepare step's intent on a fresh node.
-func prepareFields(k *inventory.Kubernetes) []step.Field {
-	fields := []step.Field{step.Set("kubernetes", k.Version), step.Set("containerd", "SystemdCgroup = true")}
+func prepareFields(k *inventory.Kubernetes, v kubeversion.Version) []step.Field {
+	fields := []step.Field{step.Set("kubernetes", v.Bare()), step.Set("containerd", "SystemdCgroup = true")}
 	if k.Containerd.RestrictOOMScoreAdj {
 		fields = append(fields, step.Set("containerd restrict_oom_score_adj", "true"))
 	}
@@ -338,7 +364,7 @@ func prepareFields(k *inventory.Kubernetes) []step.Field {
 	case inventory.PackagesMirror:
 		fields = append(fields, step.Set("packages", "mirror "+p.Repository+" (key "+p.KeyURL+")"))
 	case inventory.PackagesPreinstalled:
-		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at v"+k.Version+", nothing installed"))
+		fields = append(fields, step.Set("packages", "preinstalled: kubelet, kubeadm, kubectl checked at "+v.String()+", nothing installed"))
 	}
 	return fields
 }
@@ -411,6 +437,13 @@ type gap struct {
 // upgrade's job, not homelab's.
 func gaps(f nodeFacts, s nodeSpec) ([]gap, string) {
 	v := s.version
+	if f.cgroupV1() && s.kubeletFailsCgroupV1() {
+		why := "kubernetes.kubelet.fail_cgroup_v1 is true"
+		if s.failCgroupV1 == nil {
+			why = fmt.Sprintf("its failCgroupV1 defaults to true from %d.%d", v.Major, FailCgroupV1DefaultMinor)
+		}
+		return nil, fmt.Sprintf("the node runs cgroup v1 (no /sys/fs/cgroup/cgroup.controllers), where the kubelet of Kubernetes %s refuses to start (%s): set kubernetes.kubelet.fail_cgroup_v1: false, or boot the node with cgroup v2", v.MinorString(), why)
+	}
 	var out []gap
 	add := func(name, old, want, fix string) {
 		out = append(out, gap{field: step.Field{Name: name, Old: old, New: want}, fix: fix})

@@ -17,7 +17,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	k := inv.Kubernetes
 	v, err := ParseVersion(k.Version)
 	if err != nil {
-		return fmt.Errorf("kubernetes.version: %w", err)
+		return err
 	}
 	vip, _ := inv.VIP(k.EndpointVIP)
 	masters, workers := inv.ControlPlanes(), inv.Workers()

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -113,7 +115,7 @@ func TestSystemdCgroup(t *testing.T) {
 }
 
 func TestGaps(t *testing.T) {
-	v := Version{Major: 1, Minor: 31, Patch: 4}
+	v := kubeversion.Version{Major: 1, Minor: 31, Patch: 4}
 	prepared := parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
 		"@@ /etc/fstab\nUUID=abc / ext4 defaults 0 1\n" +
 		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
@@ -357,7 +359,7 @@ func TestObserveSilencesOnlyTheNodeThatDidNotAnswer(t *testing.T) {
 // A mirror's repository replaces pkgs.k8s.io's; preinstalled binaries
 // are checked, never installed.
 func TestGapsPackageSources(t *testing.T) {
-	v := Version{Major: 1, Minor: 34, Patch: 2}
+	v := kubeversion.Version{Major: 1, Minor: 34, Patch: 2}
 	const common = "@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
 		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
 		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
@@ -421,13 +423,13 @@ func TestSandboxImage(t *testing.T) {
 		repo  string
 		minor int
 		want  string
-	}{{"", 34, "registry.k8s.io/pause:3.10.1"}, {"", 31, "registry.k8s.io/pause:3.10"}, {"", 29, "registry.k8s.io/pause:3.9"}, {"mirror.example/k8s", 34, "mirror.example/k8s/pause:3.10.1"}} {
-		if got := specFor(&inventory.Kubernetes{ImageRepository: tt.repo}, Version{Major: 1, Minor: tt.minor}).sandbox; got != tt.want {
+	}{{"", 34, "registry.k8s.io/pause:3.10.1"}, {"", 35, "registry.k8s.io/pause:3.10.1"}, {"", 36, "registry.k8s.io/pause:3.10.2"}, {"", 37, "registry.k8s.io/pause:3.10.2"}, {"mirror.example/k8s", 34, "mirror.example/k8s/pause:3.10.1"}} {
+		if got := specFor(&inventory.Kubernetes{ImageRepository: tt.repo}, kubeversion.Version{Major: 1, Minor: tt.minor}).sandbox; got != tt.want {
 			t.Errorf("1.%d from %q: sandbox %q, want %q", tt.minor, tt.repo, got, tt.want)
 		}
 	}
 	facts := parseFacts("@@ " + ContainerdFile + "\n  SystemdCgroup = true\n" + def + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
-	spec := specFor(&inventory.Kubernetes{}, Version{Major: 1, Minor: 34, Patch: 2})
+	spec := specFor(&inventory.Kubernetes{}, kubeversion.Version{Major: 1, Minor: 34, Patch: 2})
 	g, _ := gaps(facts, spec)
 	found := false
 	for _, x := range g {
@@ -459,7 +461,7 @@ func TestRestrictOOMScoreAdj(t *testing.T) {
 		return parseFacts("@@ " + ContainerdFile + "\n" + config + "@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\n@@ units\ncontainerd=active\n")
 	}
 	sys := "SystemdCgroup = true\n"
-	v := Version{Major: 1, Minor: 34, Patch: 2}
+	v := kubeversion.Version{Major: 1, Minor: 34, Patch: 2}
 	has := func(f nodeFacts, s nodeSpec) bool {
 		g, _ := gaps(f, s)
 		for _, x := range g {
@@ -473,4 +475,63 @@ func TestRestrictOOMScoreAdj(t *testing.T) {
 		has(facts(sys+def), nodeSpec{version: v}) || !has(facts(sys+on), nodeSpec{version: v}) {
 		t.Error("restrict_oom_score_adj gaps are wrong")
 	}
+}
+
+// preparedFacts are the facts of a node prepared for v, on the cgroup
+// hierarchy cgroup ("v1" or "v2").
+func preparedFacts(v kubeversion.Version, cgroup string) nodeFacts {
+	pkg := packageVersion(v)
+	return parseFacts("@@ /proc/swaps\nFilename\tType\tSize\tUsed\tPriority\n" +
+		"@@ /etc/fstab\nUUID=abc / ext4 defaults 0 1\n" +
+		"@@ /proc/modules\noverlay 151552 0 - Live 0x0\nbr_netfilter 32768 0 - Live 0x0\n" +
+		"@@ " + ModulesFile + "\n" + string(modulesConf()) +
+		"@@ " + SysctlFile + "\n" + string(sysctlConf()) +
+		"@@ " + ContainerdFile + "\n  SystemdCgroup = true\n    sandbox_image = \"" + pauseImage("", v) + "\"\n" +
+		"@@ " + RepoFile + "\n" + string(repoList(repoURL(v))) +
+		"@@ sysctl\nnet.bridge.bridge-nf-call-iptables=1\nnet.bridge.bridge-nf-call-ip6tables=1\nnet.ipv4.ip_forward=1\n" +
+		"@@ packages\ncontainerd 1.6.20~ds1-1+b1 ii\nkubelet " + pkg + " hi\nkubeadm " + pkg + " hi\nkubectl " + pkg + " hi\n" +
+		"@@ holds\nkubeadm\nkubectl\nkubelet\n@@ keyring\npresent\n@@ units\ncontainerd=active\nkubelet=enabled\n@@ joined\n" +
+		"@@ cgroup\n" + cgroup + "\n")
+}
+
+// A cgroup v1 node is a conflict where the kubelet would refuse it:
+// from 1.35 unless kubelet.fail_cgroup_v1 is false, and on any minor
+// where it is true. A cgroup v2 node never is.
+func TestCgroupV1Conflict(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		version string
+		cgroup  string
+		fail    *bool
+		want    string // a substring of the conflict, "" for none
+	}{
+		{"1.35.4", "v1", nil, "the node runs cgroup v1 (no /sys/fs/cgroup/cgroup.controllers), where the kubelet of Kubernetes 1.35 refuses to start (its failCgroupV1 defaults to true from 1.35): set kubernetes.kubelet.fail_cgroup_v1: false, or boot the node with cgroup v2"},
+		{"1.37.2", "v1", &yes, "the kubelet of Kubernetes 1.37 refuses to start (kubernetes.kubelet.fail_cgroup_v1 is true)"},
+		{"1.34.2", "v1", &yes, "the kubelet of Kubernetes 1.34 refuses to start (kubernetes.kubelet.fail_cgroup_v1 is true)"},
+		{"1.35.4", "v1", &no, ""},
+		{"1.34.2", "v1", nil, ""},
+		{"1.37.2", "v2", nil, ""},
+		{"1.37.2", "v2", &yes, ""},
+	} {
+		v, err := kubeversion.Parse(tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := specFor(&inventory.Kubernetes{Kubelet: inventory.Kubelet{FailCgroupV1: tc.fail}}, v)
+		g, c := gaps(preparedFacts(v, tc.cgroup), spec)
+		switch {
+		case tc.want == "" && (c != "" || len(g) != 0):
+			t.Errorf("%s on %s, fail_cgroup_v1 %s: gaps %+v, conflict %q; want none", tc.version, tc.cgroup, showBool(tc.fail), g, c)
+		case tc.want != "" && !strings.Contains(c, tc.want):
+			t.Errorf("%s on %s, fail_cgroup_v1 %s: conflict %q, want %q", tc.version, tc.cgroup, showBool(tc.fail), c, tc.want)
+		}
+	}
+}
+
+// showBool prints an optional setting: "unset", "true" or "false".
+func showBool(p *bool) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.FormatBool(*p)
 }

@@ -111,6 +111,12 @@ type Spec struct {
 	// it presents the new key (a nil key: one of its own). Nil, or an
 	// empty ID: the host keeps its disk.
 	Instance func() (id string, hostKey []byte)
+	// CgroupV1 boots the host with the legacy cgroup v1 hierarchy (a
+	// kernel booted with systemd.unified_cgroup_hierarchy=0, or a
+	// container on such a machine): /sys/fs/cgroup holds one directory per
+	// controller and no cgroup.controllers. False: the unified cgroup v2
+	// hierarchy of Debian 12 and 13, with /sys/fs/cgroup/cgroup.controllers.
+	CgroupV1 bool
 }
 
 // Latency are the durations apt-get sleeps (ended by its context), for

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -51,8 +52,33 @@ func (h *Host) seedKernel() error {
 	return nil
 }
 
-// bootKernel sets /proc/swaps and /proc/modules as a boot leaves them.
+// cgroupV1Controllers are the directories /sys/fs/cgroup holds on a
+// cgroup v1 host; cgroupV2Controllers what cgroup.controllers lists on a
+// cgroup v2 one (a Debian 12 guest).
+var (
+	cgroupV1Controllers = []string{"blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "net_cls,net_prio", "perf_event", "pids", "systemd"}
+	cgroupV2Controllers = "cpuset cpu io memory hugetlb pids rdma misc\n"
+)
+
+// bootCgroups sets /sys/fs/cgroup as the host's hierarchy shows it: one
+// directory per controller on cgroup v1, cgroup.controllers on v2 (what
+// `test -f /sys/fs/cgroup/cgroup.controllers` tells apart).
+func (h *Host) bootCgroups() {
+	dir := h.local("/", "/sys/fs/cgroup")
+	os.RemoveAll(dir)
+	if !h.spec.CgroupV1 {
+		h.writeFile("/sys/fs/cgroup/cgroup.controllers", []byte(cgroupV2Controllers), 0o444)
+		return
+	}
+	for _, c := range cgroupV1Controllers {
+		os.MkdirAll(filepath.Join(dir, c), 0o755)
+	}
+}
+
+// bootKernel sets /proc/swaps, /proc/modules and /sys/fs/cgroup as a boot
+// leaves them.
 func (h *Host) bootKernel() {
+	h.bootCgroups()
 	b, _ := h.readFile("/etc/fstab")
 	swaps := swapsHeader
 	for _, line := range strings.Split(string(b), "\n") {

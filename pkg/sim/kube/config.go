@@ -54,12 +54,30 @@ type kubeadmConfig struct {
 		} `yaml:"localAPIEndpoint"`
 		CertificateKey string `yaml:"certificateKey"`
 	} `yaml:"controlPlane"`
+	// Kubelet is what the simulation reads of a KubeletConfiguration
+	// document (kubelet.config.k8s.io/v1beta1), which kubeadm init writes
+	// to /var/lib/kubelet/config.yaml and the kubelet-config ConfigMap.
+	Kubelet kubeletConfig `yaml:"-"`
 }
 
-// parseConfig reads the documents of a kubeadm config file, as kubeadm
-// does: an unknown apiVersion or kind of kubeadm's group is an error
-// (words of kubeadm's config loader).
-func parseConfig(b []byte) (*kubeadmConfig, error) {
+// kubeletConfig is the KubeletConfiguration's settings the simulated
+// kubelet acts on.
+type kubeletConfig struct {
+	// FailCgroupV1 is failCgroupV1; nil: the kubelet's default (true
+	// from 1.35, false before).
+	FailCgroupV1 *bool `yaml:"failCgroupV1" json:"failCgroupV1,omitempty"`
+}
+
+// v1beta3LastMinor is the last kubeadm minor that reads
+// kubeadm.k8s.io/v1beta3 (cmd/kubeadm/app/util/config/common.go of
+// v1.37.2: "v1.37: only v1beta4 config").
+const v1beta3LastMinor = 36
+
+// parseConfig reads the documents of a kubeadm config file, as kubeadm of
+// minor kubeadmMinor does: an unknown apiVersion or kind of kubeadm's
+// group is an error (words of kubeadm's config loader), and so is
+// v1beta3 from 1.37 (validateSupportedVersion's words).
+func parseConfig(b []byte, kubeadmMinor int) (*kubeadmConfig, error) {
 	cfg := &kubeadmConfig{kinds: map[string]bool{}}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	for {
@@ -80,10 +98,18 @@ func parseConfig(b []byte) (*kubeadmConfig, error) {
 		}
 		group, _, _ := strings.Cut(meta.APIVersion, "/")
 		if group == "kubeadm.k8s.io" {
+			if meta.APIVersion == "kubeadm.k8s.io/v1beta3" && kubeadmMinor > v1beta3LastMinor {
+				return nil, fmt.Errorf("your configuration file uses an old API spec: %q (kind: %q). Please use kubeadm v1.%d instead and run 'kubeadm config migrate --old-config old-config-file --new-config new-config-file', which will write the new, similar spec using a newer API version.", meta.APIVersion, meta.Kind, v1beta3LastMinor)
+			}
 			if meta.APIVersion != "kubeadm.k8s.io/v1beta3" && meta.APIVersion != "kubeadm.k8s.io/v1beta4" {
 				return nil, fmt.Errorf("no kind %q is registered for version %q in scheme \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\"", meta.Kind, meta.APIVersion)
 			}
 			if err := node.Decode(cfg); err != nil {
+				return nil, fmt.Errorf("error unmarshaling JSON: %v", err)
+			}
+		}
+		if meta.APIVersion == "kubelet.config.k8s.io/v1beta1" && meta.Kind == "KubeletConfiguration" {
+			if err := node.Decode(&cfg.Kubelet); err != nil {
 				return nil, fmt.Errorf("error unmarshaling JSON: %v", err)
 			}
 		}

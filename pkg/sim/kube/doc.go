@@ -50,7 +50,9 @@
 //
 // Texts are the real programs': kubeadm's and kubectl's checked against
 // the sources of Kubernetes v1.34.2 (k8s.io/kubernetes, k8s.io/kubectl,
-// k8s.io/cli-runtime, k8s.io/client-go), etcdctl's against etcd v3.5.21;
+// k8s.io/cli-runtime, k8s.io/client-go; the preflight runtime warning and
+// the kubelet's cgroup v1 refusal against v1.35.4 to v1.37.2), etcdctl's
+// against etcd v3.5.21;
 // apt's and containerd 1.6's are from memory. Each checked text names its
 // source file beside it; those written here without a source say so.
 // TEXTS.md lists them.

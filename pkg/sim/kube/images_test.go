@@ -49,7 +49,7 @@ func imageLab(t *testing.T, airGapped bool) *kubeLab {
 		if airGapped {
 			delete(internet, "registry.k8s.io")
 		}
-	}, "master-1", "master-2", "worker-1")
+	}, nil, "master-1", "master-2", "worker-1")
 	for _, n := range []string{"master-1", "master-2", "worker-1"} {
 		l.prepare(n)
 		l.pin(n, addrs["master-1"])
@@ -223,7 +223,7 @@ func TestCalicoNeedsTheSandboxImage(t *testing.T) {
 		if _, ok := internet["registry-1.docker.io"]; !ok {
 			t.Error("the simulator's Internet has no registry-1.docker.io (Calico's images)")
 		}
-	}, "master-1", "worker-1")
+	}, nil, "master-1", "worker-1")
 	for _, n := range []string{"master-1", "worker-1"} {
 		l.prepare(n)
 		l.pin(n, addrs["master-1"])

@@ -77,10 +77,15 @@ func writeControlPlane(fs files, cl *Cluster, node, ip string, admin keyPair, su
 	return fs.write(etcdDataDir+"/member/snap/db", []byte("simulated etcd data\n"), 0o600)
 }
 
-// writeKubelet writes the kubelet's configuration and starts it.
-func writeKubelet(ctx context.Context, c *host.Call, nodeIP string) error {
+// writeKubelet writes the kubelet's configuration (the cluster's
+// KubeletConfiguration) and starts it.
+func writeKubelet(ctx context.Context, c *host.Call, nodeIP string, kc kubeletConfig) error {
 	fs := files{c}
-	if err := fs.write(kubeletDir+"/config.yaml", []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n"), 0o644); err != nil {
+	config := "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n"
+	if kc.FailCgroupV1 != nil {
+		config += fmt.Sprintf("failCgroupV1: %t\n", *kc.FailCgroupV1)
+	}
+	if err := fs.write(kubeletDir+"/config.yaml", []byte(config), 0o644); err != nil {
 		return err
 	}
 	if err := fs.write(kubeletDir+"/kubeadm-flags.env", []byte(fmt.Sprintf("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip=%s --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n", nodeIP)), 0o644); err != nil {
@@ -133,7 +138,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	now := s.now()
 	cl := &Cluster{ID: memberID(), Endpoint: endpoint, Version: cfg.KubernetesVersion, ImageRepository: cfg.ImageRepository, CertSANs: cfg.APIServer.CertSANs,
 		DNSDomain: cfg.Networking.DNSDomain, ServiceSubnet: cfg.Networking.ServiceSubnet, PodSubnet: cfg.Networking.PodSubnet,
-		DaemonSets: map[string]*DaemonSet{}, Created: now}
+		DaemonSets: map[string]*DaemonSet{}, Created: now, Kubelet: cfg.Kubelet}
 	ca, err := newCA("kubernetes", now)
 	if err != nil {
 		return fatal(c, "certs/ca", "failure while creating CA: %v", err)
@@ -153,9 +158,9 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 		return fatal(c, "kubeconfig", "%v", err)
 	}
 	fmt.Fprint(c.Stdout, "[kubeconfig] Using kubeconfig folder \"/etc/kubernetes\"\n[kubeconfig] Writing \"admin.conf\" kubeconfig file\n[kubeconfig] Writing \"super-admin.conf\" kubeconfig file\n[kubeconfig] Writing \"kubelet.conf\" kubeconfig file\n[kubeconfig] Writing \"controller-manager.conf\" kubeconfig file\n[kubeconfig] Writing \"scheduler.conf\" kubeconfig file\n[etcd] Creating static Pod manifest for local etcd in \"/etc/kubernetes/manifests\"\n[control-plane] Using manifest folder \"/etc/kubernetes/manifests\"\n[control-plane] Creating static Pod manifest for \"kube-apiserver\"\n[control-plane] Creating static Pod manifest for \"kube-controller-manager\"\n[control-plane] Creating static Pod manifest for \"kube-scheduler\"\n[kubelet-start] Writing kubelet environment file with flags to file \"/var/lib/kubelet/kubeadm-flags.env\"\n[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n")
-	writeKubelet(ctx, c, ip)
+	writeKubelet(ctx, c, ip, cl.Kubelet)
 	fmt.Fprint(c.Stdout, "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n")
-	if swapOn(c.Host) {
+	if kubeletState(c.Host, "kubelet.service") != "" {
 		// cmd/kubeadm/app/cmd/phases/init/waitcontrolplane.go and
 		// cmd/kubeadm/app/util/apiclient/wait.go (the net/http cause is
 		// written here: a kubelet that never listens).

@@ -206,8 +206,8 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 		}
 	}
 	fmt.Fprint(c.Stdout, "[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Writing kubelet environment file with flags to file \"/var/lib/kubelet/kubeadm-flags.env\"\n[kubelet-start] Starting the kubelet\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n")
-	writeKubelet(ctx, c, ip)
-	if swapOn(c.Host) || fault == "kubelet-start" {
+	writeKubelet(ctx, c, ip, cl.Kubelet)
+	if kubeletState(c.Host, "kubelet.service") != "" || fault == "kubelet-start" {
 		// cmd/kubeadm/app/cmd/phases/join/kubelet.go and
 		// cmd/kubeadm/app/util/apiclient/wait.go (the net/http cause is
 		// written here: a kubelet that never listens).

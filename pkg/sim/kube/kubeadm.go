@@ -71,7 +71,7 @@ func readConfig(c *host.Call, f flags) (*kubeadmConfig, int) {
 	if err != nil {
 		return nil, fatal(c, "", "unable to read config from %q : open %s: no such file or directory", file, file) // cmd/kubeadm/app/util/config/initconfiguration.go
 	}
-	cfg, err := parseConfig(b)
+	cfg, err := parseConfig(b, minorOf(kubeVersion(c.Host, "kubeadm")))
 	if err != nil {
 		return nil, fatal(c, "", "%v", err)
 	}
@@ -119,13 +119,20 @@ func fileChecks(c *host.Call, paths []string) []problem {
 }
 
 // commonChecks are kubeadm's addCommonChecks as far as simulated: CRI,
-// Swap (a warning, printed at once) (cmd/kubeadm/app/preflight/checks.go).
+// ContainerRuntimeVersion (from 1.35 a warning for a runtime without the
+// CRI RuntimeConfig call, containerd before 2.0), Swap (a warning)
+// (cmd/kubeadm/app/preflight/checks.go); warnings are printed at once.
 func commonChecks(c *host.Call) []problem {
 	var errs []problem
 	if !c.Host.Unit("containerd").Active {
 		// "container runtime is not running" is cmd/kubeadm/app/util/runtime/runtime.go;
 		// the gRPC words after it are grpc-go's (not checked against its source).
 		errs = append(errs, problem{"CRI", `container runtime is not running: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix /var/run/containerd/containerd.sock: connect: no such file or directory"`})
+	}
+	if m := minorOf(kubeVersion(c.Host, "kubeadm")); m >= runtimeConfigWarningMinor && len(errs) == 0 && !runtimeConfigImplemented(c.Host) {
+		// ContainerRuntimeVersionCheck (preflight/checks.go of v1.35.4,
+		// v1.36.3 and v1.37.2, each naming the next minor).
+		fmt.Fprintf(c.Stderr, "\t[WARNING ContainerRuntimeVersion]: You must update your container runtime to a version that supports the CRI method RuntimeConfig. Falling back to using cgroupDriver from kubelet config will be removed in 1.%d. For more information, see https://git.k8s.io/enhancements/keps/sig-node/4033-group-driver-detection-over-cri\n", m+1)
 	}
 	if swapOn(c.Host) {
 		fmt.Fprintln(c.Stderr, "\t[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node")
@@ -371,4 +378,16 @@ func randomHex(n int) string {
 // readHostFile reads a host's file by its host path.
 func readHostFile(h *host.Host, p string) ([]byte, error) {
 	return (files{&host.Call{Host: h, Dir: "/"}}).read(p)
+}
+
+// runtimeConfigWarningMinor is the first kubeadm minor whose preflight
+// warns of a container runtime without the CRI RuntimeConfig call.
+const runtimeConfigWarningMinor = 35
+
+// runtimeConfigImplemented reports whether the host's containerd answers
+// the CRI RuntimeConfig call: containerd 2.0 and later.
+func runtimeConfigImplemented(h *host.Host) bool {
+	v, ok := installedVersion(h, "containerd")
+	major, _, _ := strings.Cut(v, ".")
+	return ok && major != "0" && major != "1"
 }

@@ -44,19 +44,19 @@ var addrs = map[string]string{"lb-1": "10.0.0.11", "lb-2": "10.0.0.12", "master-
 
 func newKubeLab(t *testing.T, o kube.Options, names ...string) *kubeLab {
 	t.Helper()
-	return newKubeLabWith(t, o, nil, names...)
+	return newKubeLabWith(t, o, nil, nil, names...)
 }
 
-// newKubeLabWith is newKubeLab whose Internet edit changes first (nil:
-// the simulator's as it is).
-func newKubeLabWith(t *testing.T, o kube.Options, edit func(internet map[string]http.Handler), names ...string) *kubeLab {
+// newKubeLabWith is newKubeLab whose Internet editInternet changes first
+// and whose hosts' specs editSpec changes (nil: none).
+func newKubeLabWith(t *testing.T, o kube.Options, editInternet func(internet map[string]http.Handler), editSpec func(*host.Spec), names ...string) *kubeLab {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(key)
 	s := kube.New(o)
 	internet := s.Internet()
-	if edit != nil {
-		edit(internet)
+	if editInternet != nil {
+		editInternet(internet)
 	}
 	lab, err := host.NewLab(host.LabOptions{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, VRRPScale: 0.02,
 		StrictBackends: true, Programs: s.Programs(), Packages: s.Packages(), Internet: internet})
@@ -74,6 +74,9 @@ func newKubeLabWith(t *testing.T, o kube.Options, edit func(internet map[string]
 		spec := host.Spec{Name: n, Address: netip.MustParsePrefix(addrs[n] + "/24"), Users: []string{"debian"}}
 		if strings.HasPrefix(n, "lb-") {
 			spec.Packages = []string{"haproxy", "keepalived", "curl", "socat"}
+		}
+		if editSpec != nil {
+			editSpec(&spec)
 		}
 		if _, err := lab.Add(spec); err != nil {
 			t.Fatal(err)
@@ -208,9 +211,16 @@ func (l *kubeLab) pin(name, addr string) {
 	l.must(name, `sed -i '/`+endpoint+`/d' /etc/hosts && echo "`+addr+` `+endpoint+`" >> /etc/hosts`)
 }
 
-// prepare runs homelab's node preparation for minor 1.31.
+// prepare runs homelab's node preparation for 1.31.4.
 func (l *kubeLab) prepare(name string) {
 	l.t.Helper()
+	l.prepareAt(name, "1.31.4")
+}
+
+// prepareAt runs homelab's node preparation for a release (1.35.4).
+func (l *kubeLab) prepareAt(name, version string) {
+	l.t.Helper()
+	minor := version[:strings.LastIndex(version, ".")]
 	for _, cmd := range []string{
 		"swapoff -a",
 		"sed -i '/ swap /s/^/#/' /etc/fstab",
@@ -222,17 +232,21 @@ func (l *kubeLab) prepare(name string) {
 		"mkdir -p /etc/containerd && containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > /etc/containerd/config.toml",
 		"systemctl restart containerd",
 		"install -d -m 0755 /etc/apt/keyrings",
-		"curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key | gpg --dearmor --batch --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
-		"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.31/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
+		"curl -fsSL https://pkgs.k8s.io/core:/stable:/v" + minor + "/deb/Release.key | gpg --dearmor --batch --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+		"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v" + minor + "/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
 		"apt-get update -q",
-		"DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages kubelet=1.31.4-1.1 kubeadm=1.31.4-1.1 kubectl=1.31.4-1.1",
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-change-held-packages kubelet=" + version + "-1.1 kubeadm=" + version + "-1.1 kubectl=" + version + "-1.1",
 		"apt-mark hold kubelet kubeadm kubectl",
 	} {
 		l.must(name, cmd)
 	}
 }
 
-func initConfig(node string) string {
+func initConfig(node string) string { return initConfigAt(node, "1.31.4", "") }
+
+// initConfigAt is master1's init configuration for a release (1.35.4),
+// with kubelet's lines appended to its KubeletConfiguration.
+func initConfigAt(node, version, kubelet string) string {
 	return fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
@@ -250,7 +264,7 @@ nodeRegistration:
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
-kubernetesVersion: "v1.31.4"
+kubernetesVersion: "v%s"
 controlPlaneEndpoint: "%s:6443"
 apiServer:
   certSANs: [%s, %s, 10.0.0.21, 10.0.0.22, 10.0.0.23, master-1, master-2, master-3]
@@ -262,7 +276,7 @@ networking:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
-`, token, certKey, addrs[node], node, addrs[node], endpoint, endpoint, vip)
+%s`, token, certKey, addrs[node], node, addrs[node], version, endpoint, endpoint, vip, kubelet)
 }
 
 func joinConfig(node, tok, hash, key string, cp bool) string {

@@ -41,16 +41,46 @@ func (s *Sim) Packages() []host.Package {
 }
 
 // kubeletState is the kubelet unit's state: it crash-loops
-// ("activating", auto-restart) until kubeadm wrote its configuration, and
-// while swap is on.
+// ("activating", auto-restart) until kubeadm wrote its configuration,
+// while swap is on, and on a cgroup v1 host when its configuration's
+// failCgroupV1 is true (the default from 1.35).
 func kubeletState(h *host.Host, _ string) string {
-	if _, err := os.Stat(filepath.Join(h.Root(), kubeletDir, "config.yaml")); err != nil {
+	config, err := os.ReadFile(filepath.Join(h.Root(), kubeletDir, "config.yaml"))
+	if err != nil {
 		return "activating"
 	}
 	if swapOn(h) {
 		return "activating"
 	}
+	if cgroupV1(h) && failsCgroupV1(kubeVersion(h, "kubelet"), config) {
+		// pkg/kubelet/apis/config/validation/validation_linux.go: "kubelet
+		// is configured to not run on a host using cgroup v1. cgroup v1
+		// support is unsupported and will be removed in a future release".
+		return "activating"
+	}
 	return ""
+}
+
+// failCgroupV1DefaultMinor is the first kubelet minor whose failCgroupV1
+// defaults to true (pkg/kubelet/apis/config/v1beta1/defaults.go).
+const failCgroupV1DefaultMinor = 35
+
+// failsCgroupV1 reports whether a kubelet of version (v1.35.4) with the
+// KubeletConfiguration config refuses to run on cgroup v1.
+func failsCgroupV1(version string, config []byte) bool {
+	for _, l := range strings.Split(string(config), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "failCgroupV1:"); ok {
+			return strings.TrimSpace(v) == "true"
+		}
+	}
+	return minorOf(version) >= failCgroupV1DefaultMinor
+}
+
+// cgroupV1 reports whether the host runs the cgroup v1 hierarchy: no
+// /sys/fs/cgroup/cgroup.controllers (host.Spec.CgroupV1).
+func cgroupV1(h *host.Host) bool {
+	_, err := os.Stat(filepath.Join(h.Root(), "/sys/fs/cgroup/cgroup.controllers"))
+	return err != nil
 }
 
 // swapOn reports whether /proc/swaps lists a swap.
@@ -98,7 +128,7 @@ var (
 
 // Internet returns the servers outside the lab the nodes reach, for
 // host.LabOptions.Internet: pkgs.k8s.io (the repositories of Kubernetes
-// 1.24 to 1.35, each with patches 0 to 20), raw.githubusercontent.com
+// 1.24 to 1.37, each with patches 0 to 20), raw.githubusercontent.com
 // (Calico's manifests), and the registries containerd pulls from:
 // registry.k8s.io (kubeadm's images) and registry-1.docker.io (docker.io,
 // Calico's). A test of an air-gapped lab deletes the registries.
@@ -110,7 +140,7 @@ func (s *Sim) Internet() map[string]http.Handler {
 			if m != nil {
 				minor, _ = strconv.Atoi(m[1])
 			}
-			if m == nil || minor < 24 || minor > 35 {
+			if m == nil || minor < 24 || minor > 37 {
 				http.NotFound(w, r)
 				return
 			}

@@ -74,6 +74,9 @@ type Cluster struct {
 	Certs                        *UploadedCerts `json:",omitempty"`
 	DaemonSets                   map[string]*DaemonSet
 	Created                      time.Time
+	// Kubelet is the kubelet-config ConfigMap: the init configuration's
+	// KubeletConfiguration, which every joining node's kubelet gets.
+	Kubelet kubeletConfig
 	// ImageRepository is imageRepository ("": kubeadm's, registry.k8s.io).
 	ImageRepository string `json:",omitempty"`
 }
