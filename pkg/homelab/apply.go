@@ -38,10 +38,12 @@ func (o ApplyOptions) engine() engine.Options {
 }
 
 // Up makes a plan, observing the lab, and runs it: the disaster-recovery
-// rebuild. Every step observes again just before it applies, so a re-run
-// after a failure continues where the last one stopped. A conflict fails
-// its step (homelab never changes what is not its own) and skips what
-// needs it.
+// rebuild. A step that writes observes again just before it applies, so a
+// re-run after a failure continues where the last one stopped; a step the
+// plan found with nothing to write reuses the plan's observation (see
+// engine.Options.Observed), so a converged re-run reads each object once.
+// A conflict fails its step (homelab never changes what is not its own)
+// and skips what needs it.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
@@ -57,7 +59,9 @@ func Run(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*engine.Result, 
 	if p.Graph() == nil {
 		return nil, fmt.Errorf("run: the plan has no step graph: use Apply for a saved plan")
 	}
-	return engine.Run(ctx, p.Graph(), opts.engine())
+	eo := opts.engine()
+	eo.Observed = p.Observations()
+	return engine.Run(ctx, p.Graph(), eo)
 }
 
 // StalePlanError is a saved plan that no longer describes what applying
@@ -100,7 +104,9 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if reasons := differences(saved, p); len(reasons) > 0 {
 		return p, nil, &StalePlanError{Reasons: reasons}
 	}
-	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	eo := opts.engine()
+	eo.Observed = p.Observations()
+	res, err := engine.Run(ctx, p.Graph(), eo)
 	return p, res, err
 }
 
