@@ -31,6 +31,13 @@ func Observe(ctx context.Context, p *Plan, parallel int) error {
 	}
 	// Every step's failure is reported, not only the first: the group
 	// bounds the fan-out, and the errors are collected beside it.
+	var reads []step.HostRead
+	for _, s := range p.graph.Steps() {
+		if hr, ok := s.Work.(step.HostReader); ok {
+			reads = append(reads, hr.HostReads()...)
+		}
+	}
+	step.Declare(ctx, reads)
 	var g errgroup.Group
 	g.SetLimit(max(parallel, 1))
 	var mu sync.Mutex

@@ -75,3 +75,57 @@ func Shared[T any](ctx context.Context, key any, fetch func(context.Context) (T,
 	close(r.done)
 	return v, err
 }
+
+// HostRead is one read a step makes on a host while it observes: a
+// script run there (Script), or a file read (Path).
+type HostRead struct {
+	// Host is the guest's inventory name.
+	Host   string
+	Script string
+	Path   string
+}
+
+// HostReader is a Work that says which reads its Observe makes on hosts,
+// so that an observation pass gathers each host's facts in one command
+// (see Declare). A read it makes without declaring it still works, as a
+// command of its own.
+type HostReader interface {
+	HostReads() []HostRead
+}
+
+type declaredKey struct{}
+
+// Declare records in the pass what its steps will read on hosts; outside
+// a pass it does nothing.
+func Declare(ctx context.Context, reads []HostRead) {
+	p, ok := ctx.Value(passKey{}).(*pass)
+	if !ok {
+		return
+	}
+	byHost := map[string][]HostRead{}
+	seen := map[HostRead]bool{}
+	for _, r := range reads {
+		if !seen[r] {
+			seen[r] = true
+			byHost[r.Host] = append(byHost[r.Host], r)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reads[declaredKey{}] = &read{v: byHost}
+}
+
+// Declared returns what the pass's steps said they will read on host.
+func Declared(ctx context.Context, host string) []HostRead {
+	p, ok := ctx.Value(passKey{}).(*pass)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.reads[declaredKey{}]
+	if !ok {
+		return nil
+	}
+	return r.v.(map[string][]HostRead)[host]
+}
