@@ -22,7 +22,8 @@ type ApplyOptions struct {
 	// Kubeconfig is where the admin kubeconfig is written, instead of the
 	// inventory's kubernetes.kubeconfig.
 	Kubeconfig string
-	// Parallelism is the most steps running at once (default 4).
+	// Parallelism is the most steps running at once; 0 means
+	// DefaultParallelism of the inventory (Up, Apply), or 4 (Run).
 	Parallelism int
 	// StrictOrder runs the phases one after another instead of letting a
 	// step start as soon as what it needs is done.
@@ -48,6 +49,9 @@ func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts App
 	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
 	if err != nil {
 		return nil, nil, err
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism(inv)
 	}
 	res, err := Run(ctx, p, opts)
 	return p, res, err
@@ -103,6 +107,9 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	}
 	if reasons := differences(saved, p); len(reasons) > 0 {
 		return p, nil, &StalePlanError{Reasons: reasons}
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism(inv)
 	}
 	eo := opts.engine()
 	eo.Observed = p.Observations()
