@@ -102,8 +102,10 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	// A guest answers SSH as soon as it runs (the guests phase waited for
 	// its port): dialing a host that does not run gives up quickly (it is
 	// refused at once: 3 attempts, about half a second of backoff); a
-	// slow handshake (a host blanking its disk) still has seconds.
-	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 5 * time.Second, DialTimeout: 3 * time.Second})
+	// slow handshake (a host blanking its disk, a thousand guests booting
+	// on a loaded machine) has half a minute, as ssh's ConnectTimeout
+	// would give a real one.
+	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 30 * time.Second, DialTimeout: 3 * time.Second})
 	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts"),
 		Strict: inv.SSH.HostKeys == inventory.HostKeysStrict},
 		address: func(ap netip.AddrPort) string {
