@@ -38,6 +38,7 @@ func rerun(t *testing.T, lab *SimulatedLab, file *plan.File) (planned, ran labCa
 	ctx := context.Background()
 	inv := loadInventory(t, "../../inventories/rachuna-net.yaml")
 	opts := ApplyOptions{Clients: lab.Clients(), Parallelism: 8}
+	lab.Clients().Router.Close() // the last run's session
 	start := countLab(lab)
 	p, err := Plan(ctx, inv, file, PlanOptions{Clients: lab.Clients()})
 	if err != nil {
