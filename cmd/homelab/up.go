@@ -32,7 +32,7 @@ type runFlags struct {
 func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.output, "output", "o", "text", "progress: text (timestamped lines) or json (one event per line)")
-	fl.IntVar(&f.parallelism, "parallel", 4, "most steps running at once")
+	fl.IntVar(&f.parallelism, "parallel", 0, "most steps running at once (default: from the lab, see docs/performance.md)")
 	fl.BoolVar(&f.strictOrder, "strict-order", false, "run the phases one after another")
 	fl.StringSliceVar(&f.replace, "replace", nil, "guests that may be rebuilt when a change cannot be made in place")
 	addKubeconfigFlag(cmd, &f.t)
@@ -75,6 +75,9 @@ func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, comman
 		done()
 		unlock()
 		return homelab.ApplyOptions{}, nil, err
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = homelab.DefaultParallelism(inv)
 	}
 	return opts, func() { done(); unlock() }, nil
 }

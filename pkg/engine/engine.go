@@ -35,6 +35,13 @@ type Options struct {
 	Phases []string
 	// Retry bounds retries; the zero value means DefaultRetryPolicy().
 	Retry RetryPolicy
+	// Observed are observations made just before the run (a plan's), by
+	// step ID. A step observed to have nothing to write (None, or Run: a
+	// gate or a wait) uses its observation instead of reading the lab
+	// again, unless the observation could not read the resource yet
+	// (Fresh) or a step it needs, directly or not, changed something in
+	// this run. A step that writes always observes again right before.
+	Observed map[step.ID]step.Change
 	// Sink receives every event; nil drops them.
 	Sink Sink
 	// Logger receives debug logs; nil discards them.
@@ -132,6 +139,8 @@ type finished struct {
 	change   step.Change
 	attempts int
 	err      error
+	// wrote is true when the step applied a change that writes.
+	wrote bool
 }
 
 // runner holds the state of one Run. Only the scheduler goroutine touches
@@ -145,6 +154,10 @@ type runner struct {
 	pending []int // needs not yet done, per step
 	phase   []int // phase position, per step
 	left    []int // unfinished steps per phase position
+	// touched marks the steps that changed something in this run, or
+	// need one that did (directly or not): their earlier observations of
+	// what comes after them are stale.
+	touched []bool
 	events  chan Event
 	logger  *slog.Logger
 	// workCtx is the context steps run under; cancelled when the run is.
@@ -171,7 +184,8 @@ func newRunner(g *step.Graph, steps []*step.Step, lk *locks, opts Options) *runn
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &runner{g: g, steps: steps, locks: lk, opts: opts, logger: logger,
-		results: make([]StepResult, len(steps)), pending: make([]int, len(steps)), phase: make([]int, len(steps))}
+		results: make([]StepResult, len(steps)), pending: make([]int, len(steps)), phase: make([]int, len(steps)),
+		touched: make([]bool, len(steps))}
 	phases := slices.Clone(opts.Phases)
 	for i, s := range steps {
 		r.results[i] = StepResult{ID: s.ID}
@@ -272,9 +286,28 @@ func (r *runner) startReady(ctx context.Context, done chan<- finished, running i
 		res.Started = time.Now()
 		r.emit(Event{Kind: StepStarted, Step: s.ID, Phase: s.Phase, Attempt: 1})
 		started++
-		go func() { done <- r.attempt(ctx, i) }()
+		prior, reuse := r.reusable(i)
+		go func() { done <- r.attempt(ctx, i, prior, reuse) }()
 	}
 	return started
+}
+
+// reusable returns the observation step i may use instead of observing:
+// one made before the run that writes nothing and that nothing this run
+// did since can have made stale. It also marks step i touched when a step
+// it needs is.
+func (r *runner) reusable(i int) (step.Change, bool) {
+	s := r.steps[i]
+	for _, n := range s.Needs {
+		if r.touched[r.g.Index(n)] {
+			r.touched[i] = true
+		}
+	}
+	prior, ok := r.opts.Observed[s.ID]
+	if !ok || r.touched[i] || prior.Fresh {
+		return step.Change{}, false
+	}
+	return prior, prior.Action == step.None || prior.Action == step.Run
 }
 
 // phaseOpen reports whether every step of the earlier phases has finished.
@@ -290,7 +323,7 @@ func (r *runner) phaseOpen(at int) bool {
 // attempt runs a step until it succeeds, fails for good, or runs out of
 // attempts. It runs on a worker goroutine and touches no runner state but
 // the events channel.
-func (r *runner) attempt(ctx context.Context, i int) finished {
+func (r *runner) attempt(ctx context.Context, i int, prior step.Change, reuse bool) finished {
 	s := r.steps[i]
 	out := &lineWriter{emit: func(line string) {
 		r.emit(Event{Kind: StepOutput, Step: s.ID, Phase: s.Phase, Line: line})
@@ -298,13 +331,14 @@ func (r *runner) attempt(ctx context.Context, i int) finished {
 	var change step.Change
 	for n := 1; ; n++ {
 		var err error
-		change, err = r.once(ctx, s, out)
+		change, err = r.once(ctx, s, out, prior, reuse && n == 1)
 		out.flush()
+		wrote := change.Action.Changes()
 		if err == nil {
-			return finished{index: i, change: change, attempts: n}
+			return finished{index: i, change: change, attempts: n, wrote: wrote}
 		}
 		if !step.IsRetryable(err) || n >= r.opts.Retry.MaxAttempts || ctx.Err() != nil {
-			return finished{index: i, change: change, attempts: n, err: err}
+			return finished{index: i, change: change, attempts: n, err: err, wrote: wrote}
 		}
 		delay := r.opts.Retry.delay(n, r.opts.Rand)
 		r.emit(Event{Kind: StepRetry, Step: s.ID, Phase: s.Phase, Attempt: n + 1, Delay: delay, Err: err.Error()})
@@ -315,11 +349,15 @@ func (r *runner) attempt(ctx context.Context, i int) finished {
 	}
 }
 
-// once observes the step and applies what it observed.
-func (r *runner) once(ctx context.Context, s *step.Step, out *lineWriter) (step.Change, error) {
-	change, err := s.Work.Observe(ctx)
-	if err != nil {
-		return change, fmt.Errorf("observe: %w", err)
+// once observes the step (or takes its earlier observation, when reuse)
+// and applies what it observed.
+func (r *runner) once(ctx context.Context, s *step.Step, out *lineWriter, prior step.Change, reuse bool) (step.Change, error) {
+	change := prior
+	if !reuse {
+		var err error
+		if change, err = s.Work.Observe(ctx); err != nil {
+			return change, fmt.Errorf("observe: %w", err)
+		}
 	}
 	r.emit(Event{Kind: StepChange, Step: s.ID, Phase: s.Phase, Change: &change})
 	switch change.Action {
@@ -340,6 +378,9 @@ func (r *runner) finish(f finished, roots *[]error) {
 	res := &r.results[f.index]
 	r.locks.release(s)
 	r.left[r.phase[f.index]]--
+	if f.wrote {
+		r.touched[f.index] = true
+	}
 	res.Ended, res.Change, res.Attempts = time.Now(), f.change, f.attempts
 	if f.err != nil {
 		res.Status, res.Err = Failed, f.err

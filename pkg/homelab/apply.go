@@ -24,7 +24,8 @@ type ApplyOptions struct {
 	// Kubeconfig is where the admin kubeconfig is written, instead of the
 	// inventory's kubernetes.kubeconfig.
 	Kubeconfig string
-	// Parallelism is the most steps running at once (default 4).
+	// Parallelism is the most steps running at once; 0 means
+	// DefaultParallelism of the inventory (Up, Apply), or 4 (Run).
 	Parallelism int
 	// StrictOrder runs the phases one after another instead of letting a
 	// step start as soon as what it needs is done.
@@ -66,18 +67,25 @@ func (o RunOptions) engine() engine.Options {
 }
 
 // Up makes a plan, observing the lab, and runs it: the disaster-recovery
-// rebuild. Every step observes again just before it applies, so a re-run
-// after a failure continues where the last one stopped. A conflict fails
-// its step (homelab never changes what is not its own) and skips what
-// needs it. With a Proxmox node offline, the guests it holds are skipped,
-// the rest is built, and a run that otherwise succeeds returns a
-// *DegradedError naming what is missing.
+// rebuild. A step that writes observes again just before it applies, so a
+// re-run after a failure continues where the last one stopped; a step the
+// plan found with nothing to write reuses the plan's observation (see
+// engine.Options.Observed), so a converged re-run reads each object once.
+// A conflict fails its step (homelab never changes what is not its own)
+// and skips what needs it. With a Proxmox node offline, the guests it
+// holds are skipped, the rest is built, and a run that otherwise succeeds
+// returns a *DegradedError naming what is missing. Parallelism 0 is
+// DefaultParallelism of the inventory.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	p, err := Plan(ctx, inv, file, opts.PlanOptions())
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := Run(ctx, p, opts.RunOptions())
+	ro := opts.RunOptions()
+	if ro.Parallelism <= 0 {
+		ro.Parallelism = DefaultParallelism(inv)
+	}
+	res, err := Run(ctx, p, ro)
 	return p, res, err
 }
 
@@ -93,7 +101,9 @@ func Run(ctx context.Context, p *plan.Plan, opts RunOptions) (*engine.Result, er
 	if p.Graph() == nil {
 		return nil, fmt.Errorf("run: %w", ErrNoGraph)
 	}
-	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	eo := opts.engine()
+	eo.Observed = p.Observations()
+	res, err := engine.Run(ctx, p.Graph(), eo)
 	return res, degraded(p, res, err)
 }
 
@@ -177,7 +187,11 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	if stale := differences(saved, p); stale != nil {
 		return p, nil, stale
 	}
-	res, err := Run(ctx, p, opts.RunOptions())
+	ro := opts.RunOptions()
+	if ro.Parallelism <= 0 {
+		ro.Parallelism = DefaultParallelism(inv)
+	}
+	res, err := Run(ctx, p, ro)
 	return p, res, err
 }
 

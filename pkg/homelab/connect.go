@@ -37,6 +37,10 @@ type ConnectOptions struct {
 	// KnownHosts is the known_hosts file of the guests' host keys; empty
 	// means known_hosts in the state directory.
 	KnownHosts string
+	// Parallelism is the most steps the run will have running at once
+	// (0: DefaultParallelism of the inventory): the PVE client keeps that
+	// many connections alive for reuse.
+	Parallelism int
 }
 
 // Connect makes the clients for the lab the inventory describes. Nothing
@@ -63,6 +67,9 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 	}
 	conn.SetLogger(logger)
 	c.Router = conn
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism(inv)
+	}
 	if c.Proxmox, err = proxmoxClient(inv.Proxmox, opts, logger); err != nil {
 		return c, err
 	}
@@ -105,7 +112,12 @@ func proxmoxClient(p inventory.Proxmox, opts ConnectOptions, logger *slog.Logger
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	httpClient := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}
+	// Keep-alive for every step that may call at once: Go's default of
+	// 2 idle connections per host made a new TLS connection for most
+	// calls of a parallel run.
+	transport := &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment,
+		MaxIdleConns: max(opts.Parallelism, 2), MaxIdleConnsPerHost: max(opts.Parallelism, 2), IdleConnTimeout: 90 * time.Second}
+	httpClient := &http.Client{Timeout: timeout, Transport: transport}
 	return proxmox.NewClient(pve.NewClient(p.Endpoint, pve.WithHTTPClient(httpClient), pve.WithAPIToken(p.TokenID, secret))), nil
 }
 

@@ -198,11 +198,12 @@ type PlanOptions struct {
 // Plan compiles the inventory and the plan file into a plan. An
 // inventory with errors (inventory.Inventory.Check; Validate reports them
 // too) is refused with a *inventory.ValidationError. Unless
-// Offline, it first checks that the Proxmox API token holds every
-// privilege the plan may use (a *proxmox.MissingPrivilegesError names each
-// missing one with its path), then every step whose phase has a client
-// observes the lab (read only) to find what really changes; the others keep the change they would
-// make on an empty lab, and the plan says how much was observed.
+// Offline, every step whose phase has a client observes the lab (read
+// only) to find what really changes; the others keep the change they
+// would make on an empty lab, and the plan says how much was observed.
+// Then it checks that the Proxmox API token holds every privilege the
+// steps that write will use (a *proxmox.MissingPrivilegesError names each
+// missing one with its path); a converged lab asks nothing more.
 func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts PlanOptions) (*plan.Plan, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -248,16 +249,19 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}
 	logger.Debug("compiled plan", "plan", file.Name, "inventory", inv.Name, "steps", len(p.Steps), "offline", opts.Offline)
-	if !opts.Offline && clients.Proxmox != nil {
-		// Before the first read of a guest: a token that lacks a
-		// privilege is named here, not by a 403 half-way through a run.
-		if err := proxmoxPreflight(ctx, inv, p, clients.Proxmox); err != nil {
-			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
-		}
-	}
 	if !opts.Offline {
-		if err := plan.Observe(ctx, p, 8); err != nil {
-			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		observeErr := plan.Observe(ctx, p, 8)
+		if clients.Proxmox != nil {
+			// Before the first write: a token that lacks a privilege
+			// is named here, not by a 403 half-way through a run. A
+			// read that failed may be one it lacks: then every
+			// privilege the plan may use is checked.
+			if err := proxmoxPreflight(ctx, inv, p, clients.Proxmox, observeErr == nil); err != nil {
+				return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+			}
+		}
+		if observeErr != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, observeErr)
 		}
 		if err := guestKeys(inv, p, clients); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", file.Name, err)

@@ -36,7 +36,7 @@ type cniWork struct {
 }
 
 func (w cniWork) image(ctx context.Context, h remote.Host) (string, bool, error) {
-	out, err := run(ctx, h, command{script: kubectl(w.master, "-n kube-system get daemonset calico-node -o jsonpath='{.spec.template.spec.containers[0].image}'") + " 2>&1"})
+	out, err := run(ctx, h, command{script: calicoQuery(w.master)})
 	switch {
 	case err == nil:
 		return strings.TrimSpace(out), true, nil

@@ -250,7 +250,7 @@ func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 		return false, err
 	}
 	if !w.controlPlane {
-		_, err := run(ctx, m1, command{script: kubectl(w.master, "get node "+remote.Quote(w.node.Name)+" --no-headers")})
+		_, err := run(ctx, m1, command{script: nodeQuery(w.master, w.node.Name)})
 		switch {
 		case err == nil:
 			return true, nil
@@ -401,7 +401,7 @@ func parseMembers(out string) ([]member, error) {
 }
 
 func (b *bootstrap) members(ctx context.Context, m1 remote.Host) ([]member, error) {
-	out, err := run(ctx, m1, command{script: etcdctl(b.master, "member list -w json")})
+	out, err := run(ctx, m1, command{script: memberList(b.master)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd members: %w", b.master.Name, err)
 	}

@@ -129,7 +129,7 @@ type hostsFiles struct {
 }
 
 func (w hostsWork) read(ctx context.Context, h remote.Host) (hostsFiles, error) {
-	b, err := run(ctx, h, command{script: "cat /etc/hosts"})
+	b, err := run(ctx, h, command{script: catHosts})
 	if err != nil {
 		return hostsFiles{}, err
 	}
@@ -307,7 +307,7 @@ type kubeProxyWork struct {
 }
 
 func (w kubeProxyWork) restartedFor(ctx context.Context, h remote.Host) (string, error) {
-	out, err := run(ctx, h, command{script: kubectl(w.master, "-n kube-system get daemonset kube-proxy -o jsonpath='{.metadata.annotations."+endpointAnnotation+"}'")})
+	out, err := run(ctx, h, command{script: kubeProxyQuery(w.master)})
 	return strings.TrimSpace(out), err
 }
 

@@ -213,8 +213,14 @@ type nodeFacts struct {
 	sections map[string]string
 }
 
+// factsFor is the script that gathers what preparing a node of spec s
+// looks at.
+func factsFor(s nodeSpec) string {
+	return strings.TrimSuffix(factsScript, "true\n") + s.extraFacts() + "true\n"
+}
+
 func readFacts(ctx context.Context, h remote.Host, s nodeSpec) (nodeFacts, error) {
-	out, err := run(ctx, h, command{script: strings.TrimSuffix(factsScript, "true\n") + s.extraFacts() + "true\n"})
+	out, err := run(ctx, h, command{script: factsFor(s)})
 	if err != nil {
 		return nodeFacts{}, err
 	}

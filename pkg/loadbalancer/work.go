@@ -60,13 +60,22 @@ type packagesWork struct {
 	intent  step.Change
 }
 
+// packagesScript prints the packages' states and whether the script user
+// exists.
+const packagesScript = "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' " + Packages + " 2>/dev/null; id -u " + ScriptUser + " >/dev/null 2>&1 && echo user-ok; true"
+
+// HostReads declares the read Observe makes (see step.HostReader).
+func (w packagesWork) HostReads() []step.HostRead {
+	return []step.HostRead{{Host: w.guest, Script: packagesScript}}
+}
+
 // missing lists what is not there yet: packages, and the script user.
 func (w packagesWork) missing(ctx context.Context) (remote.Host, []string, bool, error) {
 	h, err := w.hosts(w.guest)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	res, err := h.Run(ctx, remote.Command{Script: "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' " + Packages + " 2>/dev/null; id -u " + ScriptUser + " >/dev/null 2>&1 && echo user-ok; true"})
+	res, err := h.Run(ctx, remote.Command{Script: packagesScript})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s: look for packages: %w", w.guest, err)
 	}
@@ -182,9 +191,34 @@ func (w filesWork) pending() string {
 	return path.Join(pendingDir, strings.ReplaceAll(strings.TrimPrefix(w.files[0].path, "/"), "/", "_"))
 }
 
+// pendingScript prints "pending" when w's marker is on the host.
+func (w filesWork) pendingScript() string {
+	return "test -e " + remote.Quote(w.pending()) + " && echo pending || true"
+}
+
+// activeScript prints the state of a systemd unit.
+func activeScript(unit string) string {
+	return "systemctl is-active " + remote.Quote(unit) + " || true"
+}
+
+// HostReads declares the reads Observe makes (see step.HostReader).
+func (w filesWork) HostReads() []step.HostRead {
+	var reads []step.HostRead
+	for _, f := range w.files {
+		reads = append(reads, step.HostRead{Host: w.guest, Path: f.path})
+	}
+	if w.after != nil {
+		reads = append(reads, step.HostRead{Host: w.guest, Script: w.pendingScript()})
+	}
+	if w.active != "" {
+		reads = append(reads, step.HostRead{Host: w.guest, Script: activeScript(w.active)})
+	}
+	return reads
+}
+
 // pendingOn reports whether w's marker is on the host.
 func (w filesWork) pendingOn(ctx context.Context, h remote.Host) (bool, error) {
-	res, err := h.Run(ctx, remote.Command{Script: "test -e " + remote.Quote(w.pending()) + " && echo pending || true"})
+	res, err := h.Run(ctx, remote.Command{Script: w.pendingScript()})
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", w.guest, err)
 	}
@@ -271,7 +305,7 @@ func (w filesWork) Observe(ctx context.Context) (step.Change, error) {
 		}
 	}
 	if action == step.None && w.active != "" {
-		if res, err := h.Run(ctx, remote.Command{Script: "systemctl is-active " + remote.Quote(w.active) + " || true"}); err == nil {
+		if res, err := h.Run(ctx, remote.Command{Script: activeScript(w.active)}); err == nil {
 			if state := strings.TrimSpace(string(res.Stdout)); state != "active" {
 				action = step.Update
 				change.Fields = append(change.Fields, step.Field{Name: w.active, Old: state, New: "active"})
@@ -360,7 +394,7 @@ func systemctl(ctx context.Context, h remote.Host, guest, script string) error {
 // when reload is "restart") when its configuration changed.
 func ensureService(ctx context.Context, h remote.Host, guest, unit string, changed bool, reload string, out io.Writer) error {
 	u := remote.Quote(unit)
-	res, err := h.Run(ctx, remote.Command{Script: "systemctl is-active " + u + " || true"})
+	res, err := h.Run(ctx, remote.Command{Script: activeScript(unit)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", guest, err)
 	}

@@ -24,9 +24,9 @@ import (
 // submitted twice), with every task waited on and its exit status checked.
 //
 // During planning it reads the whole cluster once (/cluster/resources) and
-// shares that snapshot between steps. After a write it confirms through
-// the guest's own status and config, never through the cluster list, which
-// lags behind on real clusters.
+// shares that snapshot between steps and with the run. After a write it
+// confirms through the guest's own status and config, never through the
+// cluster list, which lags behind on real clusters.
 type Client struct {
 	api *pve.Client
 	// TaskPoll is how often a running task is polled (default 1s).
@@ -48,14 +48,29 @@ func NewClient(api *pve.Client) *Client {
 // API is the go-proxmox client underneath.
 func (c *Client) API() *pve.Client { return c.api }
 
-// Guests returns every VM and container in the cluster, read once and
-// shared until Forget.
+// clusterKey names a client's cluster list in an observation pass.
+type clusterKey struct{ c *Client }
+
+// Guests returns every VM and container in the cluster. An observation
+// pass (step.WithPass) reads the list once and shares it between its
+// steps; the run that follows keeps using it (and the client keeps it in
+// step with its own creates and deletes, see remember and drop) instead of
+// listing the whole cluster again for every guest. Forget drops it.
 func (c *Client) Guests(ctx context.Context) ([]pve.ClusterResource, error) {
+	if step.InPass(ctx) {
+		return step.Shared(ctx, clusterKey{c}, c.list)
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.fetched {
+		defer c.mu.Unlock()
 		return c.snapshot, nil
 	}
+	c.mu.Unlock()
+	return c.list(ctx)
+}
+
+// list reads the cluster's guests and keeps them as the snapshot.
+func (c *Client) list(ctx context.Context) ([]pve.ClusterResource, error) {
 	rs, err := (&pve.Cluster{}).New(c.api).Resources(ctx, "vm")
 	if err != nil {
 		return nil, classify(fmt.Errorf("list the cluster's guests: %w", err))
@@ -68,9 +83,40 @@ func (c *Client) Guests(ctx context.Context) ([]pve.ClusterResource, error) {
 			snapshot = append(snapshot, *r)
 		}
 	}
-	c.snapshot = snapshot
-	c.fetched = true
-	return c.snapshot, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snapshot, c.fetched = snapshot, true
+	return snapshot, nil
+}
+
+// remember puts a guest homelab just made into the snapshot (stopped), so
+// that later steps see it without listing the cluster again.
+func (c *Client) remember(r pve.ClusterResource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fetched {
+		return
+	}
+	next := make([]pve.ClusterResource, 0, len(c.snapshot)+1)
+	for _, g := range c.snapshot {
+		if int(g.VMID) != int(r.VMID) {
+			next = append(next, g)
+		}
+	}
+	c.snapshot = append(next, r)
+}
+
+// drop removes a guest homelab just deleted from the snapshot.
+func (c *Client) drop(vmid int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make([]pve.ClusterResource, 0, len(c.snapshot))
+	for _, g := range c.snapshot {
+		if int(g.VMID) != vmid {
+			next = append(next, g)
+		}
+	}
+	c.snapshot = next
 }
 
 // Forget drops the shared snapshot, so the next Guests reads again.

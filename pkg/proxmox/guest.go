@@ -48,11 +48,12 @@ func (w GuestWork) Observe(ctx context.Context) (step.Change, error) {
 	return f.change, err
 }
 
+// observe finds the guest: who holds its vmid and name from the cluster
+// list (read once per plan, see Client.Guests), its config from its own
+// endpoint. Planning takes "running" from the list (Client.runState);
+// fresh, right before a write, asks the guest's own status endpoint.
 func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 	s := w.Spec
-	if fresh {
-		w.Client.Forget()
-	}
 	guests, err := w.Client.Guests(ctx)
 	if err != nil {
 		return found{}, err
@@ -98,7 +99,12 @@ func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 	if node != s.Node || kind != s.Kind {
 		return w.needsRebuild(found{exists: true, config: cfg}, fmt.Sprintf("it is a %s on %s, the inventory wants a %s on %s", kind, node, s.Kind, s.Node)), nil
 	}
-	status, err := w.Client.status(ctx, node, kind, s.VMID)
+	var status string
+	if fresh {
+		status, err = w.Client.status(ctx, node, kind, s.VMID)
+	} else {
+		status, err = w.Client.runState(ctx, node, kind, s.VMID)
+	}
 	if err != nil {
 		return found{}, err
 	}
@@ -172,7 +178,6 @@ func (w GuestWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer w.Client.Forget()
 	switch f.change.Action {
 	case step.None:
 		return nil
@@ -185,6 +190,7 @@ func (w GuestWork) Apply(ctx context.Context, _ step.Change, out io.Writer) erro
 		if err := w.Client.remove(ctx, w.Spec.Node, w.Spec.Kind, w.Spec.VMID, out); err != nil {
 			return err
 		}
+		w.Client.drop(w.Spec.VMID)
 		return w.create(ctx, out)
 	}
 	return w.update(ctx, f, out)
@@ -215,6 +221,7 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "cloned %s (%d) on %s from %d\n", s.Name, s.VMID, s.Node, s.Template.VMID)
+		w.Client.remember(pve.ClusterResource{ID: fmt.Sprintf("qemu/%d", s.VMID), Type: "qemu", VMID: uint64(s.VMID), Name: s.Name, Node: s.Node, Status: "stopped"})
 		cfg, _, err := w.Client.config(ctx, s.Node, s.Kind, s.VMID)
 		if err != nil {
 			return err
@@ -255,6 +262,7 @@ func (w GuestWork) create(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "created container %s (%d) on %s from %s\n", s.Name, s.VMID, s.Node, s.OSTemplate)
+	w.Client.remember(pve.ClusterResource{ID: fmt.Sprintf("lxc/%d", s.VMID), Type: "lxc", VMID: uint64(s.VMID), Name: s.Name, Node: s.Node, Status: "stopped"})
 	if fps := logFingerprints(log); w.HostKeys != nil && len(fps) > 0 {
 		if err := w.HostKeys.Expect(s.Name, fps, fmt.Sprintf("the create task log of CT %d", s.VMID)); err != nil {
 			return fmt.Errorf("guest %s: %w", s.Name, err)

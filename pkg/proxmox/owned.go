@@ -59,6 +59,9 @@ func (c *Client) OwnedGuests(ctx context.Context, inv string, vmids []int) ([]Ow
 // RemoveGuest stops and deletes a guest that carries homelab's mark; a
 // guest already gone counts as removed.
 func (c *Client) RemoveGuest(ctx context.Context, g OwnedGuest, out io.Writer) error {
-	defer c.Forget()
-	return c.remove(ctx, g.Node, g.Kind, g.VMID, out)
+	if err := c.remove(ctx, g.Node, g.Kind, g.VMID, out); err != nil {
+		return err
+	}
+	c.drop(g.VMID)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -103,7 +104,7 @@ func (p *Pool) hostKeyCheck(cfg *Config, pr *probe) (ssh.HostKeyCallback, []stri
 	var algos []string
 	var known ssh.HostKeyCallback
 	if pol.KnownHostsFile != "" {
-		cb, err := knownhosts.New(pol.KnownHostsFile)
+		cb, err := p.knownHosts(pol.KnownHostsFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ssh %s: known hosts: %w", name, err)
 		}
@@ -112,7 +113,7 @@ func (p *Pool) hostKeyCheck(cfg *Config, pr *probe) (ssh.HostKeyCallback, []stri
 	}
 	if pol.TOFUFile != "" && algos == nil {
 		p.tofuMu.Lock()
-		if cb, err := knownhosts.New(pol.TOFUFile); err == nil {
+		if cb, err := p.knownHosts(pol.TOFUFile); err == nil {
 			algos = knownAlgorithms(cb, hostKeyAddress(cfg.Address))
 		}
 		p.tofuMu.Unlock()
@@ -167,7 +168,7 @@ func (p *Pool) trustOnFirstUse(name string, pol HostKeyPolicy, hostname string, 
 		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
 	f.Close()
-	cb, err := knownhosts.New(file)
+	cb, err := p.knownHosts(file)
 	if err != nil {
 		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
@@ -236,4 +237,36 @@ func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
 		}
 	}
 	return algos
+}
+
+// parsedKnownHosts is a known_hosts file as read, and which version of it.
+type parsedKnownHosts struct {
+	size    int64
+	modTime time.Time
+	check   ssh.HostKeyCallback
+}
+
+// knownHosts is knownhosts.New(file), parsed again only when the file
+// changed (its size or modification time): a lab of a thousand guests
+// connects a thousand times to check keys against a file of a thousand
+// lines.
+func (p *Pool) knownHosts(file string) (ssh.HostKeyCallback, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return knownhosts.New(file)
+	}
+	p.parsedMu.Lock()
+	defer p.parsedMu.Unlock()
+	if k, ok := p.parsed[file]; ok && k.size == fi.Size() && k.modTime.Equal(fi.ModTime()) {
+		return k.check, nil
+	}
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		return nil, err
+	}
+	if p.parsed == nil {
+		p.parsed = map[string]parsedKnownHosts{}
+	}
+	p.parsed[file] = parsedKnownHosts{size: fi.Size(), modTime: fi.ModTime(), check: cb}
+	return cb, nil
 }

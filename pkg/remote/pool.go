@@ -28,6 +28,11 @@ type Pool struct {
 	tofuMu   sync.Mutex // serializes reads and appends of TOFU files
 	warnOnce sync.Once  // the insecure-mode warning
 
+	// parsedMu guards parsed: the known_hosts files read so far, each
+	// kept while it is unchanged (see knownHosts).
+	parsedMu sync.Mutex
+	parsed   map[string]parsedKnownHosts
+
 	mu     sync.Mutex
 	hosts  map[string]*host
 	closed bool

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/pkg/sftp"
+
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // tempMarker is in the name of every temporary file Sync writes:
@@ -31,6 +33,17 @@ func randomSuffix() string {
 // Read returns a remote file's content. See Host.
 func (h *host) Read(ctx context.Context, p string) ([]byte, error) {
 	name := h.cfg.name()
+	if step.InPass(ctx) {
+		f, ok, err := h.fact(ctx, step.HostRead{Host: name, Path: p})
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("ssh %s: read %s: %w", name, p, err)
+		case ok && f.status == 0:
+			return f.stdout, nil
+		case ok && f.status == notThere:
+			return nil, fmt.Errorf("ssh %s: read %s: %w", name, p, os.ErrNotExist)
+		}
+	}
 	if h.cfg.sudo() {
 		res, err := h.Run(ctx, Command{Script: "cat " + Quote(p)})
 		var exit *ExitError

@@ -62,16 +62,7 @@ func (w EntryWork) print(ctx context.Context, queries ...string) ([]row, error) 
 
 // printAll returns every row that matches the queries, dynamic ones too.
 func (w EntryWork) printAll(ctx context.Context, queries ...string) ([]row, error) {
-	words := append([]string{w.Entry.Menu + "/print", w.Entry.proplist()}, queries...)
-	reply, err := w.Conn.Run(ctx, words...)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]row, 0, len(reply.Re))
-	for _, s := range reply.Re {
-		rows = append(rows, row(s.Map))
-	}
-	return rows, nil
+	return w.Conn.print(ctx, w.Entry.Menu, w.Entry.proplist(), queries...)
 }
 
 // state is what observing found: the change, and the .id of the row it

@@ -44,11 +44,11 @@ func (w LANMemberWork) Observe(ctx context.Context) (step.Change, error) {
 
 func (w LANMemberWork) observe(ctx context.Context) (step.Change, error) {
 	iface := w.Entry.value("interface")
-	rep, err := w.Conn.Run(ctx, "/interface/list/print", "=.proplist=.id,name", "?name="+LANList)
+	lists, err := w.Conn.print(ctx, "/interface/list", "=.proplist=.id,name", "?name="+LANList)
 	if err != nil {
 		return step.Change{}, fmt.Errorf("observe /interface/list: %w", err)
 	}
-	if len(rep.Re) == 0 {
+	if len(lists) == 0 {
 		return step.Change{Action: step.None, Reason: fmt.Sprintf(
 			"the router has no interface list %s (it does not run RouterOS's default configuration): nothing to join; its own firewall must let %s reach the router", LANList, iface)}, nil
 	}
@@ -57,12 +57,12 @@ func (w LANMemberWork) observe(ctx context.Context) (step.Change, error) {
 	if err != nil || ch.Action != step.Create {
 		return ch, err
 	}
-	rep, err = w.Conn.Run(ctx, "/interface/list/member/print", "=.proplist=.id,comment,disabled,dynamic", "?list="+LANList, "?interface="+iface)
+	members, err := w.Conn.print(ctx, "/interface/list/member", "=.proplist=.id,comment,disabled,dynamic", "?list="+LANList, "?interface="+iface)
 	if err != nil {
 		return step.Change{}, fmt.Errorf("observe /interface/list/member: %w", err)
 	}
-	for _, s := range rep.Re {
-		if r := s.Map; r["disabled"] != "true" && r["dynamic"] != "true" {
+	for _, r := range members {
+		if r["disabled"] != "true" && r["dynamic"] != "true" {
 			return step.Change{Action: step.None, Reason: fmt.Sprintf(
 				"%s is already in %s through /interface/list/member %s (comment %q), which is not homelab's", iface, LANList, r[".id"], r["comment"])}, nil
 		}

@@ -104,7 +104,9 @@ func (l *Lab) startHosts(inv *inventory.Inventory, o Options, seed string) error
 	// A guest answers SSH as soon as it runs (the guests phase waited for
 	// its port): dialing a host that does not run gives up quickly (it is
 	// refused at once: 3 attempts, about half a second of backoff); a
-	// slow handshake (a host blanking its disk) still has seconds. The
+	// slow handshake (a host blanking its disk, a thousand guests booting
+	// on a loaded machine) has half a minute, as ssh's ConnectTimeout
+	// would give a real one. The
 	// lab's own key logs in, straight to the hosts' loopback listeners.
 	l.clients = l.clients.WithSSH(inv, homelab.SSHOptions{
 		KnownHosts: l.access.KnownHosts,
@@ -113,7 +115,7 @@ func (l *Lab) startHosts(inv *inventory.Inventory, o Options, seed string) error
 			addr, _ := hosts.Address(ap)
 			return addr // empty: "no address"
 		},
-		Remote: remote.Options{Logger: o.Logger, ConnectTimeout: 5 * time.Second, DialTimeout: 3 * time.Second},
+		Remote: remote.Options{Logger: o.Logger, ConnectTimeout: 30 * time.Second, DialTimeout: 3 * time.Second},
 	})
 	l.clients.Secrets = madeUpSecrets(inv, seed)
 	// A cluster taken up from the state directory serves its apiservers

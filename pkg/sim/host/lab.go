@@ -162,11 +162,15 @@ type Lab struct {
 	// virtual router ID and host, its state (see vrrp.go).
 	refreshMu sync.Mutex
 	vrrp      map[int]map[string]*vrrpState
+	// restored are the VRRP masters a host taken up from Dir was, per
+	// virtual router ID: it is MASTER again when its keepalived first
+	// takes part (see persist.go).
+	restored map[int]map[string]bool
 }
 
 // NewLab returns an empty lab.
 func NewLab(opts LabOptions) (*Lab, error) {
-	l := &Lab{opts: opts, log: opts.Logger, vrrp: map[int]map[string]*vrrpState{}}
+	l := &Lab{opts: opts, log: opts.Logger, vrrp: map[int]map[string]*vrrpState{}, restored: map[int]map[string]bool{}}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}

@@ -37,6 +37,10 @@ type savedHost struct {
 	Enabled map[string]bool `json:"enabled"`
 	// Owners are the files not owned by root:root, by host path.
 	Owners []savedOwner `json:"owners,omitempty"`
+	// VRRPMaster are the virtual router IDs the host was MASTER of: a
+	// lab taken up again keeps its VIP holders (the real lab went on
+	// running between two processes), instead of electing anew.
+	VRRPMaster []int `json:"vrrp_master,omitempty"`
 }
 
 type savedOwner struct {
@@ -126,6 +130,14 @@ func (h *Host) restore() error {
 			h.units[u] = &unit{name: u, pkg: pkg.Name, enabled: enabled, loaded: digest, wants: wants}
 		}
 	}
+	h.lab.refreshMu.Lock()
+	for _, vrid := range saved.VRRPMaster {
+		if h.lab.restored[vrid] == nil {
+			h.lab.restored[vrid] = map[string]bool{}
+		}
+		h.lab.restored[vrid][h.spec.Name] = true
+	}
+	h.lab.refreshMu.Unlock()
 	for _, o := range saved.Owners {
 		if err := h.owners.SetOwner(h.local("/", o.Path), o.User, o.Group); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("owner of %s: %w", o.Path, err)
@@ -142,6 +154,14 @@ func (h *Host) save() error {
 		out.Enabled[n] = h.units[n].enabled
 	}
 	h.mu.Unlock()
+	h.lab.refreshMu.Lock()
+	for vrid, st := range h.lab.vrrp {
+		if s := st[h.spec.Name]; s != nil && s.master {
+			out.VRRPMaster = append(out.VRRPMaster, vrid)
+		}
+	}
+	h.lab.refreshMu.Unlock()
+	slices.Sort(out.VRRPMaster)
 	err := filepath.WalkDir(h.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.Type()&fs.ModeSymlink != 0 {
 			return nil // gone meanwhile, or a link: its target is listed

@@ -211,3 +211,36 @@ func TestHAProxyHTTP(t *testing.T) {
 	(cmdCase{cmd: "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock", status: 127, stderr: "bash: line 1: socat: command not found\n"}).check(t, lb1)
 	(cmdCase{cmd: "apt-get install -y socat >/dev/null && echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock | head -n 1", stdout: "~# pxname,svname,"}).check(t, lb1)
 }
+
+// A lab taken up again from its Dir keeps its VIP holders: the real lab
+// went on running between two processes. The reopened lab's VRRP timers
+// are slowed a thousand times (an election would take 50 minutes), so
+// only the restored state can answer at once.
+func TestReopenedLabKeepsVIPHolders(t *testing.T) {
+	dir := t.TempDir()
+	l := newLBLab(t, host.LabOptions{Dir: dir}, func(string) string { return "s1m-pass" })
+	var held [][]string
+	for _, vip := range l.vips {
+		held = append(held, l.until(t, vip, "one holder", func(h []string) bool { return len(h) == 1 }))
+	}
+	if err := l.lab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	inv := loadInventory(t, "rachuna-net")
+	lab, err := host.NewLab(host.LabOptions{Dir: dir, VRRPScale: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	for _, g := range inv.LoadBalancers() {
+		if _, err := lab.Add(host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 24), Power: func() bool { return true },
+			Packages: []string{"haproxy", "keepalived", "curl"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, vip := range l.vips {
+		if got := lab.Holders(context.Background(), vip); !slices.Equal(got, held[i]) {
+			t.Errorf("VIP %s: held by %v after reopening, was %v", vip, got, held[i])
+		}
+	}
+}

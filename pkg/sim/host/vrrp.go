@@ -94,7 +94,8 @@ func (l *Lab) elect(ctx context.Context) {
 			if s, ok := old[n.h.Name()]; ok {
 				st[n.h.Name()] = s
 			} else {
-				st[n.h.Name()] = &vrrpState{quiet: now}
+				st[n.h.Name()] = &vrrpState{quiet: now, master: l.restored[vrid][n.h.Name()]}
+				delete(l.restored[vrid], n.h.Name())
 			}
 		}
 		isMaster := func(n vrrpNode) bool { return st[n.h.Name()].master }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,6 +59,22 @@ type guest struct {
 	pid       int
 	agentIPs  []string // CIDRs the agent reports instead of ipconfig0's
 	id        identity // what its disk holds of its own
+
+	// parsed remembers the volume each disk entry's value names (a
+	// value always names the same one), so that volumes, asked for every
+	// guest on every capacity check, parses each value once.
+	parsedMu sync.Mutex
+	parsed   map[diskEntry]parsedVolume
+}
+
+// diskEntry is one disk key of a config and its value.
+type diskEntry struct{ key, value string }
+
+// parsedVolume is what volumes makes of a disk entry; ok is false for an
+// entry that names no volume (a CD-ROM, a path).
+type parsedVolume struct {
+	v  volume
+	ok bool
 }
 
 func (g *guest) name() string {
@@ -378,30 +395,75 @@ type volume struct {
 
 // volumes lists g's volumes on storages (not CD-ROM images or paths).
 func (g *guest) volumes() []volume {
+	keys := make([]string, 0, 4)
+	for k := range g.conf {
+		if diskKey(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	var out []volume
-	for _, k := range slices.Sorted(maps.Keys(g.conf)) {
-		if !reDiskKey.MatchString(k) {
-			continue
+	g.parsedMu.Lock()
+	defer g.parsedMu.Unlock()
+	if g.parsed == nil {
+		g.parsed = map[diskEntry]parsedVolume{}
+	}
+	for _, k := range keys {
+		e := diskEntry{k, g.conf[k]}
+		p, ok := g.parsed[e]
+		if !ok {
+			p = parseVolume(k, e.value)
+			g.parsed[e] = p
 		}
-		v := g.conf[k]
-		if propGet(v, "media") == "cdrom" && !strings.Contains(v, "cloudinit") {
-			continue
+		if p.ok {
+			out = append(out, p.v)
 		}
-		vol := propGet(v, "")
-		if vol == "" {
-			vol = propGet(v, "volume")
-		}
-		stor, name, ok := strings.Cut(vol, ":")
-		if !ok || strings.HasPrefix(vol, "/") {
-			continue
-		}
-		size, _ := parseSize(propGet(v, "size"))
-		if strings.Contains(name, "cloudinit") && size == 0 {
-			size = 4 << 20
-		}
-		out = append(out, volume{key: k, storage: stor, name: name, size: size, linked: strings.Contains(name, "/")})
 	}
 	return out
+}
+
+// parseVolume reads the volume the disk entry k: v names.
+func parseVolume(k, v string) parsedVolume {
+	if propGet(v, "media") == "cdrom" && !strings.Contains(v, "cloudinit") {
+		return parsedVolume{}
+	}
+	vol := propGet(v, "")
+	if vol == "" {
+		vol = propGet(v, "volume")
+	}
+	stor, name, ok := strings.Cut(vol, ":")
+	if !ok || strings.HasPrefix(vol, "/") {
+		return parsedVolume{}
+	}
+	size, _ := parseSize(propGet(v, "size"))
+	if strings.Contains(name, "cloudinit") && size == 0 {
+		size = 4 << 20
+	}
+	return parsedVolume{v: volume{key: k, storage: stor, name: name, size: size, linked: strings.Contains(name, "/")}, ok: true}
+}
+
+// diskKey is reDiskKey.MatchString without the regexp: volumes is asked
+// for every guest on every capacity check, and the regexp was most of a
+// 1,000-guest lab's time.
+func diskKey(k string) bool {
+	switch k {
+	case "efidisk0", "tpmstate0", "rootfs":
+		return true
+	}
+	for _, prefix := range [...]string{"scsi", "virtio", "sata", "ide", "unused", "mp"} {
+		if n, ok := strings.CutPrefix(k, prefix); ok {
+			if n == "" {
+				return false
+			}
+			for _, c := range n {
+				if c < '0' || c > '9' {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // used is what a storage holds: its base usage and the guests' volumes.
