@@ -71,19 +71,22 @@ type controlPlaneGate struct {
 }
 
 func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	masters := g.inv.ControlPlanes()
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
+		mg, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
 		for _, m := range masters {
 			ok, seen, err := lookReadyz(ctx, m1, readyz(apiserverURL(m.IP), caFile, ""))
 			if err != nil || !ok {
 				return false, fmt.Sprintf("%s: %s", apiserverURL(m.IP), seen), err
 			}
 		}
-		members, err := g.members(ctx, m1)
+		members, err := members(ctx, mg, m1)
 		if err != nil {
 			if exited(err) {
 				return false, err.Error(), nil
@@ -136,13 +139,16 @@ type vipGate struct {
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
 	resolve := fmt.Sprintf("%s:%d:%s", g.name, APIServerPort, g.vip)
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
+		_, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
 		ok, seen, err := lookReadyz(ctx, m1, readyz(url, caFile, resolve))
 		if err != nil || !ok {
 			return false, fmt.Sprintf("%s through %s: %s", url, g.vip, seen), err
@@ -176,12 +182,15 @@ type nodesGate struct {
 }
 
 func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
-		res, err := run(ctx, m1, command{script: kubectl(g.master, "get nodes --no-headers")})
+		mg, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		res, err := run(ctx, m1, command{script: kubectl(mg, "get nodes --no-headers")})
 		if err != nil {
 			if exited(err) {
 				return false, err.Error(), nil
