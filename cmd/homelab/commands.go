@@ -57,7 +57,7 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newSimCommand(g), newVersionCommand(g))
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newBackupCommand(g), newSimCommand(g), newVersionCommand(g))
 	return root
 }
 

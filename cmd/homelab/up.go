@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/homelabctl/homelab/internal/view"
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
@@ -23,6 +24,7 @@ type runFlags struct {
 	parallelism int
 	strictOrder bool
 	replace     []string
+	restore     string
 	t           target
 }
 
@@ -136,6 +138,14 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
+			var restore *backup.Backup
+			if f.restore != "" {
+				// Checked before the lab is touched: a corrupt or foreign
+				// backup stops the run here.
+				if restore, err = homelab.OpenBackup(inv, f.restore); err != nil {
+					return err
+				}
+			}
 			opts, end, err := g.startRun(cmd.Context(), inv, "up", f)
 			if err != nil {
 				return err
@@ -143,7 +153,7 @@ reset" starts it over.`,
 			defer end()
 			clients := opts.Clients
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig, Restore: restore})
 			if err != nil {
 				return err
 			}
@@ -158,6 +168,7 @@ reset" starts it over.`,
 	}
 	addPlanFlag(cmd, g)
 	addRunFlags(cmd, &f)
+	cmd.Flags().StringVar(&f.restore, "restore", "", "restore the cluster from the backup in DIR (homelab backup): the first control plane is initialised with its PKI and etcd data")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
@@ -31,6 +32,10 @@ type ApplyOptions struct {
 	Sink engine.Sink
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Restore is a backup directory the cluster is restored from (`up
+	// --restore`): opened and checked (OpenBackup) before anything is
+	// observed or changed.
+	Restore string
 }
 
 func (o ApplyOptions) engine() engine.Options {
@@ -43,7 +48,15 @@ func (o ApplyOptions) engine() engine.Options {
 // its step (homelab never changes what is not its own) and skips what
 // needs it.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+	var restore *backup.Backup
+	if opts.Restore != "" {
+		b, err := OpenBackup(inv, opts.Restore)
+		if err != nil {
+			return nil, nil, err
+		}
+		restore = b
+	}
+	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig, Restore: restore})
 	if err != nil {
 		return nil, nil, err
 	}

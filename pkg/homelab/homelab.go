@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/loadbalancer"
@@ -72,6 +73,8 @@ type runOptions struct {
 	// kubeconfig is where the admin kubeconfig goes, if not the
 	// inventory's path.
 	kubeconfig string
+	// restore is the checked backup the cluster is restored from.
+	restore *backup.Backup
 }
 
 // phases returns the phase kinds.
@@ -93,7 +96,7 @@ func guestsPhase(c Clients, o runOptions) proxmox.Phase {
 // kubePhase is the kubernetes phase, working over SSH when c can reach
 // hosts.
 func kubePhase(c Clients, o runOptions) kubeadm.Phase {
-	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts}
+	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Restore: o.restore}
 	if p.Timeouts.Poll == 0 {
 		p.Timeouts.Poll = c.GatePoll
 	}
@@ -171,6 +174,9 @@ type PlanOptions struct {
 	// Kubeconfig is where the admin kubeconfig is written, instead of the
 	// inventory's kubernetes.kubeconfig.
 	Kubeconfig string
+	// Restore, when set, is a backup OpenBackup opened and checked: the
+	// kubernetes phase initialises the first control plane from it.
+	Restore *backup.Backup
 }
 
 // Plan compiles the inventory and the plan file into a plan. Unless
@@ -188,7 +194,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if opts.Offline {
 		clients = Clients{}
 	}
-	reg, err := plan.NewRegistry(phases(clients, runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig})...)
+	reg, err := plan.NewRegistry(phases(clients, runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig, restore: opts.Restore})...)
 	if err != nil {
 		return nil, err
 	}
