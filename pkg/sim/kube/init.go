@@ -251,7 +251,10 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 			cl.DaemonSets = map[string]*DaemonSet{}
 		}
 		for i := range cl.Nodes {
-			cl.Nodes[i].Lost = true
+			// A node whose machine still runs its kubelet (with its
+			// kubelet.conf: the same CA, still valid) posts status
+			// again; the others are gone.
+			cl.Nodes[i].Lost = !s.kubeletRuns(cl.Nodes[i].Host)
 		}
 		if i := slices.IndexFunc(cl.Nodes, func(n Node) bool { return n.Name == node }); i >= 0 {
 			self.PodCIDR = cl.Nodes[i].PodCIDR

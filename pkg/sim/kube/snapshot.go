@@ -192,6 +192,19 @@ func etcdutlRestore(c *host.Call, args []string, local func(string) (string, boo
 	return 0
 }
 
+// kubeletRuns reports whether the host of that name, as the cluster knew
+// it, still runs a kubelet with its kubelet.conf.
+func (s *Sim) kubeletRuns(name string) bool {
+	s.mu.Lock()
+	h := s.hosts[name]
+	s.mu.Unlock()
+	if h == nil || !h.Unit("kubelet").Active {
+		return false
+	}
+	_, err := readHostFile(h, kubeDir+"/kubelet.conf")
+	return err == nil
+}
+
 // restoredData reads a data directory etcdutl restored, false when it
 // holds none (empty, or the data of an etcd that ran).
 func restoredData(fs files) (etcdData, bool) {
