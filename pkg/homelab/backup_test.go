@@ -221,7 +221,10 @@ func TestRestoreRefusesCorruptAndForeignBackups(t *testing.T) {
 			c, _ := os.ReadFile(p)
 			c[len(c)/2] ^= 1
 			os.WriteFile(p, c, 0o600)
-		}), func(err error) bool { var e *backup.CorruptError; return errors.As(err, &e) && e.File == backup.Snapshot },
+		}), func(err error) bool {
+			var e *backup.CorruptError
+			return errors.As(err, &e) && e.File == backup.Snapshot
+		},
 			"is corrupt: etcd/snapshot.db: SHA-256 "},
 		{"missing key", copyBackup(func(dir string) { os.Remove(filepath.Join(dir, "pki/ca.key")) }),
 			func(err error) bool { var e *backup.CorruptError; return errors.As(err, &e) && e.File == "pki/ca.key" },
@@ -239,7 +242,10 @@ func TestRestoreRefusesCorruptAndForeignBackups(t *testing.T) {
 			p := filepath.Join(dir, backup.ManifestFile)
 			c, _ := os.ReadFile(p)
 			os.WriteFile(p, bytes.ReplaceAll(c, []byte(`"cluster_name": "kubernetes"`), []byte(`"cluster_name": "prod"`)), 0o600)
-		}), func(err error) bool { var e *backup.ForeignError; return errors.As(err, &e) && e.Field == "cluster name" },
+		}), func(err error) bool {
+			var e *backup.ForeignError
+			return errors.As(err, &e) && e.Field == "cluster name"
+		},
 			`its cluster name is "prod"`},
 	}
 	for _, tc := range tests {

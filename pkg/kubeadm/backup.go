@@ -86,7 +86,7 @@ func backupFrom(ctx context.Context, inv *inventory.Inventory, dial HostDialer, 
 		return nil, fmt.Errorf("%s/ca.crt: %w", pkiDir, err)
 	}
 	return backup.New(backup.Manifest{
-		Identity: backup.Identity{Inventory: inv.Name, ClusterName: clusterName(cc), Endpoint: inv.Kubernetes.Endpoint, CAFingerprint: fp},
+		Identity:          backup.Identity{Inventory: inv.Name, ClusterName: clusterName(cc), Endpoint: inv.Kubernetes.Endpoint, CAFingerprint: fp},
 		KubernetesVersion: inv.Kubernetes.Version, Taken: now.UTC(), From: m.Name,
 	}, files), nil
 }
