@@ -19,11 +19,17 @@ import (
 var ErrNoControlPlane = errors.New("no control plane answers for the cluster")
 
 // managers remembers the control plane the last cluster operation went
-// through, so the next one asks it first.
+// through, so the next one asks it first, and takes it without asking
+// again within managerFresh of its last answer.
 type managers struct {
 	mu   sync.Mutex
 	last string
+	at   time.Time
 }
+
+// managerFresh is how long an answer of a control plane's apiserver is
+// trusted before it is asked again.
+const managerFresh = 3 * time.Second
 
 // probeTimeout bounds one look at a control plane.
 const probeTimeout = 20 * time.Second
@@ -39,9 +45,14 @@ func (n nodes) manager(ctx context.Context) (*inventory.Guest, remote.Host, erro
 	order := slices.Clone(n.masters)
 	if n.chosen != nil {
 		n.chosen.mu.Lock()
-		last := n.chosen.last
+		last, at := n.chosen.last, n.chosen.at
 		n.chosen.mu.Unlock()
-		if i := slices.IndexFunc(order, func(g *inventory.Guest) bool { return g.Name == last }); i > 0 {
+		if i := slices.IndexFunc(order, func(g *inventory.Guest) bool { return g.Name == last }); i >= 0 {
+			if time.Since(at) < managerFresh {
+				if h, err := n.dial(last); err == nil {
+					return order[i], h, nil
+				}
+			}
 			order = append(append([]*inventory.Guest{order[i]}, order[:i]...), order[i+1:]...)
 		}
 	}
@@ -74,7 +85,7 @@ func (n nodes) manager(ctx context.Context) (*inventory.Guest, remote.Host, erro
 		case got == "ok":
 			if n.chosen != nil {
 				n.chosen.mu.Lock()
-				n.chosen.last = m.Name
+				n.chosen.last, n.chosen.at = m.Name, time.Now()
 				n.chosen.mu.Unlock()
 			}
 			return m, h, nil
