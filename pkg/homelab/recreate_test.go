@@ -170,7 +170,7 @@ func TestKubernetesRecreatedControlPlaneRejoins(t *testing.T) {
 
 // TestKubernetesRecreatedMaster1Rejoins: master1 destroyed and created
 // again while the other control planes run the cluster is a join, not a
-// conflict: no control plane is fixed, the cluster is managed through
+// conflict (and while it is gone, a backup comes from master-2): no control plane is fixed, the cluster is managed through
 // master-2 or master-3 meanwhile, master-1's stale etcd member is removed
 // and the new machine joins as a control plane; etcd ends with three
 // started voting members, the CA is the same, a second plan changes
@@ -180,6 +180,10 @@ func TestKubernetesRecreatedMaster1Rejoins(t *testing.T) {
 	upFull(t, inv, lab, "up")
 	before, _ := lab.Kube.Cluster()
 	downGuests(t, inv, lab, "master-1")
+	// With master-1 gone, a backup is taken through another control plane.
+	if b := takeBackup(t, inv, lab); b.Manifest.From != "master-2" {
+		t.Errorf("the backup was taken from %s", b.Manifest.From)
+	}
 	log := upFull(t, inv, lab, "up after re-creating master-1")
 	out := strings.Join(log.lines, "\n")
 	for _, want := range []string{
