@@ -476,7 +476,7 @@ func (w joinWork) removeStaleMember(ctx context.Context, mg *inventory.Guest, m1
 			if u != peerURL(w.node.IP) {
 				continue
 			}
-			fmt.Fprintf(out, "%s: removing the etcd member a failed join left behind: %s\n", w.node.Name, m)
+			fmt.Fprintf(out, "%s: removing the etcd member with its peer URL (a failed join's, or the machine's it replaces): %s\n", w.node.Name, m)
 			if _, err := run(ctx, m1, command{script: etcdctl(mg, fmt.Sprintf("member remove %x", m.ID)), out: out}); err != nil {
 				return fmt.Errorf("%s: remove etcd member %x: %w", mg.Name, m.ID, err)
 			}
