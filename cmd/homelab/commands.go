@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
@@ -108,6 +109,8 @@ func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 type target struct {
 	offline, simulate bool
 	kubeconfig        string
+	// restore is a backup directory the plan restores the cluster from.
+	restore string
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -134,12 +137,18 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var restore *backup.Backup
+	if t.restore != "" {
+		if restore, err = homelab.OpenBackup(inv, t.restore); err != nil {
+			return nil, err
+		}
+	}
 	clients, done, err := g.clients(ctx, inv, t)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Restore: restore})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -264,6 +273,7 @@ later apply.`,
 	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
+	cmd.Flags().StringVar(&t.restore, "restore", "", "plan a restore of the cluster from the backup in DIR, as up --restore does")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	return cmd
 }
