@@ -25,15 +25,17 @@ func restoreWhat(b *backup.Backup) string {
 
 // etcdRestoreScript restores the snapshot into the etcd data directory
 // for node at ip, as etcdutl in kubeadm's own etcd image (containerd runs
-// it: the image is pulled first, kubeadm's list names its tag), with the
-// member name and peer URL kubeadm's etcd manifest gives the node. The
-// data directory must be empty: what an earlier attempt left is removed
-// first (the node is not initialised, so it is nobody's data).
+// it; kubeadm's image list names its tag, and kubeadm pulls its images
+// when containerd does not have it yet: an air-gapped node that imported
+// the image archives needs no registry), with the member name and peer
+// URL kubeadm's etcd manifest gives the node. The data directory must be
+// empty: what an earlier attempt left is removed first (the node is not
+// initialised, so it is nobody's data).
 func etcdRestoreScript(node, ip string) string {
 	peer := "https://" + ip + ":2380"
 	return "rm -rf /var/lib/etcd/member" +
-		" && kubeadm config images pull --config " + InitConfigPath + " >/dev/null" +
 		" && image=$(kubeadm config images list --config " + InitConfigPath + " | grep /etcd:)" +
+		` && { ctr -n k8s.io images ls -q | grep -qxF "$image" || kubeadm config images pull --config ` + InitConfigPath + " >/dev/null; }" +
 		` && ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw "$image" homelab-etcd-restore` +
 		" etcdutl snapshot restore " + restoreSnapshot + " --data-dir /var/lib/etcd" +
 		" --name " + remote.Quote(node) + " --initial-cluster " + remote.Quote(node+"="+peer) +

@@ -58,8 +58,8 @@ func TestRestoreInPlan(t *testing.T) {
 func TestEtcdRestoreScript(t *testing.T) {
 	got := etcdRestoreScript("master-1", "192.168.30.21")
 	for _, want := range []string{
-		"rm -rf /var/lib/etcd/member && kubeadm config images pull --config /etc/kubernetes/homelab/init.yaml >/dev/null",
-		"image=$(kubeadm config images list --config /etc/kubernetes/homelab/init.yaml | grep /etcd:)",
+		"rm -rf /var/lib/etcd/member && image=$(kubeadm config images list --config /etc/kubernetes/homelab/init.yaml | grep /etcd:)",
+		`{ ctr -n k8s.io images ls -q | grep -qxF "$image" || kubeadm config images pull --config /etc/kubernetes/homelab/init.yaml >/dev/null; }`,
 		`ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw "$image" homelab-etcd-restore etcdutl snapshot restore /var/lib/homelab-restore/snapshot.db --data-dir /var/lib/etcd`,
 		"--name master-1 --initial-cluster master-1=https://192.168.30.21:2380 --initial-advertise-peer-urls https://192.168.30.21:2380",
 	} {
