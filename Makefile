@@ -2,10 +2,31 @@
 GO        ?= go
 BIN       := bin/homelab
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION)
+COMMIT    ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || c=$$c-dirty; echo $$c; })
+LDFLAGS   := -X github.com/homelabctl/homelab/pkg/homelab.Version=$(VERSION) -X github.com/homelabctl/homelab/pkg/homelab.Commit=$(COMMIT)
 INVENTORY ?= inventories/rachuna-net.yaml
+# Recipes run in bash with pipefail: a failing go test or govulncheck fails
+# its pipe into the report tools.
+SHELL       := bash
+.SHELLFLAGS := -o pipefail -ec
 
-.PHONY: help build demo test lint bench fuzz golden clean e2e-tools e2e-lab e2e
+# Linters, pinned, run from the Go module proxy (no install step).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# govulncheck's database: vuln.go.dev is not reachable from this project's
+# machines or CI (only the module proxy and Debian's packages are), so the
+# database is built from a pinned snapshot of golang.org/x/vulndb (served by
+# the module proxy) into a cache outside the repository. Bump VULNDB_VERSION
+# for newer reports, or point VULNDB_URL at https://vuln.go.dev where it is
+# reachable.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB_CACHE   := $(HOME)/.cache/homelab/vulndb/$(VULNDB_VERSION)
+VULNDB_URL     ?=
+# make release: the platforms, and where the binaries and sums go.
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST      := dist
+
+.PHONY: help build demo test lint vulncheck release bench fuzz golden clean e2e-tools e2e-lab e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,13 +48,48 @@ demo: build ## validate the reference lab, show its plan, bring it up on the sim
 	$(BIN) up -i $(INVENTORY) -p plans/full-stack.yaml --simulate
 	$(BIN) up -i $(INVENTORY) -p plans/full-stack.yaml --simulate
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, staticcheck and govulncheck (pinned, from the module proxy)
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@$(MAKE) --no-print-directory vulncheck
 
-test: lint ## every test, with the race detector (lab tests need root on Linux)
+# govulncheck reports what homelab's code calls (internal/vulnreport): a
+# vulnerability in a module fails; one in the standard library is the Go
+# toolchain's, fixed by a newer Go than the machine's, and is printed
+# without failing.
+vulncheck: ## govulncheck against the pinned vulnerability database
+	@db="$(VULNDB_URL)"; \
+	if [ -z "$$db" ]; then \
+	  if [ ! -f "$(VULNDB_CACHE)/index/db.json" ]; then \
+	    echo "building the vulnerability database of golang.org/x/vulndb@$(VULNDB_VERSION) into $(VULNDB_CACHE)"; \
+	    src="$$(cd / && $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')"; \
+	    rm -rf "$(VULNDB_CACHE).tmp"; \
+	    $(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$src/data/osv" -out "$(VULNDB_CACHE).tmp"; \
+	    rm -rf "$(VULNDB_CACHE)"; mv "$(VULNDB_CACHE).tmp" "$(VULNDB_CACHE)"; \
+	  fi; \
+	  db="file://$(VULNDB_CACHE)"; \
+	fi; \
+	echo "govulncheck ($(GOVULNCHECK)) with the database $$db"; \
+	$(GO) run $(GOVULNCHECK) -db "$$db" -format json ./... | $(GO) run ./internal/vulnreport
+
+# go test -json through internal/testsummary: each package's result, the
+# output of what failed, then every skipped test grouped by its reason
+# (root or not), and a closing count.
+test: lint ## every test, with the race detector, and a summary of the skipped ones (lab tests need root on Linux)
 	@if [ "$$(id -u)" != 0 ]; then echo "note: not root: the network-namespace lab tests (internal/lab and the phases' lab tests) will skip"; fi
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -json ./... | $(GO) run ./internal/testsummary
+
+# Cross-built binaries (static, -trimpath) named homelab-VERSION-OS-ARCH,
+# and SHA256SUMS beside them (check with: cd dist && sha256sum -c SHA256SUMS).
+release: ## cross-build linux, darwin and windows for amd64 and arm64 into dist/ with SHA-256 sums
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
+	  echo "$$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/homelab-$(VERSION)-$$os-$$arch$$ext ./cmd/homelab; \
+	done
+	cd $(DIST) && sha256sum homelab-* > SHA256SUMS && cat SHA256SUMS
 
 bench: ## benchmarks (compile 1,000 guests on 30 nodes, engine)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -67,4 +123,4 @@ e2e: e2e-tools ## the loadbalancers and kubernetes phases for real on a lab of 7
 	HOMELAB_E2E=1 HOMELAB_REQUIRE_K8S=1 HOMELAB_REQUIRE_LAB=1 $(GO) test -count=1 -v -timeout 45m -run 'TestE2E' ./internal/e2e/
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)

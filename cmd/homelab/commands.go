@@ -14,6 +14,8 @@ import (
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/simlab"
+	"github.com/homelabctl/homelab/plans"
 )
 
 // globals are the flags every command shares.
@@ -57,8 +59,9 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
-	pf.BoolVar(&g.noColor, "no-color", false, "no colours (also when NO_COLOR is set or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newDownCommand(g), newBackupCommand(g), newSimCommand(g), newVersionCommand(g))
+	pf.BoolVar(&g.noColor, "no-color", false, "plain output: no colours, no redrawn progress (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newShowCommand(g), newSchemaCommand(g), newDownCommand(g), newBackupCommand(g), newAdoptCommand(g), newSimCommand(g), newVersionCommand(g))
+	registerCompletions(root, g)
 	return root
 }
 
@@ -71,10 +74,20 @@ func (g *globals) logger() *slog.Logger {
 
 // color reports whether output to w may use ANSI colours.
 func (g *globals) color(w io.Writer) bool {
-	if g.noColor || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	return g.terminal(w)
+	return g.escapes(w)
+}
+
+// escapes reports whether output to w may use escape codes at all: the
+// live view's redrawn block and colours.
+func (g *globals) escapes(w io.Writer) bool {
+	return escapesFor(g.terminal(w), g.noColor, os.Getenv)
+}
+
+// escapesFor is escapes' rule: only a terminal that is not TERM=dumb, and
+// neither --no-color nor NO_COLOR (https://no-color.org) asks for plain
+// output; then the output has no escape codes, colours or cursor moves.
+func escapesFor(terminal, noColor bool, getenv func(string) string) bool {
+	return terminal && !noColor && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // terminal reports whether w is a terminal.
@@ -111,6 +124,10 @@ type target struct {
 	kubeconfig        string
 	// restore is a backup directory the plan restores the cluster from.
 	restore string
+	// offlineWorks is true for a command that takes --offline (plan).
+	offlineWorks bool
+	// replace names the guests a plan may rebuild (plan --replace).
+	replace []string
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -118,9 +135,22 @@ func addKubeconfigFlag(cmd *cobra.Command, t *target) {
 }
 
 func addTargetFlags(cmd *cobra.Command, t *target) {
+	t.offlineWorks = true
 	cmd.Flags().BoolVar(&t.offline, "offline", false, "do not read the lab: show the plan as on an empty lab")
-	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+	addSimulateFlag(cmd, t)
 	addKubeconfigFlag(cmd, t)
+}
+
+func addSimulateFlag(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.simulate, "simulate", false, "read the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
+}
+
+// addRefusedOffline adds --offline to a command that must read the lab,
+// hidden from --help and completion: it is there only to refuse with a
+// reason instead of "unknown flag".
+func addRefusedOffline(cmd *cobra.Command, t *target) {
+	cmd.Flags().BoolVar(&t.offline, "offline", false, "")
+	_ = cmd.Flags().MarkHidden("offline")
 }
 
 // compile loads the inventory and the plan file and makes the plan,
@@ -133,7 +163,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, err := plan.LoadFile(g.plan)
+	file, err := plan.Open(g.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +178,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Restore: restore})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace, Restore: restore})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -158,7 +188,7 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	case t.offline:
 		return homelab.Clients{}, func() {}, nil
 	case t.simulate:
-		lab, err := homelab.Simulate(ctx, inv, homelab.SimulateOptions{StateDir: homelab.SimulatedLabDir(g.inventory, inv.Name), Logger: g.logger()})
+		lab, err := simlab.Start(ctx, inv, simlab.Options{StateDir: simlab.Dir(g.inventory, inv.Name), Logger: g.logger()})
 		if err != nil {
 			return homelab.Clients{}, nil, err
 		}
@@ -166,13 +196,17 @@ func (g *globals) clients(ctx context.Context, inv *inventory.Inventory, t targe
 	}
 	c, err := homelab.Connect(ctx, inv, homelab.ConnectOptions{Logger: g.logger()})
 	if err != nil {
-		return homelab.Clients{}, nil, err
+		hint := "Without the real lab: --simulate runs against the simulated lab (loopback only)."
+		if t.offlineWorks {
+			hint = "Without the real lab: --offline shows the plan as on an empty lab, --simulate reads the simulated lab (loopback only)."
+		}
+		return homelab.Clients{}, nil, &hintError{fmt.Errorf("the real lab of inventory %q: %w", inv.Name, err), hint}
 	}
 	return c, func() { c.Close() }, nil
 }
 
 func addPlanFlag(cmd *cobra.Command, g *globals) {
-	cmd.Flags().StringVarP(&g.plan, "plan", "p", "plans/full-stack.yaml", "plan file: which phases run, in what order")
+	cmd.Flags().StringVarP(&g.plan, "plan", "p", "", "plan file (a path), or the name of a built-in plan ("+strings.Join(plans.Names(), ", ")+"); default: the built-in "+plans.Default)
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -200,7 +234,7 @@ never shown).`,
 				}
 			}
 			if cmd.Flags().Changed("plan") {
-				file, err := plan.LoadFile(g.plan)
+				file, err := plan.Open(g.plan)
 				if err != nil {
 					return err
 				}
@@ -223,13 +257,15 @@ func newPlanCommand(g *globals) *cobra.Command {
 		output, out string
 		detailed    bool
 		t           target
+		targets     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what a run would change, without changing anything",
 		Long: `plan compiles the inventory and the plan file into ordered steps and shows,
 for each, what it would do: + create, ~ update (with a field diff), - delete,
-= unchanged, > run (a gate or an action that always runs), ! conflict.
+-/+ replace (deleted and created again, with --replace on up), = unchanged,
+> run (a gate or an action that always runs), ! conflict.
 
 Without flags it reads the lab the inventory names (read only: plan never
 changes anything). --offline compiles without reading the lab and shows the
@@ -238,20 +274,36 @@ it. --simulate reads the simulated lab instead: an in-process lab on
 loopback that keeps its state in .homelab/<inventory>/simulated-lab/ beside
 the inventory, so after "up --simulate" the plan shows what is left to do
 (homelab sim reset starts it over). --out saves the plan as JSON for a
-later apply.`,
+later apply (homelab show renders it again).
+
+-p names a plan file, or a plan built into homelab by its name; without -p
+the built-in full-stack plan runs.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
   homelab plan -i inventories/rachuna-net.yaml -p plans/network.yaml --simulate
   homelab plan -i inventories/rachuna-net.yaml -p plans/kubernetes.yaml --offline -o mermaid
   homelab plan -i inventories/small.yaml --offline --out plan.json
-  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes`,
+  homelab plan -i inventories/small.yaml --offline --detailed-exitcode  # exit 2 when there are changes
+  homelab plan -i inventories/small.yaml --offline --target lb-1        # lb-1's steps and what they need`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !validFormat(output) {
 				return &usageError{fmt.Errorf("-o %s: want one of %s", output, strings.Join(plan.Formats(), ", "))}
 			}
+			if out != "" && len(targets) > 0 {
+				return &usageError{fmt.Errorf("--out with --target: apply runs whole plans, so a partial plan is not saved; run up --target instead")}
+			}
 			p, err := g.compile(cmd.Context(), t)
 			if err != nil {
 				return err
+			}
+			if len(targets) > 0 {
+				inv, err := g.load(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if p, err = g.narrow(inv, p, targets); err != nil {
+					return err
+				}
 			}
 			if out != "" {
 				if err := plan.Save(out, p); err != nil {
@@ -274,7 +326,9 @@ later apply.`,
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
 	cmd.Flags().StringVar(&t.restore, "restore", "", "plan a restore of the cluster from the backup in DIR, as up --restore does")
+	f.StringSliceVar(&t.replace, "replace", nil, "guests the plan may rebuild when a change cannot be made in place (shown as -/+; a saved plan keeps the list)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	addTargetFlag(cmd, &targets)
 	return cmd
 }
 
@@ -303,10 +357,14 @@ it in Markdown; so does the Mermaid live editor.`,
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print homelab's version",
+		Short: "Print homelab's version and the commit it was built from",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(g.stdout, "homelab %s (plan format %d)\n", homelab.Version, plan.FormatVersion)
+			version, commit := homelab.BuildVersion()
+			if commit != "" {
+				commit = ", commit " + commit
+			}
+			fmt.Fprintf(g.stdout, "homelab %s (plan format %d%s)\n", version, plan.FormatVersion, commit)
 			return nil
 		},
 	}

@@ -73,6 +73,7 @@ the mark is listed or touched. --yes skips the question (for scripts).
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask")
-	addTargetFlags(cmd, &t)
+	addSimulateFlag(cmd, &t)
+	addRefusedOffline(cmd, &t)
 	return cmd
 }

@@ -10,7 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/homelabctl/homelab/pkg/homelab"
 )
 
 func main() {
@@ -25,10 +28,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil && !errors.Is(err, errChanges) {
+	var degraded *homelab.DegradedError
+	switch {
+	case errors.As(err, &degraded):
+		fmt.Fprintln(stderr, "Degraded:", strings.TrimPrefix(degraded.Error(), "degraded: "))
+	case err != nil && !errors.Is(err, errChanges):
 		fmt.Fprintln(stderr, "Error:", err)
 		if errors.As(err, new(*usageError)) {
 			fmt.Fprintln(stderr, "Run 'homelab --help' for usage.")
+		}
+		var h *hintError
+		if errors.As(err, &h) {
+			fmt.Fprintln(stderr, h.hint)
 		}
 	}
 	return exitCode(err)
@@ -36,11 +47,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // Exit codes, as Terraform's: 1 for every error, a bad command line
 // included, and 2 only for plan --detailed-exitcode's "succeeded, with
-// changes", so a typo in CI never reads as "changes".
+// changes", so a typo in CI never reads as "changes". 3 is homelab's own:
+// a run that built everything it could reach while Proxmox nodes were
+// offline (degraded).
 const (
-	exitOK      = 0
-	exitError   = 1
-	exitChanges = 2
+	exitOK       = 0
+	exitError    = 1
+	exitChanges  = 2
+	exitDegraded = 3
 )
 
 // errChanges is returned by plan --detailed-exitcode when the plan has
@@ -54,6 +68,16 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// hintError is an error followed, when printed, by a line that says what
+// to do instead.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
 // exitCode maps an error to the process exit code; it is the only place
 // that does.
 func exitCode(err error) int {
@@ -62,6 +86,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errChanges):
 		return exitChanges
+	case errors.As(err, new(*homelab.DegradedError)):
+		return exitDegraded
 	default:
 		return exitError
 	}

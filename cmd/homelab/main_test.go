@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	ros "github.com/go-routeros/routeros/v3"
+
+	"github.com/homelabctl/homelab/pkg/homelab"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -69,10 +72,25 @@ func TestPlanRenderingsGolden(t *testing.T) {
 					t.Fatalf("exit %d: %s", code, errOut)
 				}
 				ext := map[string]string{"text": "txt", "json": "json", "markdown": "md", "mermaid": "mmd"}[format]
-				golden(t, "plan/"+inv+"."+ext, out)
+				golden(t, "plan/"+inv+"."+ext, pinVersion(t, format, out))
 			})
 		}
 	}
+}
+
+// pinVersion checks that a JSON plan carries this homelab's version and
+// writes it as "dev" (the version of a build without -ldflags), so the
+// golden files hold the same bytes whatever the build says.
+func pinVersion(t *testing.T, format, out string) string {
+	t.Helper()
+	if format != "json" {
+		return out
+	}
+	line := fmt.Sprintf("\n  \"homelab_version\": %q,\n", homelab.Version)
+	if !strings.Contains(out, line) {
+		t.Fatalf("the JSON plan does not carry homelab_version %q", homelab.Version)
+	}
+	return strings.Replace(out, line, "\n  \"homelab_version\": \"dev\",\n", 1)
 }
 
 // Each single-phase plan compiles on both inventories, and its steps that
@@ -131,7 +149,7 @@ func TestExitCodes(t *testing.T) {
 		// As Terraform: 2 means "changes" only, so a typo in CI never
 		// reads as a plan with changes.
 		{"detailed exit code, bad flag", []string{"plan", "--offline", "--detailed-exitcode", "--bogus", "-i", "inventories/small.yaml"}, 1, "unknown flag: --bogus", ""},
-		{"version", []string{"version"}, 0, "", "homelab dev (plan format 1)"},
+		{"version", []string{"version"}, 0, "", "homelab dev (plan format 2)"},
 		{"offline and simulate", []string{"plan", "--offline", "--simulate", "-i", "inventories/small.yaml"}, 1, "--offline and --simulate: pick one", ""},
 		// A directory that is not a backup is refused before any lab is
 		// read or made.
@@ -155,7 +173,8 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// plan --out writes a saved plan that reads back as the same JSON.
+// plan --out writes the JSON rendering, with the inventory's path relative
+// to the saved plan.
 func TestPlanOutSavesThePlan(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "plan.json")
 	code, stdout, errOut := runCLI(t, "plan", "--offline", "-i", "inventories/small.yaml", "-o", "json", "--out", out)
@@ -166,8 +185,19 @@ func TestPlanOutSavesThePlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(saved) != stdout {
-		t.Error("the saved plan differs from the JSON rendering")
+	// The same plan, but the saved one names the inventory relative to
+	// itself: it applies from any directory.
+	abs, err := filepath.Abs("inventories/small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(filepath.Dir(out), abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(stdout, `"path": "inventories/small.yaml"`, `"path": "`+filepath.ToSlash(rel)+`"`, 1)
+	if want == stdout || string(saved) != want {
+		t.Errorf("the saved plan is not the JSON rendering with the inventory's path relative to the plan:\n%s", saved[:min(len(saved), 400)])
 	}
 	info, _ := os.Stat(out)
 	if info.Mode().Perm() != 0o600 {

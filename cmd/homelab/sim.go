@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 func newSimCommand(g *globals) *cobra.Command {
@@ -33,7 +33,7 @@ lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
 			if err != nil {
 				return err
 			}
-			lab, err := homelab.Simulate(cmd.Context(), inv)
+			lab, err := simlab.Start(cmd.Context(), inv)
 			if err != nil {
 				return err
 			}
@@ -46,7 +46,8 @@ lab is a fresh one, gone when it stops; it is not the lab --simulate keeps.`,
                  certificate fingerprint %s
 `, inv.Name, a.RouterAddress, a.RouterUser, a.RouterPassword, a.ProxmoxURL, a.ProxmoxTokenID, a.ProxmoxTokenSecret, a.ProxmoxFingerprint)
 			if len(a.SSHHosts) > 0 {
-				fmt.Fprintf(g.stdout, "  SSH            key %s; a guest answers once the PVE simulator runs it\n", a.SSHKeyFile)
+				fmt.Fprintf(g.stdout, "  SSH            key %s; a guest answers once the PVE simulator runs it\n"+
+					"                 with its inventory address in ipconfig0 (a VM) or net0 (a container)\n", a.SSHKeyFile)
 				for _, name := range slices.Sorted(maps.Keys(a.SSHHosts)) {
 					fmt.Fprintf(g.stdout, "                 %-12s %s\n", name, a.SSHCommand(name))
 				}
@@ -70,8 +71,8 @@ open.`,
 			if err != nil {
 				return err
 			}
-			dir := homelab.SimulatedLabDir(g.inventory, inv.Name)
-			removed, err := homelab.ResetSimulation(dir)
+			dir := simlab.Dir(g.inventory, inv.Name)
+			removed, err := simlab.Reset(dir)
 			if err != nil {
 				return err
 			}

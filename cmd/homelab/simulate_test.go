@@ -81,15 +81,59 @@ func TestUpSimulateFullStackJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
-	var last map[string]any
+	var prev, last map[string]any
+	done := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		last = nil
+		prev, last = last, nil
 		if err := json.Unmarshal([]byte(line), &last); err != nil {
 			t.Fatalf("not a JSON event: %q", line)
 		}
+		if last["kind"] == "done" {
+			done[last["step"].(string)] = true
+		}
 	}
-	if last["kind"] != "done" || last["step"] != "kube/kubeconfig" {
-		t.Errorf("last event %v", last)
+	if prev["kind"] != "done" || prev["step"] != "kube/kubeconfig" {
+		t.Errorf("last step event %v", prev)
+	}
+	// The stream ends with the summary: every step done, counted by
+	// action, per phase with durations.
+	var sum struct {
+		Kind      string
+		Succeeded bool
+		Seconds   float64        `json:"duration_seconds"`
+		Steps     int            `json:"steps"`
+		Actions   map[string]int `json:"actions"`
+		Phases    []struct {
+			Name    string
+			Seconds float64 `json:"duration_seconds"`
+			Steps   int
+		}
+		Results []struct {
+			ID      string
+			Status  string
+			Seconds float64 `json:"duration_seconds"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Kind != "summary" || !sum.Succeeded || sum.Steps != len(done) || sum.Actions["create"] == 0 || len(sum.Results) != len(done) || sum.Seconds <= 0 {
+		t.Errorf("summary: %+v (%d steps done)", sum, len(done))
+	}
+	var phaseSteps int
+	for _, ph := range sum.Phases {
+		phaseSteps += ph.Steps
+		if ph.Steps > 0 && (ph.Seconds <= 0 || ph.Seconds > sum.Seconds) {
+			t.Errorf("phase %s took %gs of the run's %gs", ph.Name, ph.Seconds, sum.Seconds)
+		}
+	}
+	if len(sum.Phases) != 4 || phaseSteps != sum.Steps {
+		t.Errorf("phases %+v: %d steps of %d", sum.Phases, phaseSteps, sum.Steps)
+	}
+	for _, r := range sum.Results {
+		if !done[r.ID] || r.Status != "done" {
+			t.Errorf("summary result %+v: not a step the stream says is done", r)
+		}
 	}
 	if secret := regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}|--certificate-key [0-9a-f]{64}`).FindString(out); secret != "" {
 		t.Errorf("a bootstrap secret in the events: %s", secret)
@@ -137,7 +181,7 @@ func TestApplyRefusesAPlanTheLabOutgrew(t *testing.T) {
 		t.Fatalf("up (exit %d, stderr %q):\n%s", code, errOut, out)
 	}
 	code, _, errOut := runCLI(t, "apply", "--simulate", saved)
-	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") || !strings.Contains(errOut, "was create (+), the lab now says none (=)") {
+	if code != 1 || !strings.Contains(errOut, "the saved plan is stale, nothing was changed: step router/") || !strings.Contains(errOut, "was create (+) in the plan, the lab now says none (=)") {
 		t.Fatalf("apply of an outgrown plan: exit %d, stderr %q", code, errOut)
 	}
 	code, out, errOut := runCLI(t, "status", "--simulate", "-i", invPath, "-p", "plans/network.yaml")

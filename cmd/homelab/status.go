@@ -32,6 +32,8 @@ is checked on every run. --simulate reads the simulated lab (see up --help).`,
 		},
 	}
 	addPlanFlag(cmd, g)
-	addTargetFlags(cmd, &t)
+	addSimulateFlag(cmd, &t)
+	cmd.Flags().StringVar(&t.kubeconfig, "kubeconfig", "", "the admin kubeconfig up --kubeconfig wrote, instead of the inventory's kubernetes.kubeconfig")
+	addRefusedOffline(cmd, &t)
 	return cmd
 }

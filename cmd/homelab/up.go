@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -25,6 +27,7 @@ type runFlags struct {
 	strictOrder bool
 	replace     []string
 	restore     string
+	targets     []string
 	t           target
 }
 
@@ -43,8 +46,8 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	switch f.output {
 	case "text":
 		sink = &view.Plain{W: g.stdout}
-		if g.terminal(g.stdout) {
-			sink = &view.Live{W: g.stdout, Color: g.color(g.stdout)}
+		if g.escapes(g.stdout) {
+			sink = &view.Live{W: g.stdout, Color: true}
 		}
 	case "json":
 		sink = view.JSON{W: g.stdout}
@@ -79,7 +82,7 @@ func (g *globals) startRun(ctx context.Context, inv *inventory.Inventory, comman
 }
 
 // begin takes the run lock of a real lab and opens its run journal; a
-// simulated lab has its own lock (Simulate takes it) and no journal.
+// simulated lab has its own lock (simlab.Start takes it) and no journal.
 func (g *globals) begin(inv *inventory.Inventory, command string, t target) (journal io.Writer, end func(), err error) {
 	return g.beginRun(inv, command, t, true)
 }
@@ -127,14 +130,15 @@ the inventory, so a second "up --simulate" changes nothing; "homelab sim
 reset" starts it over.`,
 		Example: `  homelab up -i inventories/rachuna-net.yaml --simulate
   homelab up -i inventories/rachuna-net.yaml -p plans/network.yaml
-  homelab up -i inventories/small.yaml -o json > run.jsonl`,
+  homelab up -i inventories/small.yaml -o json > run.jsonl
+  homelab up -i inventories/small.yaml --simulate --target guest/lb-1  # one step and what it needs`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			inv, err := g.load(cmd.Context())
 			if err != nil {
 				return err
 			}
-			file, err := plan.LoadFile(g.plan)
+			file, err := plan.Open(g.plan)
 			if err != nil {
 				return err
 			}
@@ -151,17 +155,21 @@ reset" starts it over.`,
 				return err
 			}
 			defer end()
-			clients := opts.Clients
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, homelab.PlanOptions{Clients: clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig, Restore: restore})
+			po := opts.PlanOptions()
+			po.Restore = restore
+			p, err := homelab.Plan(cmd.Context(), inv, file, po)
 			if err != nil {
 				return err
 			}
+			if p, err = g.narrow(inv, p, f.targets); err != nil {
+				return err
+			}
 			stop := live(opts.Sink, len(p.Steps))
-			res, err := homelab.Run(cmd.Context(), p, opts)
+			res, err := homelab.Run(cmd.Context(), p, opts.RunOptions())
 			stop()
-			if err == nil && f.output == "text" {
-				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv))
+			if (err == nil || errors.As(err, new(*homelab.DegradedError))) && f.output == "text" {
+				defer view.Endpoints(g.stdout, inv, opts.KubeconfigPath(inv), built(res))
 			}
 			return finish(g.stdout, p, res, err, time.Since(begin), f.output)
 		},
@@ -169,6 +177,7 @@ reset" starts it over.`,
 	addPlanFlag(cmd, g)
 	addRunFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.restore, "restore", "", "restore the cluster from the backup in DIR (homelab backup): the first control plane is initialised with its PKI and etcd data")
+	addTargetFlag(cmd, &f.targets)
 	return cmd
 }
 
@@ -177,20 +186,21 @@ func newApplyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply PLAN.json",
 		Short: "Run exactly a plan saved with plan --out",
-		Long: `apply runs a saved plan. It refuses, changing nothing, when the inventory or
-the plan file changed since the plan was made, or when observing the lab
-now gives a different change for any step than the plan showed: review a
-new plan instead.`,
+		Long: `apply runs a saved plan, from any directory: the plan names its inventory
+relative to itself. It refuses, changing nothing, when the inventory or the
+plan file changed since the plan was made, or when observing the lab now
+gives a different change for any step than the plan showed (another action,
+other fields or files), naming each such step: review a new plan instead. A
+plan saved with --offline shows the lab as empty: it applies where the lab
+still is.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			saved, err := plan.ReadSaved(r)
-			r.Close()
+			saved, err := plan.LoadSaved(args[0])
 			if err != nil {
 				return err
 			}
@@ -213,6 +223,31 @@ new plan instead.`,
 	return cmd
 }
 
+// built says which endpoints a run brought up: a VIP once its gate
+// passed, the Kubernetes API once it answered on the endpoint name on the
+// VIP, the admin kubeconfig once written.
+func built(res *engine.Result) view.Built {
+	b := view.Built{VIPs: map[string]bool{}}
+	if res == nil {
+		return b
+	}
+	for _, s := range res.Steps {
+		if s.Status != engine.Done {
+			continue
+		}
+		if vip, ok := strings.CutPrefix(string(s.ID), string(step.VIPGateID(""))); ok {
+			b.VIPs[vip] = true
+		}
+		switch s.ID {
+		case kubeadm.GateEndpoint:
+			b.KubernetesAPI = true
+		case kubeadm.Kubeconfig:
+			b.Kubeconfig = true
+		}
+	}
+	return b
+}
+
 // live starts the live view's redraws, if the run shows one.
 func live(sink engine.Sink, total int) (stop func()) {
 	for _, s := range teeOf(sink) {
@@ -232,19 +267,27 @@ func teeOf(sink engine.Sink) []engine.Sink {
 	return []engine.Sink{sink}
 }
 
-// finish writes the summary of a run (text output only) and returns its
-// error.
+// finish writes the summary of a run (the summary block in text, a last
+// summary line in JSON) and returns its error.
 func finish(w io.Writer, p *plan.Plan, res *engine.Result, err error, took time.Duration, output string) error {
-	if res != nil && output == "text" {
-		phases := make([]string, len(p.Phases))
-		for i, ph := range p.Phases {
-			phases[i] = ph.Name
-		}
-		phaseOf := make(map[step.ID]string, len(p.Steps))
-		for _, s := range p.Steps {
-			phaseOf[s.ID] = s.Phase
-		}
+	if res == nil {
+		return err
+	}
+	phases := make([]string, len(p.Phases))
+	for i, ph := range p.Phases {
+		phases[i] = ph.Name
+	}
+	phaseOf := make(map[step.ID]string, len(p.Steps))
+	for _, s := range p.Steps {
+		phaseOf[s.ID] = s.Phase
+	}
+	switch output {
+	case "text":
 		view.Summary(w, phases, phaseOf, res, took)
+	case "json":
+		if werr := view.Summarise(phases, phaseOf, res, took, time.Now(), err != nil).WriteJSON(w); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	return err
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab builds a small lab of real hosts on this machine for
 // end-to-end tests (research/lab.md): network namespaces joined by a
 // bridge; "full" hosts with their own mount, UTS and PID namespaces, an
@@ -115,10 +117,24 @@ func ShadowedSysctls() map[string]string {
 }
 
 // DefaultMask lists the machine's services that full hosts do not start:
-// its databases and web servers. (A masked unit cannot be started at all,
-// so what the code under test manages, such as HAProxy, stays unmasked.)
+// its databases and web servers, and the desktop-session services (D-Bus,
+// logind, polkit, PackageKit, which apt wakes through D-Bus, a getty, and
+// the password agents' path units, each an inotify watch of its own).
+// Besides memory, each of those holds inotify instances, and every root
+// process on the machine shares one budget of them
+// (fs.inotify.max_user_instances, 128 by default, a global sysctl the lab
+// never changes): a lab of seven hosts with the desktop services ran out,
+// and the last kubelets to start failed with "inotify_init: too many open
+// files". systemctl, the kubelet's systemd cgroup driver and sshd work
+// without them (systemd's private socket; pam_systemd is optional). A
+// masked unit cannot be started at all, so what the code under test
+// manages, such as HAProxy, stays unmasked.
 func DefaultMask() []string {
-	return []string{"postgresql.service", "redis-server.service", "nginx.service", "memcached.service", "e2scrub_reap.service"}
+	return []string{
+		"postgresql.service", "redis-server.service", "nginx.service", "memcached.service", "e2scrub_reap.service",
+		"dbus.service", "dbus.socket", "systemd-logind.service", "polkit.service", "packagekit.service", "getty@tty1.service",
+		"systemd-ask-password-wall.path", "systemd-ask-password-console.path",
+	}
 }
 
 // Available returns why a lab cannot run here, or nil.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -6,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +27,25 @@ var volatileSysctls = []string{
 	"net.netfilter.nf_conntrack_count", "net.ipv4.tcp_mem", "net.ipv4.udp_mem", "vm.stat_refresh",
 	"kernel.perf_event_max_sample_rate", "fs.binfmt_misc.", "net.ipv4.route.", "net.ipv6.route.",
 	"fs.nr_open", "kernel.core_pattern",
+}
+
+// volatileCgroups are cgroup directories whose children come and go with
+// other work on the machine, not the lab's: the per-job cgroups the
+// machine's process supervisor (process_api, which runs every command of
+// a session on these machines) makes while a lab runs. Everything else in
+// the cgroup trees counts: a lab host escaping its own cgroup shows up as
+// a new directory anywhere else.
+var volatileCgroups = []string{"process_api"}
+
+// volatileCgroup says whether p lies below a volatile cgroup directory.
+func volatileCgroup(p string) bool {
+	parts := strings.Split(p, "/")
+	for i, part := range parts[:len(parts)-1] {
+		if slices.Contains(volatileCgroups, part) && i > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot reads the machine's state.
@@ -50,7 +72,7 @@ func Snapshot() (MachineState, error) {
 	}
 	var cgroups []string
 	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
+		if err == nil && d.IsDir() && !volatileCgroup(p) {
 			cgroups = append(cgroups, p)
 		}
 		return nil

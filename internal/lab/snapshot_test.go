@@ -24,3 +24,21 @@ func assertUnchanged(t *testing.T, before MachineState) {
 		t.Errorf("the lab changed the machine: %s", c)
 	}
 }
+
+// The process supervisor's per-job cgroups come and go with other work on
+// the machine; every other new cgroup, a lab host's escape among them,
+// still counts.
+func TestVolatileCgroup(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/sys/fs/cgroup/memory/process_api":                           false,
+		"/sys/fs/cgroup/memory/process_api/5ff266494c108f66":          true,
+		"/sys/fs/cgroup/memory/process_api/5ff266494c108f66/sub":      true,
+		"/sys/fs/cgroup/memory/system.slice/haproxy.service":          false,
+		"/sys/fs/cgroup/memory/hle-cp-1/system.slice/kubelet.service": false,
+		"/sys/fs/cgroup/memory/kubepods/process_api":                  false,
+	} {
+		if got := volatileCgroup(p); got != want {
+			t.Errorf("volatileCgroup(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

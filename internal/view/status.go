@@ -44,7 +44,7 @@ func statusOf(s plan.Step) (state, detail string) {
 		return "in sync", ""
 	case step.Create:
 		return "missing", ""
-	case step.Update, step.Delete:
+	case step.Update, step.Delete, step.Replace:
 		names := make([]string, len(s.Change.Fields))
 		for i, f := range s.Change.Fields {
 			if f.Sensitive {
@@ -56,6 +56,8 @@ func statusOf(s plan.Step) (state, detail string) {
 		return "drifted", strings.Join(names, "; ")
 	case step.Conflict:
 		return "conflict", s.Change.Reason
+	case step.Skip:
+		return "unreachable", s.Change.Reason
 	default:
 		return "gate", s.Change.Reason
 	}

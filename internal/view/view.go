@@ -33,7 +33,7 @@ func (p *Plain) Emit(e engine.Event) {
 		fmt.Fprintf(p.W, "%s start   %s\n", ts, e.Step)
 	case engine.StepChange:
 		if e.Change != nil && e.Change.Action != step.None {
-			fmt.Fprintf(p.W, "%s %s       %s\n", ts, e.Change.Action, e.Step)
+			fmt.Fprintf(p.W, "%s %-8s%s\n", ts, e.Change.Action, e.Step)
 		}
 	case engine.StepOutput:
 		fmt.Fprintf(p.W, "%s         %s | %s\n", ts, e.Step, e.Line)
@@ -72,7 +72,8 @@ func (t Tee) Emit(e engine.Event) {
 }
 
 // Summary writes what a run did: per phase the steps created, changed,
-// unchanged, run, failed and skipped; how long it took; the slowest steps.
+// unchanged, run, failed and skipped and the phase's wall time; how long
+// the run took; the slowest steps.
 func Summary(w io.Writer, phases []string, phaseOf map[step.ID]string, res *engine.Result, took time.Duration) {
 	type counts struct{ created, changed, unchanged, ran, failed, skipped int }
 	per := map[string]*counts{}
@@ -88,9 +89,9 @@ func Summary(w io.Writer, phases []string, phaseOf map[step.ID]string, res *engi
 		switch {
 		case s.Status == engine.Failed:
 			c.failed++
-		case s.Status != engine.Done:
+		case s.Status != engine.Done || s.Change.Action == step.Skip:
 			c.skipped++
-		case s.Change.Action == step.Create:
+		case s.Change.Action.Creates():
 			c.created++
 		case s.Change.Action == step.Update || s.Change.Action == step.Delete:
 			c.changed++
@@ -100,12 +101,19 @@ func Summary(w io.Writer, phases []string, phaseOf map[step.ID]string, res *engi
 			c.unchanged++
 		}
 	}
+	wall := map[string]float64{}
+	for _, ph := range Summarise(phases, phaseOf, res, took, time.Time{}, false).Phases {
+		wall[ph.Name] = ph.Seconds
+	}
 	fmt.Fprintf(w, "\nSummary (%s):\n", took.Round(time.Millisecond))
 	for _, p := range phases {
 		c := per[p]
 		fmt.Fprintf(w, "  %-14s %d created, %d changed, %d unchanged, %d ran", p, c.created, c.changed, c.unchanged, c.ran)
 		if c.failed+c.skipped > 0 {
 			fmt.Fprintf(w, ", %d failed, %d skipped", c.failed, c.skipped)
+		}
+		if s := wall[p]; s > 0 {
+			fmt.Fprintf(w, " in %s", time.Duration(s*float64(time.Second)).Round(time.Millisecond))
 		}
 		fmt.Fprintln(w)
 	}

@@ -112,9 +112,21 @@ func TestEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	Endpoints(&b, inv, "/tmp/lab.conf")
-	if !strings.Contains(b.String(), "Kubernetes API  https://"+inv.Kubernetes.Endpoint+":6443") || !strings.Contains(b.String(), "VIP "+inv.LoadBalancer.VIPs[0].Name) ||
+	vip := inv.LoadBalancer.VIPs[0].Name
+	Endpoints(&b, inv, "/tmp/lab.conf", Built{VIPs: map[string]bool{vip: true}, KubernetesAPI: true, Kubeconfig: true})
+	if !strings.Contains(b.String(), "Kubernetes API  https://"+inv.Kubernetes.Endpoint+":6443") || !strings.Contains(b.String(), "VIP "+vip) ||
 		!strings.Contains(b.String(), "kubeconfig      /tmp/lab.conf") {
 		t.Errorf("endpoints:\n%s", b.String())
+	}
+	// A partial run lists only what it brought up.
+	b.Reset()
+	Endpoints(&b, inv, "/tmp/lab.conf", Built{VIPs: map[string]bool{vip: true}})
+	if !strings.Contains(b.String(), "VIP "+vip) || strings.Contains(b.String(), "Kubernetes API") || strings.Contains(b.String(), "kubeconfig") {
+		t.Errorf("endpoints after the load balancers alone:\n%s", b.String())
+	}
+	b.Reset()
+	Endpoints(&b, inv, "/tmp/lab.conf", Built{})
+	if b.Len() != 0 {
+		t.Errorf("endpoints after a run that brought none up:\n%s", b.String())
 	}
 }

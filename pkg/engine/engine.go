@@ -323,7 +323,7 @@ func (r *runner) once(ctx context.Context, s *step.Step, out *lineWriter) (step.
 	}
 	r.emit(Event{Kind: StepChange, Step: s.ID, Phase: s.Phase, Change: &change})
 	switch change.Action {
-	case step.None:
+	case step.None, step.Skip:
 		return change, nil
 	case step.Conflict:
 		return change, &ConflictError{Reason: change.Reason}

@@ -2,11 +2,12 @@ package homelab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
-	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
@@ -38,7 +39,33 @@ type ApplyOptions struct {
 	Restore string
 }
 
-func (o ApplyOptions) engine() engine.Options {
+// RunOptions tune Run: how the steps of a plan run. What the steps were
+// made with (the clients, the guests that may be rebuilt, the kubeconfig
+// path) is Plan's to say (PlanOptions), and a plan keeps it: Run takes
+// nothing that it could not honour.
+type RunOptions struct {
+	// Parallelism is the most steps running at once (default 4).
+	Parallelism int
+	// StrictOrder runs the phases one after another instead of letting a
+	// step start as soon as what it needs is done.
+	StrictOrder bool
+	// Sink receives the engine's events (views, journals); nil drops them.
+	Sink engine.Sink
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// PlanOptions are the options of o that make a plan (observing the lab).
+func (o ApplyOptions) PlanOptions() PlanOptions {
+	return PlanOptions{Clients: o.Clients, Logger: o.Logger, Replace: o.Replace, Kubeconfig: o.Kubeconfig}
+}
+
+// RunOptions are the options of o that run a plan.
+func (o ApplyOptions) RunOptions() RunOptions {
+	return RunOptions{Parallelism: o.Parallelism, StrictOrder: o.StrictOrder, Sink: o.Sink, Logger: o.Logger}
+}
+
+func (o RunOptions) engine() engine.Options {
 	return engine.Options{Parallelism: o.Parallelism, StrictOrder: o.StrictOrder, Sink: o.Sink, Logger: o.Logger}
 }
 
@@ -46,97 +73,224 @@ func (o ApplyOptions) engine() engine.Options {
 // rebuild. Every step observes again just before it applies, so a re-run
 // after a failure continues where the last one stopped. A conflict fails
 // its step (homelab never changes what is not its own) and skips what
-// needs it.
+// needs it. With a Proxmox node offline, the guests it holds are skipped,
+// the rest is built, and a run that otherwise succeeds returns a
+// *DegradedError naming what is missing.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	var restore *backup.Backup
+	po := opts.PlanOptions()
 	if opts.Restore != "" {
 		b, err := OpenBackup(inv, opts.Restore)
 		if err != nil {
 			return nil, nil, err
 		}
-		restore = b
+		po.Restore = b
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig, Restore: restore})
+	p, err := Plan(ctx, inv, file, po)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := Run(ctx, p, opts)
+	res, err := Run(ctx, p, opts.RunOptions())
 	return p, res, err
 }
 
-// Run runs a plan Plan made (with the same clients), for callers that
-// show the plan or count its steps before running it. Up is Plan, then Run.
-func Run(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*engine.Result, error) {
+// ErrNoGraph is Run's error for a plan without its steps: one read back
+// from JSON (plan.ReadSaved), which Apply runs instead.
+var ErrNoGraph = errors.New("the plan has no step graph (a saved plan read back): use Apply")
+
+// Run runs a plan Plan made, through the clients Plan was given and with
+// the replacements and kubeconfig path it was given, for callers that
+// show the plan or count its steps before running it. Up is Plan, then
+// Run.
+func Run(ctx context.Context, p *plan.Plan, opts RunOptions) (*engine.Result, error) {
 	if p.Graph() == nil {
-		return nil, fmt.Errorf("run: the plan has no step graph: use Apply for a saved plan")
+		return nil, fmt.Errorf("run: %w", ErrNoGraph)
 	}
-	return engine.Run(ctx, p.Graph(), opts.engine())
+	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	return res, degraded(p, res, err)
 }
 
 // StalePlanError is a saved plan that no longer describes what applying
-// it would do: its inputs changed, or the lab did.
+// it would do: its inputs changed, or the lab did. Nothing was changed.
 type StalePlanError struct {
+	// Inputs are the files the plan was made from that changed since:
+	// the inventory's path, the plan file's path.
+	Inputs []string
+	// Steps are the steps whose change differs from the one the plan
+	// showed, in the plan's order, then the steps the plan did not have.
+	Steps []StaleStep
+	// Reasons say all of it in words, as Error lists them (the first few
+	// steps, then "…").
 	Reasons []string
+}
+
+// StaleStep is one step of a saved plan that would now do something other
+// than what the plan showed.
+type StaleStep struct {
+	ID step.ID
+	// Saved is the change the plan showed, nil for a step the plan did
+	// not have; Now is the change observed now, nil for a step that is
+	// gone.
+	Saved, Now *step.Change
 }
 
 func (e *StalePlanError) Error() string {
 	return "the saved plan is stale, nothing was changed: " + strings.Join(e.Reasons, "; ") + "; make a new plan and review it"
 }
 
-// Apply runs exactly the saved plan. It loads the inventory and plan file
-// the plan names and refuses if either changed since, compiles and
-// observes again, and refuses if any step would now do something other
-// than what the plan showed.
+// Apply runs exactly the saved plan (read with plan.LoadSaved, so that
+// its paths lead to its files). It loads the inventory and plan file the
+// plan names and refuses if either changed since, compiles and observes
+// again, and refuses if any step would now do something other than what
+// the plan showed: another action, other fields or other files. A plan
+// saved offline showed every step as on an empty lab; it applies where
+// the lab still says so, and is refused for each step where it does not.
 func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
 	inv, _, err := inventory.LoadContext(ctx, saved.Inventory.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	file, err := plan.LoadFile(saved.PlanFile.Path)
+	var file *plan.File
+	if saved.PlanFile.Builtin {
+		file, err = plan.Builtin(saved.PlanFile.Name)
+	} else {
+		file, err = plan.LoadFile(saved.PlanFile.Path)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	var stale []string
+	stale := &StalePlanError{}
 	if inv.Source.Digest != saved.Inventory.Digest {
-		stale = append(stale, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
+		stale.Inputs = append(stale.Inputs, saved.Inventory.Path)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the inventory %s changed", saved.Inventory.Path))
 	}
-	if file.Digest != saved.PlanFile.Digest {
-		stale = append(stale, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
+	switch {
+	case file.Digest == saved.PlanFile.Digest:
+	case file.Builtin:
+		stale.Inputs = append(stale.Inputs, file.Name)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the built-in plan %s of this homelab (%s) differs from the one the plan was made with (homelab %s)", file.Name, Version, saved.HomelabVersion))
+	default:
+		stale.Inputs = append(stale.Inputs, saved.PlanFile.Path)
+		stale.Reasons = append(stale.Reasons, fmt.Sprintf("the plan file %s changed", saved.PlanFile.Path))
 	}
-	if len(stale) > 0 {
-		return nil, nil, &StalePlanError{Reasons: stale}
+	if len(stale.Inputs) > 0 {
+		return nil, nil, stale
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: opts.Clients, Logger: opts.Logger, Replace: opts.Replace, Kubeconfig: opts.Kubeconfig})
+	// The guests a saved plan may rebuild are part of what was reviewed.
+	if len(opts.Replace) > 0 && !slices.Equal(opts.Replace, saved.Replace) {
+		return nil, nil, fmt.Errorf("apply: the saved plan may rebuild %s, not %s: make a new plan with plan --replace to change that",
+			orNone(saved.Replace), strings.Join(opts.Replace, ", "))
+	}
+	popts := opts.PlanOptions()
+	popts.Replace = saved.Replace
+	p, err := Plan(ctx, inv, file, popts)
 	if err != nil {
 		return nil, nil, err
 	}
-	if reasons := differences(saved, p); len(reasons) > 0 {
-		return p, nil, &StalePlanError{Reasons: reasons}
+	if stale := differences(saved, p); stale != nil {
+		return p, nil, stale
 	}
-	res, err := engine.Run(ctx, p.Graph(), opts.engine())
+	res, err := Run(ctx, p, opts.RunOptions())
 	return p, res, err
 }
 
-// differences lists the steps whose change differs between the saved plan
-// and the plan made now.
-func differences(saved, now *plan.Plan) []string {
-	var out []string
-	if len(saved.Steps) != len(now.Steps) {
-		out = append(out, fmt.Sprintf("the plan had %d steps, it now has %d", len(saved.Steps), len(now.Steps)))
-	}
+// differences is the refusal of a saved plan whose steps' changes differ
+// from the plan made now, or nil when none does: what a reviewer read
+// (action, fields, files) is compared, not the wording of reasons.
+func differences(saved, now *plan.Plan) *StalePlanError {
+	e := &StalePlanError{}
+	var reasons []string
 	for _, s := range saved.Steps {
 		n, ok := now.Step(s.ID)
-		switch {
-		case !ok:
-			out = append(out, fmt.Sprintf("step %s is gone", s.ID))
-		case s.ObservedDigest != n.ObservedDigest:
-			out = append(out, fmt.Sprintf("step %s was %s, the lab now says %s", s.ID, actionName(s.Change), actionName(n.Change)))
-		}
-		if len(out) >= 5 {
-			return append(out, "…")
+		if !ok {
+			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change})
+			reasons = append(reasons, fmt.Sprintf("step %s is gone", s.ID))
+		} else if d := difference(s, n.Change); d != "" {
+			e.Steps = append(e.Steps, StaleStep{ID: s.ID, Saved: &s.Change, Now: &n.Change})
+			reasons = append(reasons, d)
 		}
 	}
-	return out
+	for _, n := range now.Steps {
+		if _, ok := saved.Step(n.ID); !ok {
+			e.Steps = append(e.Steps, StaleStep{ID: n.ID, Now: &n.Change})
+			reasons = append(reasons, fmt.Sprintf("step %s is new: %s", n.ID, actionName(n.Change)))
+		}
+	}
+	if len(e.Steps) == 0 && len(saved.Steps) == len(now.Steps) {
+		return nil
+	}
+	if len(saved.Steps) != len(now.Steps) {
+		e.Reasons = append(e.Reasons, fmt.Sprintf("the plan had %d steps, it now has %d", len(saved.Steps), len(now.Steps)))
+	}
+	for _, r := range reasons {
+		if len(e.Reasons) >= 5 {
+			e.Reasons = append(e.Reasons, "…")
+			break
+		}
+		e.Reasons = append(e.Reasons, r)
+	}
+	return e
+}
+
+// difference says how the change observed now differs from the saved
+// step's, or "" when it does not.
+func difference(saved plan.Step, now step.Change) string {
+	was := saved.Change
+	as := ""
+	if saved.ObservedDigest == "" {
+		as = " (not observed: as on an empty lab)"
+	}
+	if was.Action != now.Action {
+		return fmt.Sprintf("step %s was %s in the plan%s, the lab now says %s", saved.ID, actionName(was), as, actionName(now))
+	}
+	var what []string
+	if !slices.Equal(was.Fields, now.Fields) {
+		what = append(what, "fields "+strings.Join(changedFields(was.Fields, now.Fields), ", "))
+	}
+	if !slices.Equal(was.Files, now.Files) {
+		what = append(what, "files")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("step %s is %s as in the plan%s, but the lab now gives other %s", saved.ID, actionName(now), as, strings.Join(what, " and "))
+}
+
+// changedFields names the fields that are not the same in a and b.
+func changedFields(a, b []step.Field) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, f := range append(slices.Clone(a), b...) {
+		if seen[f.Name] {
+			continue
+		}
+		seen[f.Name] = true
+		fa, _ := fieldNamed(a, f.Name)
+		fb, _ := fieldNamed(b, f.Name)
+		if fa != fb {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, "(the same ones, in another order)")
+	}
+	return names
+}
+
+func fieldNamed(fields []step.Field, name string) (step.Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return step.Field{}, false
+}
+
+// orNone lists names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no guest"
+	}
+	return strings.Join(names, ", ")
 }
 
 func actionName(c step.Change) string {

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"bytes"
@@ -12,13 +12,15 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // onNode runs script as root on a guest of the lab and returns its stdout.
-func onNode(t *testing.T, lab *SimulatedLab, node, script string) (string, error) {
+func onNode(t *testing.T, lab *simlab.Lab, node, script string) (string, error) {
 	t.Helper()
 	h, err := lab.Clients().Hosts(node)
 	if err != nil {
@@ -31,7 +33,7 @@ func onNode(t *testing.T, lab *SimulatedLab, node, script string) (string, error
 const kubectlAdmin = "kubectl --kubeconfig /etc/kubernetes/admin.conf "
 
 // takeBackup backs the lab's cluster up into a new directory.
-func takeBackup(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab) *backup.Backup {
+func takeBackup(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab) *backup.Backup {
 	t.Helper()
 	b, err := Backup(context.Background(), inv, BackupOptions{Clients: lab.Clients(), Dir: filepath.Join(t.TempDir(), "backup")})
 	if err != nil {

@@ -29,6 +29,14 @@ type ConnectOptions struct {
 	Timeout time.Duration
 	// Logger receives warnings (insecure TLS, plain-text API); nil discards.
 	Logger *slog.Logger
+	// StateDir is where homelab keeps what it learns of the lab (the
+	// guests' SSH host keys, in known_hosts); empty means
+	// StateDir(inv.Source.Path, inv.Name), .homelab/<name> beside the
+	// inventory.
+	StateDir string
+	// KnownHosts is the known_hosts file of the guests' host keys; empty
+	// means known_hosts in the state directory.
+	KnownHosts string
 }
 
 // Connect makes the clients for the lab the inventory describes. Nothing
@@ -63,13 +71,15 @@ func Connect(_ context.Context, inv *inventory.Inventory, opts ConnectOptions) (
 	// on first use (unless ssh.host_keys is strict), and recorded beside
 	// the inventory; a key that changes on a guest homelab did not
 	// re-create is refused.
-	c.pool = remote.NewPool(remote.Options{Logger: logger})
-	tofu := filepath.Join(StateDir(inv.Source.Path, inv.Name), "known_hosts")
-	policy := sshPolicy{pool: c.pool, secrets: opts.Secrets,
-		hostKeys: remote.HostKeyPolicy{TOFUFile: tofu, Strict: inv.SSH.HostKeys == inventory.HostKeysStrict}}
-	c.Hosts = policy.dialer(inv)
-	c.hostKeys = newHostKeyBook(inv, policy, nil)
-	return c, nil
+	known := opts.KnownHosts
+	if known == "" {
+		dir := opts.StateDir
+		if dir == "" {
+			dir = StateDir(inv.Source.Path, inv.Name)
+		}
+		known = filepath.Join(dir, "known_hosts")
+	}
+	return c.WithSSH(inv, SSHOptions{KnownHosts: known, Secrets: opts.Secrets, Remote: remote.Options{Logger: logger}}), nil
 }
 
 // proxmoxClient makes the go-proxmox client: token auth, TLS verified

@@ -2,16 +2,19 @@
 // nothing else; other Go tools import this package the same way.
 //
 //   - Load reads and validates an inventory (every problem with its file,
-//     line and column).
+//     line and column); Validate checks one built or changed in memory.
 //   - Plan compiles an inventory and a plan file into ordered steps and,
 //     given Clients, observes the lab (read only) to find what really
 //     changes. PlanOptions.Offline reads nothing.
-//   - Up plans and runs; Apply runs a saved plan exactly, refusing a stale
-//     one; DownPlan lists what carries the inventory's mark and Down
-//     removes it, and nothing else.
+//   - Up plans and runs; Run runs a plan Plan made (RunOptions: how, not
+//     with what); Apply runs a saved plan exactly, refusing a stale one
+//     (*StalePlanError); DownPlan lists what carries the inventory's mark
+//     and Down removes it, and nothing else.
 //   - Connect makes Clients for the real lab from the inventory's
-//     addresses, TLS settings and secret references; Simulate starts an
-//     in-process simulated lab on loopback and gives its Clients.
+//     addresses, TLS settings and secret references; pkg/simlab starts
+//     an in-process simulated lab on loopback and gives its Clients.
+//     This package imports no simulator: a program that imports it
+//     compiles none.
 //   - Lock and Journal keep two runs against one inventory from
 //     interleaving, and record what each did.
 //

@@ -86,7 +86,7 @@ func Down(ctx context.Context, removals []Removal, out io.Writer) error {
 			continue
 		}
 		if r.remove == nil {
-			return errors.New("down: a removal without a way to remove it (use DownPlan)")
+			return fmt.Errorf("down: %s: %w", r.What, ErrNotFromDownPlan)
 		}
 		if err := r.remove(ctx, out); err != nil {
 			return fmt.Errorf("down: %s: %w", r.What, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // Load an inventory and see what a full build would do, without reading
@@ -45,7 +46,7 @@ func ExampleUp() {
 		fmt.Println(err)
 		return
 	}
-	lab, err := homelab.Simulate(ctx, inv)
+	lab, err := simlab.Start(ctx, inv)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -73,7 +74,7 @@ func ExampleDownPlan() {
 		fmt.Println(err)
 		return
 	}
-	lab, err := homelab.Simulate(ctx, inv)
+	lab, err := simlab.Start(ctx, inv)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
-func guestsLab(t *testing.T, inv *inventory.Inventory) *SimulatedLab {
+func guestsLab(t *testing.T, inv *inventory.Inventory) *simlab.Lab {
 	t.Helper()
-	lab, err := Simulate(context.Background(), inv)
+	lab, err := simlab.Start(context.Background(), inv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func TestGuestsPhaseAgainstSimulator(t *testing.T) {
 // a run, while the list still shows no guests, must not say "create".
 func TestPlanDoesNotTrustALaggingClusterList(t *testing.T) {
 	inv := loadInventory(t, "../../inventories/small.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{ResourceLag: time.Hour})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{ResourceLag: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +167,20 @@ func TestGuestDriftAndRebuild(t *testing.T) {
 	}
 	p := guestsPlan(t, inv, c, all...)
 	st, _ = p.Step(step.GuestID("lb-1"))
-	if st.Change.Action != step.Update || !strings.Contains(st.Change.Reason, "replaced as asked") {
+	if st.Change.Action != step.Replace || !strings.Contains(st.Change.Reason, "replaced as asked") {
 		t.Fatalf("with --replace: %s %q", st.Change.Action.Name(), st.Change.Reason)
+	}
+	// A rebuild is a delete and a create: a policy that denies deletes
+	// sees it, in the counts and in the plan's JSON.
+	if sum := p.Summary(); sum.Replace < 1 || sum.Delete != sum.Replace || sum.Create < sum.Replace {
+		t.Fatalf("summary with a replace: %+v", sum)
+	}
+	var js strings.Builder
+	if err := plan.RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"action": "replace"`) {
+		t.Fatalf("plan JSON without the replace:\n%s", js.String())
 	}
 	if _, err := runFast(ctx, p.Graph()); err != nil {
 		t.Fatal(err)
@@ -335,7 +349,7 @@ func BenchmarkGuestsUp(b *testing.B) {
 	var calls, writes int
 	for b.Loop() {
 		b.StopTimer()
-		lab, err := Simulate(context.Background(), inv, SimulateOptions{Latency: latency})
+		lab, err := simlab.Start(context.Background(), inv, simlab.Options{Latency: latency})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,10 +43,11 @@ type Clients struct {
 	// hostKeys is homelab's record of the guests' SSH host keys (nil:
 	// left alone).
 	hostKeys *hostKeyBook
-	// simulated is true for the simulated lab's clients: its guests log in
-	// with the lab's own key, so unreadable authorized_keys files do not
-	// stop a run there.
-	simulated bool
+	// AuthorizedKeysOptional lets a plan make guests although an
+	// authorized_keys file of the inventory cannot be read: for labs whose
+	// guests let homelab in with a key of their own (the simulated lab's).
+	// Unset, such a plan is refused (inventory.CheckKeys).
+	AuthorizedKeysOptional bool
 	// RouterManagement is the router address the API session reaches, for
 	// the VLAN-filtering safety check; unset means the session's remote
 	// address. The simulated lab sets it.
@@ -75,12 +77,17 @@ type runOptions struct {
 	kubeconfig string
 	// restore is the checked backup the cluster is restored from.
 	restore *backup.Backup
+	// missing names the guests on offline Proxmox nodes: the gates do
+	// not wait for them.
+	missing []string
 }
 
 // phases returns the phase kinds.
 func phases(c Clients, o runOptions) []plan.PhaseKind {
+	lb := lbPhase(c)
+	lb.Missing = o.missing
 	return []plan.PhaseKind{routeros.Phase{Conn: c.Router, Management: c.RouterManagement},
-		guestsPhase(c, o), lbPhase(c), kubePhase(c, o)}
+		guestsPhase(c, o), lb, kubePhase(c, o)}
 }
 
 // guestsPhase is the guests phase, keeping the guests' host keys when c
@@ -96,7 +103,7 @@ func guestsPhase(c Clients, o runOptions) proxmox.Phase {
 // kubePhase is the kubernetes phase, working over SSH when c can reach
 // hosts.
 func kubePhase(c Clients, o runOptions) kubeadm.Phase {
-	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Restore: o.restore}
+	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Missing: o.missing, Restore: o.restore}
 	if p.Timeouts.Poll == 0 {
 		p.Timeouts.Poll = c.GatePoll
 	}
@@ -158,6 +165,21 @@ func Load(ctx context.Context, path string) (*inventory.Inventory, inventory.Dia
 	return inventory.LoadContext(ctx, path)
 }
 
+// Validate checks an inventory built or edited in memory as Load checks
+// a file, filling in the defaults and derived values left unset (see
+// inventory.Validate): every problem comes back, with its position in
+// the file the inventory was loaded from where there is one, and a
+// *inventory.ValidationError when any is an error. Plan refuses an
+// inventory with errors; call Validate after changing one.
+func Validate(ctx context.Context, inv *inventory.Inventory) (inventory.Diagnostics, error) {
+	return inventory.Validate(ctx, inv)
+}
+
+// LoadPlanFile reads a plan file: which phases run, in what order.
+func LoadPlanFile(path string) (*plan.File, error) {
+	return plan.LoadFile(path)
+}
+
 // PlanOptions tune Plan.
 type PlanOptions struct {
 	// Offline compiles without reading the lab: every step shows the change
@@ -179,7 +201,9 @@ type PlanOptions struct {
 	Restore *backup.Backup
 }
 
-// Plan compiles the inventory and the plan file into a plan. Unless
+// Plan compiles the inventory and the plan file into a plan. An
+// inventory with errors (inventory.Inventory.Check; Validate reports them
+// too) is refused with a *inventory.ValidationError. Unless
 // Offline, it first checks that the Proxmox API token holds every
 // privilege the plan may use (a *proxmox.MissingPrivilegesError names each
 // missing one with its path), then every step whose phase has a client
@@ -190,11 +214,28 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := inv.Check().Err(); err != nil {
+		return nil, err
+	}
 	clients := opts.Clients
 	if opts.Offline {
 		clients = Clients{}
 	}
-	reg, err := plan.NewRegistry(phases(clients, runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig, restore: opts.Restore})...)
+	ro := runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig, restore: opts.Restore}
+	var unreach []plan.UnreachableNode
+	if !opts.Offline && clients.Proxmox != nil {
+		// N-1: a node PVE reports offline answers nothing; its guests
+		// are skipped and the gates ask for a quorum of the rest.
+		var err error
+		if unreach, err = unreachable(ctx, inv, clients.Proxmox); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
+		ro.missing = missingGuests(unreach)
+		if err := checkQuorum(inv, ro.missing); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
+		}
+	}
+	reg, err := plan.NewRegistry(phases(clients, ro)...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +243,13 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if err != nil {
 		return nil, err
 	}
+	if len(unreach) > 0 {
+		p.Unreachable = unreach
+		skipUnreachable(p, unreach)
+		logger.Debug("degraded plan", "unreachable", unreach)
+	}
+	p.HomelabVersion = Version
+	p.Replace = slices.Clone(opts.Replace)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 	}
@@ -229,7 +277,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 // without the key (inventory.CheckKeys). Load only warns about such a
 // file, so that validate and plan --offline work where the keys are not.
 func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
-	if c.simulated || c.Proxmox == nil {
+	if c.AuthorizedKeysOptional || c.Proxmox == nil {
 		return nil
 	}
 	var guests []string
@@ -238,7 +286,7 @@ func guestKeys(inv *inventory.Inventory, p *plan.Plan, c Clients) error {
 		if !ok || strings.Contains(name, "/") {
 			continue
 		}
-		if a := s.Change.Action; a == step.Create || a == step.Update {
+		if a := s.Change.Action; a == step.Create || a == step.Update || a == step.Replace {
 			guests = append(guests, name)
 		}
 	}

@@ -161,7 +161,8 @@ func TestSecretsAreSensitiveFields(t *testing.T) {
 }
 
 // BenchmarkPlan1000Guests compiles a generated inventory of 1,000 guests on
-// 30 nodes into the full plan: loading and validation, then compiling.
+// 30 nodes into the full plan: loading and validation, the check Plan
+// makes, then compiling (check included).
 func BenchmarkPlan1000Guests(b *testing.B) {
 	data := inventorygen.Generate(30, 1000)
 	file, err := plan.ParseFile("full-stack.yaml", []byte("phases: [network, guests, loadbalancers, kubernetes]"))
@@ -180,6 +181,15 @@ func BenchmarkPlan1000Guests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Plan checks the inventory first (Inventory.Check): its share.
+	b.Run("check", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if diags := inv.Check(); len(diags) != 0 {
+				b.Fatal(diags)
+			}
+		}
+	})
 	b.Run("compile", func(b *testing.B) {
 		b.ReportAllocs()
 		var steps int

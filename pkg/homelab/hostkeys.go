@@ -20,17 +20,14 @@ type hostKeyBook struct {
 	config func(guest string) (remote.Config, error)
 }
 
-// newHostKeyBook returns the book for inv's guests as policy reaches them
-// (config says how; nil: policy.config).
-func newHostKeyBook(inv *inventory.Inventory, policy sshPolicy, config func(string) (remote.Config, error)) *hostKeyBook {
-	if config == nil {
-		config = func(name string) (remote.Config, error) {
-			g, ok := inv.Guest(name)
-			if !ok {
-				return remote.Config{}, fmt.Errorf("ssh: no guest %q in the inventory", name)
-			}
-			return policy.config(g)
+// newHostKeyBook returns the book for inv's guests as policy reaches them.
+func newHostKeyBook(inv *inventory.Inventory, policy sshPolicy) *hostKeyBook {
+	config := func(name string) (remote.Config, error) {
+		g, ok := inv.Guest(name)
+		if !ok {
+			return remote.Config{}, &UnknownGuestError{Guest: name}
 		}
+		return policy.config(g)
 	}
 	return &hostKeyBook{pool: policy.pool, file: policy.hostKeys.TOFUFile, config: config}
 }
@@ -41,7 +38,7 @@ func (b *hostKeyBook) address(guest string) (string, error) {
 		return "", err
 	}
 	if cfg.Address == "" {
-		return "", fmt.Errorf("ssh %s: no address", guest)
+		return "", fmt.Errorf("ssh %s: %w", guest, ErrNoAddress)
 	}
 	return cfg.Address, nil
 }

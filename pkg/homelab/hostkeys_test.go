@@ -1,10 +1,9 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,9 +11,11 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -24,7 +25,7 @@ import (
 // container's SSH server has not been connected to yet.
 type ctKeyWatch struct {
 	t    *testing.T
-	lab  *SimulatedLab
+	lab  *simlab.Lab
 	inv  *inventory.Inventory
 	out  *outputSink
 	seen map[string]bool
@@ -55,7 +56,7 @@ func (w *ctKeyWatch) Event(e engine.Event) {
 			w.t.Errorf("%s: %v", g.Name, err)
 			return
 		}
-		known, _ := os.ReadFile(filepath.Join(w.lab.dir, "known_hosts"))
+		known, _ := os.ReadFile(w.lab.Access().KnownHosts)
 		h, _ := w.lab.Hosts.Host(g.Name)
 		want := "# homelab: expect " + knownhosts.Normalize(h.Addr()) + " " + ssh.FingerprintSHA256(signer.PublicKey()) + " from the create task log"
 		if !strings.Contains(string(known), want) {
@@ -76,7 +77,7 @@ func (w *ctKeyWatch) Event(e engine.Event) {
 // output says so. Containers get nesting=1 and PVE warns about nothing.
 func TestDownThenUpConverges(t *testing.T) {
 	inv := loadInventory(t, "../../inventories/rachuna-net.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestDownThenUpConverges(t *testing.T) {
 	if err := Down(ctx, removals, &downOut); err != nil {
 		t.Fatal(err)
 	}
-	known, _ := os.ReadFile(filepath.Join(lab.dir, "known_hosts"))
+	known, _ := os.ReadFile(lab.Access().KnownHosts)
 	if strings.TrimSpace(string(known)) != "" {
 		t.Errorf("down left known_hosts entries:\n%s", known)
 	}
@@ -112,7 +113,7 @@ func TestDownThenUpConverges(t *testing.T) {
 		t.Fatalf("up after down: %v\n%s", err, strings.Join(out.lines, "\n"))
 	}
 	all := strings.Join(out.lines, "\n")
-	known, _ = os.ReadFile(filepath.Join(lab.dir, "known_hosts"))
+	known, _ = os.ReadFile(lab.Access().KnownHosts)
 	for _, g := range inv.Guests {
 		h, _ := lab.Hosts.Host(g.Name)
 		line := knownhosts.Line([]string{h.Addr()}, h.HostKey())
@@ -149,8 +150,8 @@ func TestDownThenUpConverges(t *testing.T) {
 	if err := h.SSH().RotateHostKey(); err != nil {
 		t.Fatal(err)
 	}
-	lab.Clients().pool.Close()
-	cfg, err := lab.Clients().hostKeys.config("lb-1")
+	lab.Clients().CloseSSH()
+	cfg, err := lab.Clients().HostConfig("lb-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,15 +16,54 @@ import (
 // work on hosts (load balancers, Kubernetes) take one.
 type HostDialer func(guest string) (remote.Host, error)
 
-// sshPolicy says how guests' host keys are checked: homelab's own
-// trust-on-first-use file (guests homelab created have keys nobody knew
-// before), unless the caller set another policy.
+// SSHOptions say how Clients reach the guests over SSH (see WithSSH).
+type SSHOptions struct {
+	// KnownHosts is the known_hosts file of the guests' host keys:
+	// trusted on first use (unless the inventory's ssh.host_keys is
+	// strict), learned through the Proxmox API or expected from a
+	// create task's log, and forgotten when homelab removes a guest.
+	KnownHosts string
+	// Secrets resolves the guests' ssh.private_key references; the zero
+	// value reads the environment and files.
+	Secrets inventory.Resolver
+	// Signers, when set, are the keys homelab logs in to every guest
+	// with, instead of its ssh.private_key or the SSH agent.
+	Signers []ssh.Signer
+	// Address, when set, maps a guest's SSH address (its IP and port) to
+	// the address dialled for it, directly: no ssh.jump host is used. An
+	// empty result means the guest cannot be reached. A simulated lab
+	// whose guests answer on loopback ports sets it.
+	Address func(netip.AddrPort) string
+	// Remote tunes the SSH connections (timeouts, logger).
+	Remote remote.Options
+}
+
+// WithSSH returns c reaching inv's guests over SSH as opts say: Hosts
+// (one cached connection per guest, closed by the returned Clients'
+// Close) and the record of the guests' host keys the guests phase and
+// Down keep in opts.KnownHosts. It replaces what c had for SSH without
+// closing it: Connect's Clients already have it, so it is for Clients
+// made otherwise (a simulated lab's).
+func (c Clients) WithSSH(inv *inventory.Inventory, opts SSHOptions) Clients {
+	c.pool = remote.NewPool(opts.Remote)
+	policy := sshPolicy{pool: c.pool, secrets: opts.Secrets, signers: opts.Signers, address: opts.Address,
+		hostKeys: remote.HostKeyPolicy{TOFUFile: opts.KnownHosts, Strict: inv.SSH.HostKeys == inventory.HostKeysStrict}}
+	c.Hosts = policy.dialer(inv)
+	c.hostKeys = newHostKeyBook(inv, policy)
+	return c
+}
+
+// sshPolicy says how guests are reached and their host keys checked
+// (see SSHOptions).
 type sshPolicy struct {
 	pool     *remote.Pool
 	secrets  inventory.Resolver
 	hostKeys remote.HostKeyPolicy
+	// signers replace the guests' private keys when set.
+	signers []ssh.Signer
 	// address maps a guest's address to where it is really dialled (the
-	// simulated lab's loopback listeners); nil dials it as it is.
+	// simulated lab's loopback listeners), without a jump host; nil dials
+	// it as it is.
 	address func(netip.AddrPort) string
 }
 
@@ -33,7 +72,7 @@ func (p sshPolicy) dialer(inv *inventory.Inventory) HostDialer {
 	return func(name string) (remote.Host, error) {
 		g, ok := inv.Guest(name)
 		if !ok {
-			return nil, fmt.Errorf("ssh: no guest %q in the inventory", name)
+			return nil, &UnknownGuestError{Guest: name}
 		}
 		cfg, err := p.config(g)
 		if err != nil {
@@ -59,11 +98,14 @@ func (p sshPolicy) config(g *inventory.Guest) (remote.Config, error) {
 	cfg := remote.Config{Name: g.Name, Address: target.String(), User: s.User, HostKeys: p.hostKeys}
 	if p.address != nil {
 		cfg.Address = p.address(target)
+		s.Jump = ""
 	}
-	switch s.PrivateKey.Scheme() {
-	case "":
+	switch {
+	case len(p.signers) > 0:
+		cfg.Signers = p.signers
+	case s.PrivateKey.Scheme() == "":
 		// the SSH agent
-	case "file":
+	case s.PrivateKey.Scheme() == "file":
 		cfg.KeyFile = s.PrivateKey.Target()
 	default:
 		pem, err := p.secrets.Resolve(s.PrivateKey)

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 )
@@ -33,13 +34,13 @@ func TestPlanRefusesGuestsWithoutTheirKeyFile(t *testing.T) {
 		t.Errorf("simulated lab: %v", err)
 	}
 	real := lab.Clients()
-	real.simulated = false // as Connect makes them
+	real.AuthorizedKeysOptional = false // as Connect makes them
 	_, err = Plan(ctx, inv, file, PlanOptions{Clients: real})
 	var verr *inventory.ValidationError
 	if !errors.As(err, &verr) {
 		t.Fatalf("real lab: err = %v, want a *inventory.ValidationError", err)
 	}
-	want := "../../inventories/small.yaml:49:25: defaults.vm.ssh.authorized_keys[0]: file:~/.ssh/id_ed25519.pub cannot be read"
+	want := "../../inventories/small.yaml:50:25: defaults.vm.ssh.authorized_keys[0]: file:~/.ssh/id_ed25519.pub cannot be read"
 	if len(verr.Diagnostics) != 1 || !strings.HasPrefix(verr.Diagnostics[0].String(), want) {
 		t.Errorf("real lab: %v, want %q...", err, want)
 	}

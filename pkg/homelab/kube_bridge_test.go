@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/sim/kube"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // mirrorLab is the HA lab whose nodes get their packages from a mirror
 // inside the lab, changed by edits.
-func mirrorLab(t *testing.T, m *kube.Mirror, edits ...func(*inventory.Inventory)) (*inventory.Inventory, *SimulatedLab) {
+func mirrorLab(t *testing.T, m *kube.Mirror, edits ...func(*inventory.Inventory)) (*inventory.Inventory, *simlab.Lab) {
 	t.Helper()
 	inv := loadInventory(t, "testdata/ha.yaml")
 	inv.Kubernetes.Packages = inventory.Packages{Source: inventory.PackagesMirror,
@@ -21,7 +23,7 @@ func mirrorLab(t *testing.T, m *kube.Mirror, edits ...func(*inventory.Inventory)
 	for _, edit := range edits {
 		edit(inv)
 	}
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05, KubeMirror: m})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05, KubeMirror: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -12,21 +12,23 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // haLab is testdata/ha.yaml (changed by edits) and a simulated lab for
 // it, closed with the test.
-func haLab(t *testing.T, edits ...func(*inventory.Inventory)) (*inventory.Inventory, *SimulatedLab) {
+func haLab(t *testing.T, edits ...func(*inventory.Inventory)) (*inventory.Inventory, *simlab.Lab) {
 	t.Helper()
 	inv := loadInventory(t, "testdata/ha.yaml")
 	for _, edit := range edits {
 		edit(inv)
 	}
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func TestKubernetesOnSimulatedLab(t *testing.T) {
 
 // converged fails unless a plan of the full stack against lab changes
 // nothing (gates and waits aside).
-func converged(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, what string) {
+func converged(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, what string) {
 	t.Helper()
 	p, err := Plan(context.Background(), inv, fullStack(t), PlanOptions{Clients: lab.Clients()})
 	if err != nil {
@@ -183,7 +185,7 @@ func assertNoSecret(t *testing.T, lines []string, secret string) {
 // upKube brings the HA lab up on lab, cancelling the run as soon as stop
 // finished (the rest of the run is killed where it stands), and returns
 // the run's log and error.
-func upKube(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, stop step.ID) (*runLog, error) {
+func upKube(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, stop step.ID) (*runLog, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -200,10 +202,10 @@ func upKube(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, stop step
 
 // healthy fails unless the simulated cluster has three started voting
 // etcd members and every node Ready.
-func healthy(t *testing.T, lab *SimulatedLab) { t.Helper(); healthyNodes(t, lab, 4) }
+func healthy(t *testing.T, lab *simlab.Lab) { t.Helper(); healthyNodes(t, lab, 4) }
 
 // healthyNodes is healthy for a lab of nodes Kubernetes nodes.
-func healthyNodes(t *testing.T, lab *SimulatedLab, nodes int) {
+func healthyNodes(t *testing.T, lab *simlab.Lab, nodes int) {
 	t.Helper()
 	c, ok := lab.Kube.Cluster()
 	if !ok {
@@ -383,7 +385,7 @@ func TestKubernetesRouterDNSPin(t *testing.T) {
 }
 
 // haLabWorkers is haLab with workers worker-1 to worker-N.
-func haLabWorkers(t *testing.T, workers int) (*inventory.Inventory, *SimulatedLab) {
+func haLabWorkers(t *testing.T, workers int) (*inventory.Inventory, *simlab.Lab) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/ha.yaml")
 	if err != nil {
@@ -402,7 +404,7 @@ func haLabWorkers(t *testing.T, workers int) (*inventory.Inventory, *SimulatedLa
 	if n := len(inv.Workers()); n != workers {
 		t.Fatalf("%d workers in the inventory, want %d", n, workers)
 	}
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -69,25 +69,32 @@ func Lock(dir, command string) (*RunLock, error) {
 		}
 		var held Holder
 		raw, rerr := os.ReadFile(path)
-		if rerr != nil || json.Unmarshal(raw, &held) != nil {
-			return nil, fmt.Errorf("run lock %s exists but cannot be read; remove it if no run is going on", path)
+		if rerr == nil {
+			rerr = json.Unmarshal(raw, &held)
+		}
+		if rerr != nil {
+			return nil, &UnreadableLockError{Path: path, Err: rerr}
 		}
 		if held.Host != host || alive(held.PID) {
 			return nil, &LockedError{Path: path, Holder: held}
 		}
 		os.Remove(path) // its holder is gone: take it over
 	}
-	return nil, fmt.Errorf("run lock %s: taken while this run tried to take it", path)
+	return nil, fmt.Errorf("run lock %s: taken while this run tried to take it: %w", path, fs.ErrExist)
 }
 
-// alive reports whether a process with this pid runs on this host.
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+// UnreadableLockError is a run lock file that exists but does not say who
+// holds it (it cannot be read, or is not a holder's record).
+type UnreadableLockError struct {
+	Path string
+	Err  error
 }
+
+func (e *UnreadableLockError) Error() string {
+	return fmt.Sprintf("run lock %s exists but cannot be read (%v); remove it if no run is going on", e.Path, e.Err)
+}
+
+func (e *UnreadableLockError) Unwrap() error { return e.Err }
 
 // Unlock releases the lock.
 func (l *RunLock) Unlock() error {

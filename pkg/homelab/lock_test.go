@@ -68,3 +68,18 @@ func TestJournal(t *testing.T) {
 		t.Errorf("journal %s mode %v", f.Name(), info.Mode().Perm())
 	}
 }
+
+// A lock file that does not name its holder is an *UnreadableLockError
+// that wraps why, and the lock is not taken.
+func TestRunLockUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "lock"), []byte("half a reco"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Lock(dir, "up")
+	var ue *UnreadableLockError
+	var se *json.SyntaxError
+	if !errors.As(err, &ue) || ue.Path != filepath.Join(dir, "lock") || !errors.As(err, &se) || !strings.Contains(err.Error(), "remove it if no run is going on") {
+		t.Fatalf("err = %v, want an *UnreadableLockError wrapping the JSON error", err)
+	}
+}

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // rebootGuests stops every guest of inv through the PVE simulator's API,
 // lets each simulated host see that it is off (its SSH port refuses), and
 // starts them again: each boots as after a power cycle (cloud-init
 // renders /etc/hosts again on the VMs).
-func rebootGuests(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab) {
+func rebootGuests(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab) {
 	t.Helper()
 	a := lab.Access()
 	client := lab.Proxmox.HTTPClient()

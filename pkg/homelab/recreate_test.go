@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"bytes"
@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // upFull brings the full stack up on lab and fails the test on an error.
-func upFull(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, what string) *runLog {
+func upFull(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, what string) *runLog {
 	t.Helper()
 	log, err := upKube(t, inv, lab, "")
 	if err != nil {
@@ -26,7 +28,7 @@ func upFull(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, what stri
 // downGuests removes the lab's guests whose names are given, as `homelab
 // down` does, and nothing else; with no names it is `homelab down`:
 // everything DownPlan lists.
-func downGuests(t *testing.T, inv *inventory.Inventory, lab *SimulatedLab, names ...string) {
+func downGuests(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, names ...string) {
 	t.Helper()
 	ctx := context.Background()
 	removals, err := DownPlan(ctx, inv, lab.Clients())

@@ -1,4 +1,4 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/sim/host"
 	"github.com/homelabctl/homelab/pkg/sim/kube"
 	simpve "github.com/homelabctl/homelab/pkg/sim/pve"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -125,7 +127,7 @@ func makespan(res *engine.Result) time.Duration {
 // API sentences and SSH commands on the guests.
 type calls struct{ pve, routeros, ssh int }
 
-func countCalls(lab *SimulatedLab) calls {
+func countCalls(lab *simlab.Lab) calls {
 	c := calls{pve: len(lab.Proxmox.Log()), routeros: len(lab.Router.Log())}
 	for _, h := range lab.Hosts.Hosts() {
 		c.ssh += len(h.SSH().Log())
@@ -160,14 +162,14 @@ func BenchmarkUpSchedules(b *testing.B) {
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * benchmarkScaled) }
 	pveLatency := simpve.RealisticLatency()
 	pveLatency.Scale = benchmarkScaled
-	opts := SimulateOptions{
+	opts := simlab.Options{
 		Latency:     pveLatency,
 		VRRPScale:   benchmarkScaled,
 		HostLatency: host.Latency{Update: scale(realAptUpdate), Install: scale(realAptPackage)},
 		KubeLatency: kube.Latency{Init: scale(realKubeInit), Join: scale(realKubeJoin), NodeReady: scale(realNodeReady)},
 	}
 	run := func(strict bool) (span, bound time.Duration, first, again calls) {
-		lab, err := Simulate(context.Background(), inv, opts)
+		lab, err := simlab.Start(context.Background(), inv, opts)
 		if err != nil {
 			b.Fatal(err)
 		}

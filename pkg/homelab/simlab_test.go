@@ -1,19 +1,17 @@
-package homelab
+package homelab_test
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/plan"
-	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/simlab"
 	"github.com/homelabctl/homelab/pkg/step"
 )
 
@@ -50,7 +48,7 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 	for _, name := range []string{"small", "rachuna-net"} {
 		t.Run(name, func(t *testing.T) {
 			inv := loadInventory(t, "../../inventories/"+name+".yaml")
-			lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
+			lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +87,7 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				t.Fatalf("second plan is not converged: %+v (observed %v)", sum, p.Observed)
 			}
 			out = outputSink{}
-			if _, err := Run(ctx, p, opts); err != nil {
+			if _, err := Run(ctx, p, opts.RunOptions()); err != nil {
 				t.Fatal(err)
 			}
 			for _, line := range out.lines {
@@ -114,7 +112,7 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				t.Fatalf("haproxy with a reload pending: %+v", st.Change)
 			}
 			out = outputSink{}
-			if _, err := Run(ctx, p, opts); err != nil {
+			if _, err := Run(ctx, p, opts.RunOptions()); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.ContainsFunc(out.lines, func(l string) bool {
@@ -126,60 +124,5 @@ func TestSimulatedLabUpToLoadBalancers(t *testing.T) {
 				t.Errorf("the marker stays: %v", err)
 			}
 		})
-	}
-}
-
-// A guest's SSH port refuses until the PVE simulator runs the guest, for
-// the guests phase's dial and for SSH; Close stops every host and removes
-// their files.
-func TestSimulatedHostsFollowProxmox(t *testing.T) {
-	inv := loadInventory(t, "../../inventories/small.yaml")
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{VRRPScale: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	g, _ := inv.Guest("lb-1")
-	addr := netip.AddrPortFrom(g.IP, 22).String()
-	c := lab.Clients()
-	if conn, err := c.Dial(ctx, "tcp", addr); err == nil {
-		conn.Close()
-		t.Fatal("the SSH port of a guest that does not exist answers")
-	}
-	h, err := c.Hosts("lb-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Read(ctx, "/etc/hostname"); err == nil || !remote.NotAnswering(ctx, err) {
-		t.Fatalf("SSH to a guest that does not run: %v", err)
-	}
-	file, err := plan.LoadFile("../../plans/infrastructure.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Up(ctx, inv, file, ApplyOptions{Clients: c}); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := c.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatalf("the guest runs, its SSH port does not answer: %v", err)
-	}
-	conn.Close()
-	b, err := h.Read(ctx, "/etc/hostname")
-	if err != nil || string(b) != "lb-1\n" {
-		t.Fatalf("read /etc/hostname over SSH: %q %v", b, err)
-	}
-	sshAddr := lab.Access().SSHHosts["lb-1"]
-	dir := lab.dir
-	if err := lab.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the hosts' files are still there: %v", err)
-	}
-	_, hostPort, _ := strings.Cut(sshAddr, "@")
-	if conn, err := net.DialTimeout("tcp", hostPort, time.Second); err == nil {
-		conn.Close()
-		t.Error("a host's SSH port still answers after Close")
 	}
 }

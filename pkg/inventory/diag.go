@@ -15,6 +15,9 @@ type Pos struct {
 
 func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
+// Known reports whether p is a position in a file.
+func (p Pos) Known() bool { return p.File != "" || p.Line != 0 }
+
 // Severity says whether a diagnostic stops the inventory from being used.
 type Severity int
 
@@ -34,11 +37,17 @@ type Diagnostic struct {
 }
 
 // String formats the diagnostic as file:line:col: field: message.
+// A diagnostic without a position (an inventory built in memory) is
+// field: message.
 func (d Diagnostic) String() string {
-	if d.Severity == SeverityWarning {
-		return fmt.Sprintf("%s: %s: warning: %s", d.Pos, d.Field, d.Message)
+	where := d.Field
+	if d.Pos.Known() {
+		where = d.Pos.String() + ": " + d.Field
 	}
-	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Field, d.Message)
+	if d.Severity == SeverityWarning {
+		return fmt.Sprintf("%s: warning: %s", where, d.Message)
+	}
+	return fmt.Sprintf("%s: %s", where, d.Message)
 }
 
 // Diagnostics is a list of problems.
@@ -115,8 +124,12 @@ type Source struct {
 }
 
 // Pos returns the position of a field path such as guests[3].ip, or of
-// its nearest parent that has one, or the file's first line.
+// its nearest parent that has one, or the file's first line; for an
+// inventory built in memory (no Path), no position (the zero Pos).
 func (s Source) Pos(field string) Pos {
+	if s.Path == "" && s.positions == nil {
+		return Pos{}
+	}
 	for f := field; f != ""; f = parent(f) {
 		if p, ok := s.positions[f]; ok {
 			return p

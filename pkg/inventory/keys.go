@@ -27,12 +27,17 @@ type unresolvedKey struct {
 // warning: validate and plan --offline run where the keys are not (CI, a
 // reviewer's machine); CheckKeys makes it an error where guests are made.
 func resolveKeys(ctx context.Context, inv *Inventory) Diagnostics {
+	return resolveKeysIf(ctx, inv, func(*SSH) bool { return true })
+}
+
+// resolveKeysIf is resolveKeys for the ssh blocks want accepts.
+func resolveKeysIf(ctx context.Context, inv *Inventory, want func(*SSH) bool) Diagnostics {
 	var diags Diagnostics
 	add := func(field, format string, sev Severity, args ...any) {
 		diags = append(diags, Diagnostic{Pos: inv.Source.Pos(field), Field: field, Message: fmt.Sprintf(format, args...), Severity: sev})
 	}
 	resolve := func(field string, s *SSH) {
-		if s == nil {
+		if s == nil || !want(s) {
 			return
 		}
 		s.Keys = nil

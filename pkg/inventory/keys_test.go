@@ -60,7 +60,7 @@ func TestAuthorizedKeysFileMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "../../inventories/small.yaml:49:25: defaults.vm.ssh.authorized_keys[0]: warning: file:~/.ssh/id_ed25519.pub cannot be read here"
+	want := "../../inventories/small.yaml:50:25: defaults.vm.ssh.authorized_keys[0]: warning: file:~/.ssh/id_ed25519.pub cannot be read here"
 	if len(diags) != 1 || !strings.HasPrefix(diags[0].String(), want) {
 		t.Fatalf("diags %v, want one warning %q...", diags, want)
 	}
@@ -73,7 +73,7 @@ func TestAuthorizedKeysFileMissing(t *testing.T) {
 	if !errors.As(err, &verr) || len(verr.Diagnostics) != 1 {
 		t.Fatalf("CheckKeys: %v", err)
 	}
-	if d := verr.Diagnostics[0]; d.Pos.Line != 49 || d.Pos.Col != 25 || d.Field != "defaults.vm.ssh.authorized_keys[0]" || !strings.Contains(d.Message, "no such file") {
+	if d := verr.Diagnostics[0]; d.Pos.Line != 50 || d.Pos.Col != 25 || d.Field != "defaults.vm.ssh.authorized_keys[0]" || !strings.Contains(d.Message, "no such file") {
 		t.Errorf("CheckKeys: %s", d)
 	}
 	if err := inv.CheckSecrets(Resolver{LookupEnv: func(string) (string, bool) { return "x", true }}); err == nil || !strings.Contains(err.Error(), "authorized_keys[0]") {

@@ -11,7 +11,7 @@ import (
 	"reflect"
 	"syscall"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // MaxFileSize is the largest inventory Load reads (4 MiB). A real lab's

@@ -17,6 +17,9 @@ type validator struct {
 	ips map[netip.Addr]string
 	// vmids maps each VMID (templates' and guests') to its field.
 	vmids map[string]string
+	// all checks every string against its grammar, not only those the
+	// file wrote: for an inventory built or edited in memory.
+	all bool
 }
 
 func (v *validator) errorf(field, format string, args ...any) {
@@ -43,7 +46,11 @@ func (v *validator) add(field string, sev Severity, format string, args ...any) 
 // where names a field and its line (clashes are within one file), for
 // messages about clashes.
 func (v *validator) where(field string) string {
-	return fmt.Sprintf("%s on line %d", field, v.inv.Source.Pos(field).Line)
+	p := v.inv.Source.Pos(field)
+	if !p.Known() {
+		return field
+	}
+	return fmt.Sprintf("%s on line %d", field, p.Line)
 }
 
 func (v *validator) required(field string, empty bool) bool {
@@ -78,8 +85,12 @@ func (v *validator) claimIP(a netip.Addr, field string) {
 	v.ips[a] = field
 }
 
-func validate(inv *Inventory) Diagnostics {
-	v := &validator{inv: inv, ips: map[netip.Addr]string{}, vmids: map[string]string{}}
+func validate(inv *Inventory) Diagnostics { return check(inv, false) }
+
+// check validates inv; all checks every string, written in the file or
+// not.
+func check(inv *Inventory, all bool) Diagnostics {
+	v := &validator{inv: inv, ips: map[netip.Addr]string{}, vmids: map[string]string{}, all: all}
 	if v.required("name", inv.Name == "") && !dnsLabel.MatchString(inv.Name) {
 		v.errorf("name", "%q: use lower-case letters, digits and dashes (it goes into ownership marks)", inv.Name)
 	}

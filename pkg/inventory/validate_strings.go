@@ -53,8 +53,11 @@ var (
 const MaxBridgeName = 15
 
 // written reports whether field was written in the file (not defaulted
-// or inherited).
+// or inherited), or is to be checked as if it were (see Validate).
 func (v *validator) written(field string) bool {
+	if v.all {
+		return true
+	}
 	_, ok := v.inv.Source.positions[field]
 	return ok
 }

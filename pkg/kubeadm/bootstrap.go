@@ -70,6 +70,9 @@ type bootstrap struct {
 	// cluster's there while no control plane holds the cluster says the
 	// cluster was lost, not taken down.
 	kubeconfig string
+	// missing are the guests on offline Proxmox nodes: the gates do not
+	// wait for them.
+	missing []string
 }
 
 // initWork runs kubeadm init on master1, from a backup when restore is

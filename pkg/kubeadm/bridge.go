@@ -26,17 +26,15 @@ const BridgeConfList = "/etc/cni/net.d/10-homelab-bridge.conflist"
 // bridgeNetwork is the CNI network name of the bridge configuration.
 const bridgeNetwork = "homelab-bridge"
 
-// bridgeMarkKey is the top-level key of the conflist that marks it as
-// homelab's: JSON has no comments, and libcni ignores top-level keys it
-// does not know (containernetworking/cni libcni/conf.go).
-const bridgeMarkKey = "homelab"
-
 func bridgeID(node string) step.ID { return step.ID("kube/cni/bridge/" + node) }
 
 // bridgeConf is the conflist: the bridge plugin with host-local IPAM on
 // the node's pod CIDR, then portmap for hostPort. Field order is the
 // file's order.
 type bridgeConf struct {
+	// Mark is the top-level "homelab" key that marks the conflist as
+	// homelab's: JSON has no comments, and libcni ignores top-level keys
+	// it does not know (containernetworking/cni libcni/conf.go).
 	Mark       string         `json:"homelab"`
 	CNIVersion string         `json:"cniVersion"`
 	Name       string         `json:"name"`

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
@@ -63,7 +62,9 @@ func (g apiserverGate) Apply(ctx context.Context, _ step.Change, out io.Writer) 
 }
 
 // controlPlaneGate waits until every apiserver is ready and etcd has
-// exactly the control planes as started voting members.
+// exactly the control planes as started voting members. In a degraded run
+// the control planes on offline Proxmox nodes (missing) are not asked for:
+// the others must be ready and make a quorum.
 type controlPlaneGate struct {
 	always
 	*bootstrap
@@ -72,6 +73,7 @@ type controlPlaneGate struct {
 
 func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
 	masters := g.inv.ControlPlanes()
+	running := present(masters, g.missing)
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		mg, m1, err := g.hosts.manager(ctx)
 		if noManager(err) {
@@ -80,7 +82,10 @@ func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Write
 		if err != nil {
 			return false, "", err
 		}
-		for _, m := range masters {
+		if len(running) < quorum(len(masters)) {
+			return false, fmt.Sprintf("%d of %d control planes run, fewer than a quorum of %d", len(running), len(masters), quorum(len(masters))), nil
+		}
+		for _, m := range running {
 			ok, seen, err := lookReadyz(ctx, m1, readyz(apiserverURL(m.IP), caFile, ""))
 			if err != nil || !ok {
 				return false, fmt.Sprintf("%s: %s", apiserverURL(m.IP), seen), err
@@ -93,29 +98,14 @@ func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Write
 			}
 			return false, "", err
 		}
-		if problem := memberProblem(members, masters); problem != "" {
+		if problem := memberProblem(members, masters, g.missing); problem != "" {
 			return false, problem, nil
+		}
+		if len(g.missing) > 0 {
+			return true, fmt.Sprintf("%d of %d apiservers ready, a quorum (%s offline); etcd members: %s", len(running), len(masters), strings.Join(g.missing, ", "), membersString(members)), nil
 		}
 		return true, fmt.Sprintf("%d apiservers ready; etcd members: %s", len(masters), membersString(members)), nil
 	})
-}
-
-// memberProblem says what is wrong with etcd's members for these control
-// planes, or "" when each is a started voting member and there is no other.
-func memberProblem(members []member, masters []*inventory.Guest) string {
-	var names []string
-	for _, m := range masters {
-		names = append(names, m.Name)
-	}
-	for _, m := range members {
-		if !m.started() || m.IsLearner || !slices.Contains(names, m.Name) {
-			return "etcd members: " + membersString(members)
-		}
-	}
-	if len(members) != len(masters) {
-		return fmt.Sprintf("etcd has %d members, not %d: %s", len(members), len(masters), membersString(members))
-	}
-	return ""
 }
 
 func membersString(members []member) string {
@@ -128,7 +118,8 @@ func membersString(members []member) string {
 
 // vipGate waits until the name answers /readyz on the VIP through HAProxy
 // (verified with the cluster CA for the name, without /etc/hosts) and
-// every load balancer reports every control plane up.
+// every load balancer reports every control plane up; in a degraded run,
+// every load balancer that runs reports every control plane that runs up.
 type vipGate struct {
 	always
 	*bootstrap
@@ -156,11 +147,8 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 		if g.inv.LoadBalancer == nil || g.backends == nil {
 			return true, url + " answers ok through " + g.vip.String(), nil
 		}
-		var masters []string
-		for _, m := range g.inv.ControlPlanes() {
-			masters = append(masters, m.Name)
-		}
-		for _, lb := range g.inv.LoadBalancers() {
+		masters := guestNames(present(g.inv.ControlPlanes(), g.missing))
+		for _, lb := range present(g.inv.LoadBalancers(), g.missing) {
 			down, err := g.backends(ctx, g.inv, lb, masters)
 			if err != nil {
 				return false, err.Error(), nil
@@ -168,6 +156,9 @@ func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error 
 			if down != "" {
 				return false, lb.Name + ": " + down, nil
 			}
+		}
+		if len(g.missing) > 0 {
+			return true, fmt.Sprintf("%s answers ok through %s and every load balancer that runs has every control plane that runs up (%s offline)", url, g.vip, strings.Join(g.missing, ", ")), nil
 		}
 		return true, fmt.Sprintf("%s answers ok through %s and every load balancer has every control plane up", url, g.vip), nil
 	})

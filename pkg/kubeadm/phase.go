@@ -40,6 +40,10 @@ type Phase struct {
 	// first control plane is initialised from: its PKI and its etcd data.
 	// Plans name the backup's identity, never its contents.
 	Restore *backup.Backup
+	// Missing names the guests on offline Proxmox nodes (a degraded run):
+	// the gates ask for a quorum of the control planes and for the nodes
+	// that run, not for these.
+	Missing []string
 }
 
 // Backends reports which of servers the HAProxy on load balancer lb does

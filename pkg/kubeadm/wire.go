@@ -44,7 +44,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	waitFor := func(what string, timeout time.Duration) step.Wait {
 		return step.Wait{What: what, Timeout: timeout, Poll: t.Poll, Sleep: p.Sleep}
 	}
-	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t, kubeconfig: path}
+	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t, kubeconfig: path, missing: p.Missing}
 	m1 := masters[0].Name
 
 	byID := map[step.ID]func(s *step.Step) step.Work{
@@ -64,14 +64,19 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 			return kubeProxyWork{hosts: reach, master: masters[0], vip: vip.Address, timeout: t}
 		},
 		GateEndpoint: func(*step.Step) step.Work {
-			return endpointGate{hosts: reach, name: k.Endpoint, vip: vip.Address, controlPlanes: masterNames, nodes: names,
+			return endpointGate{hosts: reach, name: k.Endpoint, vip: vip.Address, controlPlanes: masterNames, nodes: presentNames(names, p.Missing),
 				gate: waitFor(fmt.Sprintf("%s to resolve to %s and answer /readyz from every node", k.Endpoint, vip.Address), t.Endpoint)}
 		},
 		step.ID("kube/cni/" + inventory.CNICalico): func(s *step.Step) step.Work {
 			return cniWork{hosts: reach, master: masters[0], version: k.CNI.Version, intent: s.Intent}
 		},
 		GateNodesReady: func(*step.Step) step.Work {
-			return nodesGate{bootstrap: b, nodes: names, gate: waitFor(fmt.Sprintf("every node (%d) to be Ready", len(names)), t.NodesReady)}
+			what := fmt.Sprintf("every node (%d) to be Ready", len(names))
+			ready := presentNames(names, p.Missing)
+			if len(p.Missing) > 0 {
+				what = fmt.Sprintf("every node that runs (%d of %d) to be Ready", len(ready), len(names))
+			}
+			return nodesGate{bootstrap: b, nodes: ready, gate: waitFor(what, t.NodesReady)}
 		},
 		Kubeconfig: func(s *step.Step) step.Work {
 			return kubeconfigWork{hosts: reach, master: m1, path: path, server: fmt.Sprintf("https://%s:%d", k.Endpoint, APIServerPort), intent: s.Intent}

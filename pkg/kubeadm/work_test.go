@@ -173,14 +173,14 @@ func TestMembers(t *testing.T) {
 		t.Errorf("member string %q", s)
 	}
 	masters := []*inventory.Guest{{Name: "master-1"}, {Name: "master-2"}}
-	if p := memberProblem(members, masters); !strings.Contains(p, "not started") {
+	if p := memberProblem(members, masters, nil); !strings.Contains(p, "not started") {
 		t.Errorf("an unstarted learner passes: %q", p)
 	}
 	members[1] = member{ID: 1234, Name: "master-2", PeerURLs: []string{"https://10.0.0.12:2380"}, ClientURLs: []string{"https://10.0.0.12:2379"}}
-	if p := memberProblem(members, masters); p != "" {
+	if p := memberProblem(members, masters, nil); p != "" {
 		t.Errorf("healthy members: %q", p)
 	}
-	if p := memberProblem(members[:1], masters); !strings.Contains(p, "1 members, not 2") {
+	if p := memberProblem(members[:1], masters, nil); !strings.Contains(p, "1 members, not 2") {
 		t.Errorf("a missing member: %q", p)
 	}
 	if _, err := parseMembers("Error from server (NotFound): pods \"etcd-x\" not found"); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type Phase struct {
 	// on a load balancer that does not run yet are planned as on a fresh
 	// host without waiting for its SSH.
 	Running func(ctx context.Context, g *inventory.Guest) (bool, error)
+	// Missing names the guests on offline Proxmox nodes (a degraded
+	// run): the VIP gates look for the holder among the other load
+	// balancers.
+	Missing []string
 
 	// silence holds, while the steps of one Steps call observe, the load
 	// balancers that did not answer a moment ago.
@@ -149,7 +154,9 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 		}
 		steps = append(steps, packages, sysctl, haproxy, keepalived)
 		keepaliveds = append(keepaliveds, keepalived.ID)
-		lbs = append(lbs, g.Name)
+		if !slices.Contains(p.Missing, g.Name) {
+			lbs = append(lbs, g.Name)
+		}
 	}
 	for _, vip := range lb.VIPs {
 		gate := &step.Step{
@@ -159,7 +166,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Intent:      step.Change{Action: step.Run, Reason: "a gate: checked on every run"},
 		}
 		if p.Hosts != nil {
-			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, name: vip.Name, vip: vip.Address, timeout: p.GateTimeout, poll: p.GatePoll}
+			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, offline: len(inv.LoadBalancers()) - len(lbs), name: vip.Name, vip: vip.Address, timeout: p.GateTimeout, poll: p.GatePoll}
 		}
 		steps = append(steps, gate)
 	}

@@ -103,7 +103,7 @@ func Compile(inv *inventory.Inventory, file *File, reg *Registry) (*Plan, error)
 	p := &Plan{
 		FormatVersion: FormatVersion,
 		Inventory:     Source{Name: inv.Name, Path: inv.Source.Path, Digest: inv.Source.Digest},
-		PlanFile:      Source{Name: file.Name, Path: file.Path, Digest: file.Digest},
+		PlanFile:      Source{Name: file.Name, Path: file.Path, Builtin: file.Builtin, Digest: file.Digest},
 	}
 	var graphSteps []*step.Step
 	for i, ref := range file.Phases {

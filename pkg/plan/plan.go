@@ -6,31 +6,60 @@ import (
 
 // FormatVersion is the version of the plan's JSON form. It changes only
 // when a field changes meaning or goes away; new fields do not change it.
-const FormatVersion = 1
+// Version 2: the replace action (before, a rebuild was an update), the
+// summary, homelab_version, and saved plans' paths relative to the plan
+// file.
+const FormatVersion = 2
 
 // Plan is a compiled plan: the steps that would run, in phase order, each
 // with the change it would make. It is data: renderers show it, Save writes
 // it, and the engine runs its Graph.
 type Plan struct {
 	FormatVersion int `json:"format_version"`
+	// HomelabVersion is the version of the homelab that made the plan
+	// (pkg/homelab sets it).
+	HomelabVersion string `json:"homelab_version"`
 	// Inventory and PlanFile name what the plan was compiled from, with
 	// digests so that applying a saved plan can refuse stale inputs.
 	Inventory Source `json:"inventory"`
 	PlanFile  Source `json:"plan"`
+	// Replace names the guests the plan may rebuild when a change cannot
+	// be made in place (pkg/homelab sets it); applying a saved plan uses
+	// the same list.
+	Replace []string `json:"replace,omitempty"`
 	// Observed is false for a plan compiled without reading the lab: its
 	// changes are those of an empty lab.
-	Observed bool    `json:"observed"`
-	Phases   []Phase `json:"phases"`
-	Steps    []Step  `json:"steps"`
+	Observed bool `json:"observed"`
+	// Counts is the plan's Summary, written with its JSON form so that
+	// tools need not count; views count the steps themselves.
+	Counts *Summary `json:"summary,omitempty"`
+	Phases []Phase  `json:"phases"`
+	Steps  []Step   `json:"steps"`
+	// Unreachable lists the Proxmox nodes the plan found offline and the
+	// guests they hold: those guests' steps are skipped, and a run of the
+	// plan ends degraded.
+	Unreachable []UnreachableNode `json:"unreachable,omitempty"`
 
 	graph *step.Graph
 }
 
+// UnreachableNode is a Proxmox node that was offline when the plan read
+// the lab, with the inventory's guests on it.
+type UnreachableNode struct {
+	Node   string   `json:"node"`
+	Guests []string `json:"guests"`
+}
+
 // Source is a file a plan was compiled from.
 type Source struct {
-	Name   string `json:"name"`
-	Path   string `json:"path"`
-	Digest string `json:"digest"`
+	Name string `json:"name"`
+	// Path is the file's path: as given on the command line in a plan
+	// made now, relative to the plan file's directory (or absolute) in a
+	// saved plan (see Save and LoadSaved); empty for a built-in plan.
+	Path string `json:"path"`
+	// Builtin says the plan file is built into homelab, known by Name.
+	Builtin bool   `json:"builtin,omitempty"`
+	Digest  string `json:"digest"`
 }
 
 // Phase is one phase of the plan, in order.
@@ -58,9 +87,19 @@ type Step struct {
 	ObservedDigest string `json:"observed_digest,omitempty"`
 }
 
-// Summary counts the plan's steps by action.
+// Summary counts the plan's steps by action. A replace (deleted, then
+// created again) is counted in Replace and also in Create and Delete, so
+// that a policy on deletes or creates sees it.
 type Summary struct {
-	Create, Update, Delete, Run, None, Conflict int
+	Create   int `json:"create"`
+	Update   int `json:"update"`
+	Delete   int `json:"delete"`
+	Replace  int `json:"replace"`
+	Run      int `json:"run"`
+	None     int `json:"none"`
+	Conflict int `json:"conflict"`
+	// Skip counts the steps of guests on offline Proxmox nodes.
+	Skip int `json:"skip"`
 }
 
 // Graph returns the step graph the plan was compiled into; nil for a plan
@@ -85,21 +124,28 @@ func (s *Summary) add(a step.Action) {
 		s.Update++
 	case step.Delete:
 		s.Delete++
+	case step.Replace:
+		s.Replace++
+		s.Create++
+		s.Delete++
 	case step.Run:
 		s.Run++
 	case step.None:
 		s.None++
 	case step.Conflict:
 		s.Conflict++
+	case step.Skip:
+		s.Skip++
 	}
 }
 
 // HasChanges reports whether the lab differs from the inventory: a step
-// would create, change or delete something, or found a conflict. Gates
-// and waits (run) are no changes.
+// would create, change, replace or delete something, found a conflict, or
+// is skipped (its guest's Proxmox node is offline). Gates and waits (run)
+// are no changes.
 func (p *Plan) HasChanges() bool {
 	for _, st := range p.Steps {
-		if st.Change.Action.Changes() || st.Change.Action == step.Conflict {
+		if a := st.Change.Action; a.Changes() || a == step.Conflict || a == step.Skip {
 			return true
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/homelabctl/homelab/plans"
 )
 
 // File is a plan file: an ordered list of phases.
@@ -17,8 +19,11 @@ type File struct {
 	Name        string
 	Description string
 	Phases      []PhaseRef
-	// Path is where the plan was read from.
+	// Path is where the plan was read from; empty for a built-in plan.
 	Path string
+	// Builtin says the plan is one of those built into homelab (package
+	// plans), known by its Name.
+	Builtin bool
 	// Digest is "sha256:<hex>" of the file's bytes.
 	Digest string
 }
@@ -44,6 +49,34 @@ type FileError struct {
 
 func (e *FileError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s: %s", e.Path, e.Line, e.Col, e.Field, e.Message)
+}
+
+// Open returns the plan file ref names: the built-in default plan
+// (plans.Default) for "", the built-in plan of that name for a bare name
+// (no path separator, no .yaml or .yml), else the file at path ref.
+func Open(ref string) (*File, error) {
+	switch {
+	case ref == "":
+		return Builtin(plans.Default)
+	case !strings.ContainsAny(ref, `/\`) && !strings.HasSuffix(ref, ".yaml") && !strings.HasSuffix(ref, ".yml"):
+		return Builtin(ref)
+	default:
+		return LoadFile(ref)
+	}
+}
+
+// Builtin returns the built-in plan called name (see package plans).
+func Builtin(name string) (*File, error) {
+	data, ok := plans.Read(name)
+	if !ok {
+		return nil, fmt.Errorf("no built-in plan %q (built in: %s; a plan file is a path such as plans/%s.yaml)", name, strings.Join(plans.Names(), ", "), name)
+	}
+	f, err := ParseFile("built-in plan "+name, data)
+	if err != nil {
+		return nil, err
+	}
+	f.Path, f.Builtin = "", true
+	return f, nil
 }
 
 // LoadFile reads and checks a plan file's form. Whether its phase kinds

@@ -43,3 +43,43 @@ func TestParseFileErrors(t *testing.T) {
 		})
 	}
 }
+
+// -p takes a built-in plan by its bare name (the default when empty) and
+// anything that looks like a path as a file.
+func TestOpen(t *testing.T) {
+	for _, tc := range []struct {
+		ref, name string
+		builtin   bool
+		err       string
+	}{
+		{"", "full-stack", true, ""},
+		{"network", "network", true, ""},
+		{"infrastructure", "infrastructure", true, ""},
+		{"nope", "", false, `no built-in plan "nope" (built in: full-stack, guests, infrastructure, kubernetes, loadbalancers, network; a plan file is a path such as plans/nope.yaml)`},
+		{"network.yaml", "", false, "read plan: open network.yaml"},
+		{"plans/none.yaml", "", false, "read plan: open plans/none.yaml"},
+		{"../../plans/guests.yaml", "guests", false, ""},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			f, err := Open(tc.ref)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Name != tc.name || f.Builtin != tc.builtin || (f.Path == "") != tc.builtin || !strings.HasPrefix(f.Digest, "sha256:") {
+				t.Errorf("Open(%q) = %+v", tc.ref, f)
+			}
+		})
+	}
+	// The built-in plan is the file's bytes: the same digest.
+	b, _ := Open("guests")
+	f, _ := Open("../../plans/guests.yaml")
+	if b.Digest != f.Digest {
+		t.Error("the built-in guests plan differs from plans/guests.yaml")
+	}
+}

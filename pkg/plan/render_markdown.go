@@ -66,10 +66,15 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 func mdSources(p *Plan) string {
 	var parts []string
 	for _, s := range []Source{p.Inventory, p.PlanFile} {
-		if s.Path == "" {
+		var part string
+		switch {
+		case s.Builtin:
+			part = "the built-in plan " + codeSpan(s.Name)
+		case s.Path == "":
 			continue
+		default:
+			part = codeSpan(s.Path)
 		}
-		part := codeSpan(s.Path)
 		if s.Digest != "" {
 			part += " (" + codeSpan(shortDigest(s.Digest)) + ")"
 		}
@@ -127,6 +132,16 @@ func mdSummary(b *strings.Builder, p *Plan, phases []phaseView) {
 	s := p.Summary()
 	fmt.Fprintf(b, "| **total** | | **%d** | **%d** | **%d** | **%d** | **%d** | **%d** |\n\n",
 		s.Create, s.Update, s.Delete, s.Run, s.None, s.Conflict)
+	if s.Replace > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> `-/+` %s\n\n", mdText(replaceNote(s.Replace)))
+	}
+	if s.Skip > 0 || len(p.Unreachable) > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> **Degraded:** %d %s skipped (`/`): their guests' Proxmox nodes are offline.\n", s.Skip, plural(s.Skip, "step is", "steps are"))
+		for _, u := range p.Unreachable {
+			fmt.Fprintf(b, "> - node %s holds %s\n", codeSpan(u.Node), mdText(strings.Join(u.Guests, ", ")))
+		}
+		b.WriteString("\n")
+	}
 	var assumed []string
 	seen := map[step.ID]bool{}
 	for _, st := range p.Steps {
@@ -162,8 +177,11 @@ func mdPhase(b *strings.Builder, n int, ph phaseView) {
 		b.WriteString("| | step | description | changes |\n|:-:|---|---|---|\n")
 		for _, s := range changing {
 			what := mdText(s.Description)
-			if s.Change.Action == step.Conflict {
+			switch s.Change.Action {
+			case step.Conflict:
 				what = "**conflict:** " + what
+			case step.Replace:
+				what = "**replace:** " + what
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cellCode(s.Change.Action.String()), cellCode(string(s.ID)), what, mdChanges(s))
 		}

@@ -16,7 +16,7 @@ import (
 //   - one node per step, with ids s0, s1, … in the order of the plan's
 //     steps (step IDs hold characters Mermaid ids may not), labelled with
 //     the action symbol and the step ID, and classed by action: create,
-//     update, delete, run, none or conflict;
+//     update, delete, run, none, conflict or replace;
 //   - one solid edge "a --> b" per need, from the step needed to the step
 //     that needs it;
 //   - when steps assume steps outside the plan (their phases are not in
@@ -84,6 +84,7 @@ func RenderMermaid(w io.Writer, p *Plan) error {
 	b.WriteString("  classDef run fill:#e8f0fe,stroke:#1a73e8\n")
 	b.WriteString("  classDef none fill:#f1f3f4,stroke:#9aa0a6\n")
 	b.WriteString("  classDef conflict fill:#fce8e6,stroke:#d93025,stroke-width:3px\n")
+	b.WriteString("  classDef replace fill:#fce8e6,stroke:#d93025,stroke-dasharray:6 3\n")
 	if len(assumed) > 0 {
 		b.WriteString("  classDef assumed fill:#ffffff,stroke:#9aa0a6,stroke-dasharray:4 3\n")
 	}

@@ -44,9 +44,10 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	return nil
 }
 
-// maxIDWidth caps the column that step IDs are padded to; a longer ID
-// pushes its own description right and leaves the others aligned.
-const maxIDWidth = 40
+// maxHeadWidth caps the column that a step's symbol and ID are padded
+// to (a one-character symbol, a space and 40 characters of ID); a longer
+// one pushes its own description right and leaves the others aligned.
+const maxHeadWidth = 42
 
 // ANSI SGR codes of the text view.
 const (
@@ -88,8 +89,12 @@ func (t *textWriter) header(p *Plan) {
 	default:
 		t.line("%s", t.paint(yellow, fmt.Sprintf("PARTLY OBSERVED: %d of %d steps read the lab; the others show what they would do on an empty lab.", n, len(p.Steps))))
 	}
+	for _, u := range p.Unreachable {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("DEGRADED: Proxmox node %s is offline; its guests %s are skipped (/) and a run ends degraded.",
+			clean(u.Node), clean(strings.Join(u.Guests, ", ")))))
+	}
 	t.line("")
-	t.line("Symbols: + create  ~ update  - delete  > run  ! conflict  = unchanged")
+	t.line("Symbols: + create  ~ update  - delete  -/+ replace  > run  ! conflict  = unchanged")
 }
 
 func (t *textWriter) phase(ph phaseView) {
@@ -101,7 +106,7 @@ func (t *textWriter) phase(ph phaseView) {
 			unchanged++
 			continue
 		}
-		width = max(width, min(utf8.RuneCountInString(clean(string(s.ID))), maxIDWidth))
+		width = max(width, min(utf8.RuneCountInString(s.Change.Action.String()+" "+clean(string(s.ID))), maxHeadWidth))
 	}
 	for _, s := range ph.steps {
 		if s.Change.Action != step.None {
@@ -118,9 +123,9 @@ func (t *textWriter) phase(ph phaseView) {
 
 func (t *textWriter) step(s *Step, width int) {
 	a := s.Change.Action
-	id := clean(string(s.ID))
-	pad := strings.Repeat(" ", max(0, width-utf8.RuneCountInString(id)))
-	t.line("  %s%s  %s", t.paint(actionColor(a), a.String()+" "+id), pad, clean(s.Description))
+	head := a.String() + " " + clean(string(s.ID))
+	pad := strings.Repeat(" ", max(0, width-utf8.RuneCountInString(head)))
+	t.line("  %s%s  %s", t.paint(actionColor(a), head), pad, clean(s.Description))
 	t.fields(a, s.Change.Fields)
 	for _, f := range s.Change.Files {
 		t.file(a, f)
@@ -180,6 +185,12 @@ func (t *textWriter) footer(p *Plan) {
 	t.line("")
 	t.line("%s", t.paint(bold, fmt.Sprintf("Plan: %d to create, %d to change, %d to delete, %d to run, %d unchanged, %d conflicts.",
 		sum.Create, sum.Update, sum.Delete, sum.Run, sum.None, sum.Conflict)))
+	if sum.Replace > 0 {
+		t.line("%s", t.paint(red, replaceNote(sum.Replace)))
+	}
+	if sum.Skip > 0 {
+		t.line("%s", t.paint(yellow, fmt.Sprintf("Degraded: %d steps are skipped (/): their guests' Proxmox nodes are offline.", sum.Skip)))
+	}
 	switch {
 	case sum.Conflict > 0:
 		t.line("%s", t.paint(red, "The plan cannot be applied until its conflicts are resolved: homelab never changes what is not its own."))
@@ -190,16 +201,24 @@ func (t *textWriter) footer(p *Plan) {
 	}
 }
 
+// replaceNote says how many steps replace what they manage, and that the
+// counts hold them twice.
+func replaceNote(n int) string {
+	return fmt.Sprintf("%d to replace: deleted, then created again (counted in both create and delete).", n)
+}
+
 func actionColor(a step.Action) string {
 	switch a {
 	case step.Create:
 		return green
 	case step.Update:
 		return yellow
-	case step.Delete, step.Conflict:
+	case step.Delete, step.Conflict, step.Replace:
 		return red
 	case step.Run:
 		return blue
+	case step.Skip:
+		return yellow
 	default:
 		return dim
 	}

@@ -44,10 +44,14 @@ func (w BootWork) Observe(ctx context.Context) (step.Change, error) {
 	case status == "running":
 		return step.Change{Action: step.Run, Reason: "running: wait until SSH answers"}, nil
 	case status == "":
-		status = "not created yet"
+		status = notCreated
 	}
 	return startChange(status), nil
 }
+
+// notCreated is the status the boot step shows of a guest that does not
+// exist yet.
+const notCreated = "not created yet"
 
 // startChange is the boot step's change on a guest that does not run:
 // start it, then wait until SSH answers.

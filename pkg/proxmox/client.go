@@ -235,3 +235,21 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// OfflineNodes returns the nodes of the cluster that PVE reports offline
+// (/nodes: status "offline"; an unknown status counts as offline too):
+// calls for them come back as pveproxy's 595, and their guests cannot be
+// read or changed until they are back.
+func (c *Client) OfflineNodes(ctx context.Context) ([]string, error) {
+	nodes, err := c.api.Nodes(ctx)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list the cluster's nodes: %w", err))
+	}
+	var out []string
+	for _, n := range nodes {
+		if n != nil && n.Status != "online" {
+			out = append(out, n.Node)
+		}
+	}
+	return out, nil
+}

@@ -25,6 +25,11 @@ type GuestWork struct {
 	// creates (or rebuilds) and records a container's new ones from its
 	// create task log.
 	HostKeys HostKeys
+	// Intent is the fields the plan shows for a create (the step's intent):
+	// a guest not there yet is shown the same observed as offline, so a
+	// plan saved offline applies to a lab without it. Empty: the fields
+	// are listed from Spec.
+	Intent []step.Field
 }
 
 // found is what observing a guest found; action is what to do about it.
@@ -80,7 +85,11 @@ func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 		node, kind = s.Node, s.Kind
 	}
 	if !ok {
-		return found{change: step.Change{Action: step.Create, Fields: w.createFields()}}, nil
+		fields := w.Intent
+		if len(fields) == 0 {
+			fields = w.createFields()
+		}
+		return found{change: step.Change{Action: step.Create, Fields: fields}}, nil
 	}
 	if !owned(cfg) {
 		return found{exists: true, change: step.Change{Action: step.Conflict,
@@ -134,7 +143,7 @@ func (w GuestWork) observe(ctx context.Context, fresh bool) (found, error) {
 func (w GuestWork) needsRebuild(f found, why string) found {
 	if w.Replace {
 		f.rebuild = true
-		f.change = step.Change{Action: step.Update, Fields: append(f.change.Fields, step.Field{Name: "rebuild", Old: "", New: "yes"}),
+		f.change = step.Change{Action: step.Replace, Fields: f.change.Fields,
 			Reason: "replaced as asked: " + why + "; the guest is stopped, deleted and created again"}
 		return f
 	}

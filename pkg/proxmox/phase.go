@@ -67,16 +67,18 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Description: fmt.Sprintf("start %s and wait until SSH answers on %s", g.Name, g.IP),
 			// The router's reservation must exist before the guest first
 			// asks for an address.
-			Needs:  []step.ID{create.ID, step.LeaseID(g.Name)},
-			Locks:  []step.Lock{nodeLock},
-			Intent: startChange("stopped"),
+			Needs: []step.ID{create.ID, step.LeaseID(g.Name)},
+			Locks: []step.Lock{nodeLock},
+			// On an empty lab the guest is not there yet, as observing
+			// it before its create says.
+			Intent: startChange(notCreated),
 		}
 		if p.Client != nil {
 			spec, err := SpecFor(inv, g)
 			if err != nil {
 				return nil, err
 			}
-			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name), HostKeys: p.HostKeys}
+			create.Work = GuestWork{Client: p.Client, Spec: spec, Replace: slices.Contains(p.Replace, g.Name), HostKeys: p.HostKeys, Intent: create.Intent.Fields}
 			port := 22
 			if g.SSH != nil && g.SSH.Port != 0 {
 				port = g.SSH.Port

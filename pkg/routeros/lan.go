@@ -52,7 +52,7 @@ func (w LANMemberWork) observe(ctx context.Context) (step.Change, error) {
 		return step.Change{Action: step.None, Reason: fmt.Sprintf(
 			"the router has no interface list %s (it does not run RouterOS's default configuration): nothing to join; its own firewall must let %s reach the router", LANList, iface)}, nil
 	}
-	entry := EntryWork{Conn: w.Conn, Entry: w.Entry}
+	entry := EntryWork(w)
 	ch, err := entry.Observe(ctx)
 	if err != nil || ch.Action != step.Create {
 		return ch, err
@@ -76,7 +76,7 @@ func (w LANMemberWork) Apply(ctx context.Context, _ step.Change, out io.Writer) 
 	if err != nil || ch.Action == step.None {
 		return err
 	}
-	return EntryWork{Conn: w.Conn, Entry: w.Entry}.Apply(ctx, ch, out)
+	return EntryWork(w).Apply(ctx, ch, out)
 }
 
 // RemoteDNSWork makes sure the router answers DNS queries from other hosts

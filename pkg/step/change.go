@@ -24,12 +24,19 @@ const (
 	// Conflict: the resource exists but is not ours, or differs in a way
 	// homelab may not fix. A conflict is an error, never an overwrite.
 	Conflict
+	// Skip: the resource cannot be reached in this run (its Proxmox node
+	// is offline); the step does nothing and the run ends degraded.
+	Skip
+	// Replace: the resource is ours and cannot change in place; it is
+	// deleted and created again (asked for with --replace). A replace is
+	// a delete and a create: plans count it in both.
+	Replace
 )
 
-var actionSymbols = [...]string{None: "=", Create: "+", Update: "~", Delete: "-", Run: ">", Conflict: "!"}
-var actionNames = [...]string{None: "none", Create: "create", Update: "update", Delete: "delete", Run: "run", Conflict: "conflict"}
+var actionSymbols = [...]string{None: "=", Create: "+", Update: "~", Delete: "-", Run: ">", Conflict: "!", Skip: "/", Replace: "-/+"}
+var actionNames = [...]string{None: "none", Create: "create", Update: "update", Delete: "delete", Run: "run", Conflict: "conflict", Skip: "skip", Replace: "replace"}
 
-// String returns the symbol shown in plans: = + ~ - > !.
+// String returns the symbol shown in plans: = + ~ - > ! / -/+.
 func (a Action) String() string {
 	if a < 0 || int(a) >= len(actionSymbols) {
 		return "?"
@@ -37,7 +44,8 @@ func (a Action) String() string {
 	return actionSymbols[a]
 }
 
-// Name returns the action's word: none, create, update, delete, run, conflict.
+// Name returns the action's word: none, create, update, delete, run,
+// conflict, skip, replace.
 func (a Action) Name() string {
 	if a < 0 || int(a) >= len(actionNames) {
 		return fmt.Sprintf("action(%d)", int(a))
@@ -48,7 +56,18 @@ func (a Action) Name() string {
 // Changes reports whether the action changes anything in the lab. Run
 // (a gate, a wait) looks and waits on every run and changes nothing by
 // itself: a plan of only Run and None steps is converged.
-func (a Action) Changes() bool { return a == Create || a == Update || a == Delete }
+func (a Action) Changes() bool { return a == Create || a == Update || a == Delete || a == Replace }
+
+// Deletes reports whether the action removes something: a delete, or a
+// replace (deleted, then created again).
+func (a Action) Deletes() bool { return a == Delete || a == Replace }
+
+// Creates reports whether the action makes something new: a create, or a
+// replace.
+func (a Action) Creates() bool { return a == Create || a == Replace }
+
+// Actions returns every action, in the order of their values.
+func Actions() []Action { return []Action{None, Create, Update, Delete, Run, Conflict, Replace} }
 
 // ParseAction is the inverse of Name.
 func ParseAction(name string) (Action, error) {
@@ -81,7 +100,8 @@ func (a *Action) UnmarshalJSON(b []byte) error {
 const Redacted = "(sensitive)"
 
 // Field is one attribute of a change: its value before and after. For a
-// Create, Old is empty; for a Delete, New is empty.
+// Create, Old is empty; for a Delete, New is empty; for a Replace, the
+// fields that cannot change in place, with both.
 type Field struct {
 	Name string `json:"name"`
 	Old  string `json:"old,omitempty"`

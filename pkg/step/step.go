@@ -59,3 +59,18 @@ type Work interface {
 	// command's stdout, a task log) are written to out.
 	Apply(ctx context.Context, change Change, out io.Writer) error
 }
+
+// Adopter is the work of a step whose object may exist without homelab's
+// mark (made by hand or by another tool): homelab adopt marks such an
+// object as homelab's and changes nothing else.
+type Adopter interface {
+	// ObserveAdopt reads the object and returns Update with the mark's
+	// fields when it matches the step by identity and carries no mark
+	// (it can be adopted), Conflict when it clashes with the step but does
+	// not match, and None when there is nothing to adopt (it is absent, or
+	// already homelab's). It must not change anything.
+	ObserveAdopt(ctx context.Context) (Change, error)
+	// Adopt observes again and, if the object can still be adopted, sets
+	// the mark and nothing else.
+	Adopt(ctx context.Context, out io.Writer) error
+}

@@ -155,9 +155,12 @@ done
 
 etcd_version="$(required etcd go.etcd.io/etcd/server/v3)"
 build etcd etcd go.etcd.io/etcd/server/v3 "-X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
-# etcdctl goes into the etcd image, as in upstream's: homelab's control-plane
-# gate asks etcd for its members with `kubectl exec etcd-NODE -- etcdctl`.
+# etcdctl and etcdutl go into the etcd image, as in upstream's: homelab's
+# control-plane gate asks etcd for its members with `kubectl exec etcd-NODE
+# -- etcdctl`, its backup saves a snapshot with etcdctl, and a restore runs
+# `etcdutl snapshot restore` from the image.
 build etcdctl etcd go.etcd.io/etcd/etcdctl/v3 "-X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
+build etcdutl etcd go.etcd.io/etcd/etcdutl/v3 "-X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
 coredns_version="$(required coredns github.com/coredns/coredns)"
 build coredns coredns github.com/coredns/coredns "-X github.com/coredns/coredns/coremain.GitCommit=${coredns_version}"
 build pause . ./cmd/pause "" cmd/pause/main.go

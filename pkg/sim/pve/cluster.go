@@ -76,6 +76,10 @@ func (s *Server) guestRows(now time.Time) []map[string]any {
 	rows := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
 		g := s.st.guests[id]
+		if n := s.st.node(g.node); n != nil && !n.online {
+			rows = append(rows, offlineGuestRow(g))
+			continue
+		}
 		row := map[string]any{
 			"id": fmt.Sprintf("%s/%d", g.kind, g.vmid), "type": string(g.kind), "vmid": g.vmid,
 			"name": g.name(), "node": g.node, "status": g.status(), "template": b2i(g.template()),
@@ -92,6 +96,21 @@ func (s *Server) guestRows(now time.Time) []map[string]any {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// offlineGuestRow is a guest of an offline node as /cluster/resources
+// lists it: pmxcfs still has its config (vmid, node, type, tags, lock),
+// but no status data comes from the node, so the status is "unknown" and
+// the name and figures are missing (PVE::API2Tools::extract_vm_stats).
+func offlineGuestRow(g *guest) map[string]any {
+	row := map[string]any{"id": fmt.Sprintf("%s/%d", g.kind, g.vmid), "type": string(g.kind), "vmid": g.vmid, "node": g.node, "status": "unknown"}
+	if tags := g.conf["tags"]; tags != "" {
+		row["tags"] = tags
+	}
+	if g.lock != "" {
+		row["lock"] = g.lock
+	}
+	return row
 }
 
 // addUsage fills cpu, mem and disk: a running guest uses a quarter of its

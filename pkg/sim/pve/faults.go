@@ -142,7 +142,10 @@ func (s *Server) ClearFaults() {
 }
 
 // SetNodeOnline powers a node on or off. Requests for an offline node
-// get pveproxy's 595; it shows offline in /nodes and /cluster/status.
+// get pveproxy's 595; it shows offline in /nodes and /cluster/status, and
+// its guests are listed with status "unknown". Powered off, its guests
+// stop; powered on again, those with onboot=1 start, as pve-guests starts
+// them when a real node boots.
 func (s *Server) SetNodeOnline(name string, online bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,12 +153,15 @@ func (s *Server) SetNodeOnline(name string, online bool) error {
 	if n == nil {
 		return fmt.Errorf("set node online: no node %q", name)
 	}
+	booted := online && !n.online
 	n.online = online
-	if !online {
-		for _, g := range s.st.guests {
-			if g.node == name {
-				g.running = false
-			}
+	for _, g := range s.st.guests {
+		switch {
+		case g.node != name:
+		case !online:
+			g.running = false
+		case booted && !g.running && !g.template() && g.conf["onboot"] == "1":
+			s.startGuest(g, s.clock.Now())
 		}
 	}
 	s.recordResources(s.clock.Now())

@@ -117,9 +117,3 @@ func redact(params map[string]string) map[string]string {
 	}
 	return out
 }
-
-func sortedUnique(in []string) []string {
-	out := slices.Clone(in)
-	slices.Sort(out)
-	return slices.Compact(out)
-}

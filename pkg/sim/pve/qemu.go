@@ -339,6 +339,7 @@ func (s *Server) powerTask(c *call, typ string, check func(g *guest) *apiError, 
 	}
 	t := s.newTask(c, g.node, typ, strconv.Itoa(g.vmid), nil, func(at time.Time) error {
 		if s.st.guests[g.vmid] != g {
+			//lint:ignore ST1005 PVE's own message, word for word
 			return fmt.Errorf("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", g.node, g.vmid)
 		}
 		return finish(g, at)

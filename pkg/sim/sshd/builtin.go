@@ -431,7 +431,7 @@ func biMkdir(_ context.Context, s Session, a []string) int {
 
 func biChmod(_ context.Context, s Session, a []string) int {
 	if len(a) < 2 {
-		return fail(s, "chmod", errors.New("want MODE FILE..."))
+		return fail(s, "chmod", errors.New("want a MODE and one or more FILEs"))
 	}
 	v, err := strconv.ParseUint(a[0], 8, 32)
 	if err != nil {

@@ -86,7 +86,7 @@ func (o *Owners) SetOwner(p, user, group string) error {
 func (sh *shell) chown(_ context.Context, s Session, a []string) int {
 	_, a = flags(a, "")
 	if len(a) < 2 {
-		return fail(s, "chown", errors.New("want OWNER[:GROUP] FILE..."))
+		return fail(s, "chown", errors.New("want OWNER[:GROUP] and one or more FILEs"))
 	}
 	user, group, _ := strings.Cut(a[0], ":")
 	for _, p := range a[1:] {
@@ -102,7 +102,7 @@ func (sh *shell) stat(_ context.Context, s Session, a []string) int {
 	o, a := flags(a, "c")
 	format, ok := o['c']
 	if !ok || len(a) == 0 {
-		return fail(s, "stat", errors.New("want -c FORMAT FILE..."))
+		return fail(s, "stat", errors.New("want -c FORMAT and one or more FILEs"))
 	}
 	status := 0
 	for _, p := range a {

@@ -37,7 +37,7 @@ var refs134 = []string{
 func fakeSet(t *testing.T) Set {
 	t.Helper()
 	dir := t.TempDir()
-	for _, n := range []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "etcdctl", "coredns", "pause", "cni/bridge", "cni/host-local", "cni/loopback"} {
+	for _, n := range []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "etcdctl", "etcdutl", "coredns", "pause", "cni/bridge", "cni/host-local", "cni/loopback"} {
 		p := filepath.Join(dir, n)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -154,9 +154,12 @@ func TestImageArchiveLayout(t *testing.T) {
 			if strings.Join(config.Config.Cmd, " ") != "/usr/local/bin/etcd" {
 				t.Errorf("etcd: Cmd %v", config.Config.Cmd)
 			}
-			// homelab's control-plane gate runs etcdctl in the etcd pod.
-			if f, ok := layerFiles["usr/local/bin/etcdctl"]; !ok || f.hdr.Mode != 0o755 || !strings.Contains(string(f.data), "etcdctl") {
-				t.Errorf("etcd: usr/local/bin/etcdctl missing or wrong in the layer: %+v", f.hdr)
+			// homelab's control-plane gate and backup run etcdctl in
+			// the etcd pod; a restore runs etcdutl from the image.
+			for _, tool := range []string{"etcdctl", "etcdutl"} {
+				if f, ok := layerFiles["usr/local/bin/"+tool]; !ok || f.hdr.Mode != 0o755 || !strings.Contains(string(f.data), tool) {
+					t.Errorf("etcd: usr/local/bin/%s missing or wrong in the layer: %+v", tool, f.hdr)
+				}
 			}
 		}
 		if strings.Join(config.Config.Entrypoint, " ") != strings.Join(entry, " ") {

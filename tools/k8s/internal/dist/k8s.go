@@ -10,7 +10,7 @@ import (
 
 // Set is what build.sh built for one Kubernetes release: bin/ holds
 // kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager,
-// kube-scheduler, kube-proxy, etcd, etcdctl, coredns, pause and cni/ (the CNI
+// kube-scheduler, kube-proxy, etcd, etcdctl, etcdutl, coredns, pause and cni/ (the CNI
 // plugins); the versions are those of the modules they were built from.
 type Set struct {
 	Bin        string
@@ -54,10 +54,12 @@ func (s Set) Images(refs []string) ([]Image, error) {
 			// revision ("3.6.5-0"); the manifest runs "etcd".
 			want = strings.TrimPrefix(s.Etcd, "v")
 			tag, _, _ = strings.Cut(tag, "-")
-			// etcdctl beside it, as in the upstream image: homelab
-			// lists the members with kubectl exec ... etcdctl.
+			// etcdctl and etcdutl beside it, as in the upstream image:
+			// homelab lists the members and saves snapshots with
+			// kubectl exec ... etcdctl, and restores one with etcdutl.
 			img.Files = []File{{Path: "usr/local/bin/etcd", Mode: 0o755, Source: bin("etcd")},
-				{Path: "usr/local/bin/etcdctl", Mode: 0o755, Source: bin("etcdctl")}}
+				{Path: "usr/local/bin/etcdctl", Mode: 0o755, Source: bin("etcdctl")},
+				{Path: "usr/local/bin/etcdutl", Mode: 0o755, Source: bin("etcdutl")}}
 			img.Cmd = []string{"/usr/local/bin/etcd"}
 		case "coredns":
 			// The Deployment passes only args (-conf ...): the entrypoint

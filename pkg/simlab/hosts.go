@@ -1,4 +1,4 @@
-package homelab
+package simlab
 
 import (
 	"crypto/ed25519"
@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/remote"
@@ -30,7 +31,7 @@ import (
 // known_hosts file of the lab's own; made-up secrets stand in for the
 // inventory's references (the same on every run of a lab kept in a
 // StateDir, from the manifest's seed).
-func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, seed string) error {
+func (l *Lab) startHosts(inv *inventory.Inventory, o Options, seed string) error {
 	dir := l.stateDir
 	if dir == "" {
 		var err error
@@ -71,6 +72,7 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	}
 	l.Hosts = hosts
 	l.access.SSHKeyFile, l.access.SSHHosts = keyFile, map[string]string{}
+	l.access.KnownHosts = filepath.Join(dir, "known_hosts")
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
 		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP),
@@ -102,42 +104,17 @@ func (l *SimulatedLab) startHosts(inv *inventory.Inventory, o SimulateOptions, s
 	// A guest answers SSH as soon as it runs (the guests phase waited for
 	// its port): dialing a host that does not run gives up quickly (it is
 	// refused at once: 3 attempts, about half a second of backoff); a
-	// slow handshake (a host blanking its disk) still has seconds.
-	l.clients.pool = remote.NewPool(remote.Options{Logger: o.Logger, ConnectTimeout: 5 * time.Second, DialTimeout: 3 * time.Second})
-	policy := sshPolicy{pool: l.clients.pool, hostKeys: remote.HostKeyPolicy{TOFUFile: filepath.Join(dir, "known_hosts"),
-		Strict: inv.SSH.HostKeys == inventory.HostKeysStrict},
-		address: func(ap netip.AddrPort) string {
+	// slow handshake (a host blanking its disk) still has seconds. The
+	// lab's own key logs in, straight to the hosts' loopback listeners.
+	l.clients = l.clients.WithSSH(inv, homelab.SSHOptions{
+		KnownHosts: l.access.KnownHosts,
+		Signers:    []ssh.Signer{signer},
+		Address: func(ap netip.AddrPort) string {
 			addr, _ := hosts.Address(ap)
 			return addr // empty: "no address"
-		}}
-	config := func(name string) (remote.Config, error) {
-		g, ok := inv.Guest(name)
-		if !ok {
-			return remote.Config{}, fmt.Errorf("ssh: no guest %q in the inventory", name)
-		}
-		// The lab's own key, and no jump host: the simulated hosts are on
-		// loopback.
-		sim := *g
-		if g.SSH != nil {
-			s := *g.SSH
-			s.PrivateKey, s.Jump = "", ""
-			sim.SSH = &s
-		}
-		cfg, err := policy.config(&sim)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Signers = []ssh.Signer{signer}
-		return cfg, nil
-	}
-	l.clients.Hosts = func(name string) (remote.Host, error) {
-		cfg, err := config(name)
-		if err != nil {
-			return nil, err
-		}
-		return l.clients.pool.Host(cfg)
-	}
-	l.clients.hostKeys = newHostKeyBook(inv, policy, config)
+		},
+		Remote: remote.Options{Logger: o.Logger, ConnectTimeout: 5 * time.Second, DialTimeout: 3 * time.Second},
+	})
 	l.clients.Secrets = madeUpSecrets(inv, seed)
 	// A cluster taken up from the state directory serves its apiservers
 	// again; the admin kubeconfig stays in the lab's directory, never the
@@ -195,7 +172,7 @@ func sshUser(g *inventory.Guest) inventory.SSH {
 // power reports whether the PVE simulator runs the guest vmid with the
 // address ip (in its ipconfig0 for VMs, net0 for containers): a guest
 // configured with another address does not answer on this one.
-func (l *SimulatedLab) power(vmid int, ip netip.Addr) func() bool {
+func (l *Lab) power(vmid int, ip netip.Addr) func() bool {
 	return func() bool {
 		g, ok := l.Proxmox.Guest(vmid)
 		return ok && g.Status == "running" && guestIP(g.Config) == ip
@@ -206,7 +183,7 @@ func (l *SimulatedLab) power(vmid int, ip netip.Addr) func() bool {
 // boots: package_upgrade unless ciupgrade=0 (PVE 8.1+ defaults to 1), and
 // the FQDN from name and searchdomain as PVE/QemuServer/Cloudinit.pm
 // makes it.
-func (l *SimulatedLab) cloudInit(vmid int) func() host.CloudInit {
+func (l *Lab) cloudInit(vmid int) func() host.CloudInit {
 	return func() host.CloudInit {
 		g, _ := l.Proxmox.Guest(vmid)
 		ci := host.CloudInit{Upgrade: g.Config["ciupgrade"] != "0", Hostname: g.Name}
@@ -220,7 +197,7 @@ func (l *SimulatedLab) cloudInit(vmid int) func() host.CloudInit {
 // instance is the machine the PVE simulator's guest vmid is (its
 // instance ID and the host key its disk holds): a guest destroyed and
 // created again is a new machine, with a blank disk and new host keys.
-func (l *SimulatedLab) instance(vmid int) func() (string, []byte) {
+func (l *Lab) instance(vmid int) func() (string, []byte) {
 	return func() (string, []byte) {
 		g, ok := l.Proxmox.Guest(vmid)
 		if !ok {

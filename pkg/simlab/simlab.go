@@ -1,4 +1,12 @@
-package homelab
+// Package simlab assembles the simulators (pkg/sim/...) into a simulated
+// lab for an inventory: a RouterOS and a Proxmox VE simulator on loopback
+// that speak the real protocols, and a simulated Debian host per guest
+// reached over real SSH, whose Kubernetes programs pkg/sim/kube answers
+// for. Its Clients are homelab.Clients that reach it, for homelab.Plan,
+// Up, Apply, DownPlan and Status. The CLI's --simulate and "sim" commands
+// and the tests use it; pkg/homelab never imports it (nor any simulator),
+// so a program that imports only pkg/homelab compiles no simulator.
+package simlab
 
 import (
 	"context"
@@ -16,6 +24,7 @@ import (
 
 	pve "github.com/luthermonson/go-proxmox"
 
+	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/proxmox"
 	"github.com/homelabctl/homelab/pkg/routeros"
@@ -25,12 +34,12 @@ import (
 	simros "github.com/homelabctl/homelab/pkg/sim/routeros"
 )
 
-// SimulatedLab is an in-process lab to run plans against: simulators that
+// Lab is an in-process lab to run plans against: simulators that
 // speak the real protocols on loopback ports, so nothing reaches the
 // inventory's real addresses. The router and the Proxmox cluster are
 // simulated, and every guest is a simulated Debian host (pkg/sim/host)
 // whose SSH server answers while the PVE simulator has the guest running.
-type SimulatedLab struct {
+type Lab struct {
 	Router  *simros.Server
 	Proxmox *simpve.Server
 	// Hosts are the guests' simulated hosts, by guest name.
@@ -39,13 +48,13 @@ type SimulatedLab struct {
 	// hosts (pkg/sim/kube).
 	Kube    *kube.Sim
 	dir     string // the hosts' roots, the lab's SSH key and known_hosts
-	clients Clients
+	clients homelab.Clients
 	access  Access
 
 	// stateDir keeps the lab between processes ("" for a throwaway lab);
-	// lock and manifest are its lock and lab.json (see simstate.go).
+	// lock and manifest are its lock and lab.json (see state.go).
 	stateDir string
-	lock     *RunLock
+	lock     *homelab.RunLock
 	manifest *simManifest
 	// knownHosts maps the guests' SSH addresses to this run's loopback
 	// ones, for the saved known_hosts.
@@ -69,6 +78,10 @@ type Access struct {
 	// while the guests run.
 	SSHKeyFile string
 	SSHHosts   map[string]string
+	// KnownHosts is the known_hosts file the lab's Clients record the
+	// guests' host keys in (by this run's loopback addresses while the
+	// lab runs).
+	KnownHosts string
 }
 
 // SSHCommand is the ssh command line that logs in to a simulated guest
@@ -86,8 +99,8 @@ func (a Access) SSHCommand(guest string) string {
 // sees its API clients arrive: the factory address on its bridge.
 var simulatedManagement = netip.MustParseAddr("192.168.88.1")
 
-// SimulateOptions tune Simulate.
-type SimulateOptions struct {
+// Options tune Start.
+type Options struct {
 	// Latency is the PVE simulator's task duration model (zero: instant).
 	Latency simpve.Latency
 	// ResourceLag is how far the simulated cluster list lags behind the
@@ -98,11 +111,11 @@ type SimulateOptions struct {
 	VRRPScale float64
 	// Logger receives the simulators' diagnostics; nil discards them.
 	Logger *slog.Logger
-	// StateDir, when set, keeps the lab between processes: Simulate
+	// StateDir, when set, keeps the lab between processes: Start
 	// takes up the lab saved there (made for the same inventory; one made
 	// for another is refused) and Close saves it there, so a second
 	// `homelab up` changes nothing. Empty: a throwaway lab, gone with
-	// Close. See simstate.go for what the directory holds.
+	// Close. See state.go for what the directory holds.
 	StateDir string
 	// HostLatency is how long apt takes on the simulated hosts; zero is
 	// instant.
@@ -115,17 +128,17 @@ type SimulateOptions struct {
 	KubeMirror *kube.Mirror
 }
 
-// Simulate starts a simulated lab for inv: a factory-fresh router, a
+// Start starts a simulated lab for inv: a factory-fresh router, a
 // Proxmox cluster with the inventory's nodes, storages and templates, and
 // a simulated host per guest; or, with a StateDir that holds a lab, that
 // lab as it was saved (the guests that ran boot again). Close stops it
 // all.
-func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOptions) (*SimulatedLab, error) {
-	var o SimulateOptions
+func Start(ctx context.Context, inv *inventory.Inventory, opts ...Options) (*Lab, error) {
+	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	lab := &SimulatedLab{stateDir: o.StateDir, Kube: kube.New(kube.Options{Latency: o.KubeLatency, Logger: o.Logger, Mirror: o.KubeMirror})}
+	lab := &Lab{stateDir: o.StateDir, Kube: kube.New(kube.Options{Latency: o.KubeLatency, Logger: o.Logger, Mirror: o.KubeMirror})}
 	seed := randomSecret()
 	if o.StateDir != "" {
 		lock, m, err := openStateDir(o.StateDir, inv.Name)
@@ -157,10 +170,10 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 		return nil, fmt.Errorf("start the simulated router: %w", err)
 	}
 	lab.access.RouterAddress = addr
-	lab.clients = Clients{
-		Router:           routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
-		RouterManagement: simulatedManagement,
-		simulated:        true,
+	lab.clients = homelab.Clients{
+		Router:                 routeros.NewConn(addr, inv.Router.Username, password, nil, 5*time.Second),
+		RouterManagement:       simulatedManagement,
+		AuthorizedKeysOptional: true,
 	}
 	lab.clients.Router.SetLogger(o.Logger)
 	if err := lab.startProxmox(inv, secret); err != nil {
@@ -176,7 +189,7 @@ func Simulate(ctx context.Context, inv *inventory.Inventory, opts ...SimulateOpt
 
 // newProxmox makes the PVE simulator for inv (not serving yet) and
 // returns the API token secret it made up.
-func (l *SimulatedLab) newProxmox(inv *inventory.Inventory, o SimulateOptions) (string, error) {
+func (l *Lab) newProxmox(inv *inventory.Inventory, o Options) (string, error) {
 	// PVE makes token secrets as UUIDs.
 	secret := simpve.NewTokenSecret()
 	opts := simpve.Options{
@@ -238,7 +251,7 @@ func (l *SimulatedLab) newProxmox(inv *inventory.Inventory, o SimulateOptions) (
 }
 
 // startProxmox serves the PVE simulator and makes its client.
-func (l *SimulatedLab) startProxmox(inv *inventory.Inventory, secret string) error {
+func (l *Lab) startProxmox(inv *inventory.Inventory, secret string) error {
 	srv := l.Proxmox
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start the simulated Proxmox: %w", err)
@@ -259,14 +272,15 @@ func randomSecret() string {
 }
 
 // Access returns the simulated servers' endpoints and credentials.
-func (l *SimulatedLab) Access() Access { return l.access }
+func (l *Lab) Access() Access { return l.access }
 
-// Clients are the clients that reach the simulated lab.
-func (l *SimulatedLab) Clients() Clients { return l.clients }
+// Clients are the clients that reach the simulated lab. Close closes
+// them: do not close them on their own.
+func (l *Lab) Clients() homelab.Clients { return l.clients }
 
 // Close stops the simulators; it saves the lab to its StateDir, or, for
 // a throwaway lab, removes what the hosts kept on disk.
-func (l *SimulatedLab) Close() error {
+func (l *Lab) Close() error {
 	errs := []error{l.clients.Close()}
 	if l.stateDir != "" && l.Hosts != nil {
 		// Saved only once the whole lab ran: a lab that failed to start

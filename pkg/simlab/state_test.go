@@ -1,7 +1,8 @@
-package homelab
+package simlab
 
 import (
 	"context"
+	"github.com/homelabctl/homelab/pkg/homelab"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,12 +22,12 @@ func TestSimulatedLabStateDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "simulated-lab")
 	ctx := context.Background()
 	file := infraAndLoadBalancers(t)
-	lab, err := Simulate(ctx, inv, SimulateOptions{VRRPScale: 0.05, StateDir: dir})
+	lab, err := Start(ctx, inv, Options{VRRPScale: 0.05, StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out outputSink
-	if _, _, err := Up(ctx, inv, file, ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(out.Event)}); err != nil {
+	if _, _, err := homelab.Up(ctx, inv, file, homelab.ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(out.Event)}); err != nil {
 		lab.Close()
 		t.Fatalf("up: %v\n%s", err, strings.Join(out.lines, "\n"))
 	}
@@ -50,15 +51,15 @@ func TestSimulatedLabStateDir(t *testing.T) {
 		t.Errorf("saved known_hosts does not name the guests by their addresses:\n%s", known)
 	}
 
-	lab, err = Simulate(ctx, inv, SimulateOptions{VRRPScale: 0.05, StateDir: dir})
+	lab, err = Start(ctx, inv, Options{VRRPScale: 0.05, StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lab.Close()
-	if _, err := Simulate(ctx, inv, SimulateOptions{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "another run holds") {
+	if _, err := Start(ctx, inv, Options{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "another run holds") {
 		t.Errorf("a second process on an open lab: %v", err)
 	}
-	p, err := Plan(ctx, inv, file, PlanOptions{Clients: lab.Clients()})
+	p, err := homelab.Plan(ctx, inv, file, homelab.PlanOptions{Clients: lab.Clients()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestSimulatedLabStateDirOtherInventory(t *testing.T) {
 	small := loadInventory(t, "../../inventories/small.yaml")
 	other := loadInventory(t, "../../inventories/rachuna-net.yaml")
 	dir := t.TempDir()
-	lab, err := Simulate(context.Background(), small, SimulateOptions{StateDir: dir})
+	lab, err := Start(context.Background(), small, Options{StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestSimulatedLabStateDirOtherInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, "lab.json"))
-	_, err = Simulate(context.Background(), other, SimulateOptions{StateDir: dir})
+	_, err = Start(context.Background(), other, Options{StateDir: dir})
 	if err == nil || !strings.Contains(err.Error(), `made for inventory "`+small.Name+`", not "`+other.Name+`"`) {
 		t.Fatalf("another inventory's lab: %v", err)
 	}
@@ -122,21 +123,21 @@ func TestSimulatedLabStateDirOtherInventory(t *testing.T) {
 
 // ResetSimulation removes a simulated lab's directory, and refuses one
 // that holds something else.
-func TestResetSimulation(t *testing.T) {
+func TestReset(t *testing.T) {
 	inv := loadInventory(t, "../../inventories/small.yaml")
 	dir := filepath.Join(t.TempDir(), "simulated-lab")
-	if removed, err := ResetSimulation(dir); removed || err != nil {
+	if removed, err := Reset(dir); removed || err != nil {
 		t.Fatalf("reset of nothing: %v %v", removed, err)
 	}
-	lab, err := Simulate(context.Background(), inv, SimulateOptions{StateDir: dir})
+	lab, err := Start(context.Background(), inv, Options{StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ResetSimulation(dir); err == nil {
+	if _, err := Reset(dir); err == nil {
 		t.Error("reset of a lab in use was accepted")
 	}
 	lab.Close()
-	if removed, err := ResetSimulation(dir); !removed || err != nil {
+	if removed, err := Reset(dir); !removed || err != nil {
 		t.Fatalf("reset: %v %v", removed, err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -144,7 +145,7 @@ func TestResetSimulation(t *testing.T) {
 	}
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o600)
-	if _, err := ResetSimulation(other); err == nil {
+	if _, err := Reset(other); err == nil {
 		t.Error("reset of a directory without a lab was accepted")
 	}
 	if _, err := os.Stat(filepath.Join(other, "notes.txt")); err != nil {

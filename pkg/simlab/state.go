@@ -1,4 +1,4 @@
-package homelab
+package simlab
 
 import (
 	"bufio"
@@ -16,11 +16,11 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 )
 
-// A simulated lab that keeps its state in a directory (SimulateOptions.
-// StateDir) lays it out so:
+// A simulated lab that keeps its state in a directory (Options.StateDir) lays it out so:
 //
 //	lab.json        the manifest: format, inventory name, the seed of the
 //	                made-up secrets, and the simulators' state files
@@ -34,10 +34,10 @@ import (
 //
 // Simulators join the list in simStates; each owns one file.
 
-// SimulatedLabDir is where the CLI keeps an inventory's simulated lab:
-// simulated-lab/ in the inventory's state directory (see StateDir).
-func SimulatedLabDir(inventoryPath, inventoryName string) string {
-	return filepath.Join(StateDir(inventoryPath, inventoryName), "simulated-lab")
+// Dir is where the CLI keeps an inventory's simulated lab: simulated-lab/
+// in the inventory's state directory (see homelab.StateDir).
+func Dir(inventoryPath, inventoryName string) string {
+	return filepath.Join(homelab.StateDir(inventoryPath, inventoryName), "simulated-lab")
 }
 
 // simLabFormat is the version of a simulated lab's directory layout.
@@ -65,7 +65,7 @@ type simState struct {
 // simStates lists the simulators whose state the lab keeps, in the order
 // they are loaded. A later simulator (pkg/sim/kube's cluster model, say)
 // adds its Save and Load here, with a file of its own.
-func (l *SimulatedLab) simStates() []simState {
+func (l *Lab) simStates() []simState {
 	return []simState{
 		{name: "proxmox", file: "proxmox.json", save: l.Proxmox.Save, load: l.Proxmox.Load},
 		{name: "router", file: "router.json", save: l.Router.Save, load: l.Router.Load},
@@ -76,11 +76,11 @@ func (l *SimulatedLab) simStates() []simState {
 // openStateDir takes dir for a lab of inventory name: the lab's lock, and
 // its manifest (a fresh one when dir holds no lab yet). A directory made
 // for another inventory is refused.
-func openStateDir(dir, name string) (*RunLock, *simManifest, error) {
+func openStateDir(dir, name string) (*homelab.RunLock, *simManifest, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("simulated lab state %s: %w", dir, err)
 	}
-	lock, err := Lock(dir, "simulated lab")
+	lock, err := homelab.Lock(dir, "simulated lab")
 	if err != nil {
 		return nil, nil, fmt.Errorf("simulated lab state %s: %w", dir, err)
 	}
@@ -137,7 +137,7 @@ func writeAtomic(file string, data []byte) error {
 }
 
 // loadStates loads every simulator whose state the manifest lists.
-func (l *SimulatedLab) loadStates(m *simManifest) error {
+func (l *Lab) loadStates(m *simManifest) error {
 	for _, s := range l.simStates() {
 		file, ok := m.State[s.name]
 		if !ok {
@@ -156,12 +156,15 @@ func (l *SimulatedLab) loadStates(m *simManifest) error {
 	return nil
 }
 
-// Save writes the lab's state to its StateDir (see SimulateOptions), so a
+// ErrNoStateDir is Save of a lab started without Options.StateDir.
+var ErrNoStateDir = errors.New("no state directory to save to")
+
+// Save writes the lab's state to its StateDir (see Options), so a
 // lab simulated later from it carries on from here; Close saves too. A
 // lab without a StateDir has nothing to save to.
-func (l *SimulatedLab) Save() error {
+func (l *Lab) Save() error {
 	if l.stateDir == "" {
-		return errors.New("simulated lab: no state directory to save to")
+		return fmt.Errorf("simulated lab: %w", ErrNoStateDir)
 	}
 	m := *l.manifest
 	m.State = map[string]string{}
@@ -190,7 +193,7 @@ func (l *SimulatedLab) Save() error {
 // guestSSHAddresses maps each guest's SSH address as known_hosts names it
 // in the lab's saved state (the guest's own address and port) to the
 // loopback address its simulated host answers on in this run.
-func (l *SimulatedLab) guestSSHAddresses(inv *inventory.Inventory) map[string]string {
+func (l *Lab) guestSSHAddresses(inv *inventory.Inventory) map[string]string {
 	out := map[string]string{}
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
@@ -252,11 +255,10 @@ func isLoopback(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// ResetSimulation removes a simulated lab's state directory (see
-// SimulatedLabDir), and nothing else: it refuses a directory that does
+// Reset removes a simulated lab's state directory (see Dir), and nothing else: it refuses a directory that does
 // not hold a simulated lab, and one a running process has open. It
 // reports whether there was a lab to remove.
-func ResetSimulation(dir string) (bool, error) {
+func Reset(dir string) (bool, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -273,7 +275,7 @@ func ResetSimulation(dir string) (bool, error) {
 	if !held && len(entries) > 0 {
 		return false, fmt.Errorf("reset the simulated lab: %s does not hold a simulated lab (no lab.json): not removing it", dir)
 	}
-	lock, err := Lock(dir, "sim reset")
+	lock, err := homelab.Lock(dir, "sim reset")
 	if err != nil {
 		return false, fmt.Errorf("reset the simulated lab: %w", err)
 	}
