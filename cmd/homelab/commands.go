@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/plan"
@@ -59,7 +60,7 @@ An inventory (inventories/*.yaml) says what the lab is; a plan file
 	pf.StringVarP(&g.inventory, "inventory", "i", os.Getenv("HOMELAB_INVENTORY"), "inventory file (default $HOMELAB_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "write debug logs to stderr")
 	pf.BoolVar(&g.noColor, "no-color", false, "plain output: no colours, no redrawn progress (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
-	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newShowCommand(g), newSchemaCommand(g), newDownCommand(g), newAdoptCommand(g), newSimCommand(g), newVersionCommand(g))
+	root.AddCommand(newValidateCommand(g), newPlanCommand(g), newGraphCommand(g), newUpCommand(g), newApplyCommand(g), newStatusCommand(g), newShowCommand(g), newSchemaCommand(g), newDownCommand(g), newBackupCommand(g), newAdoptCommand(g), newSimCommand(g), newVersionCommand(g))
 	registerCompletions(root, g)
 	return root
 }
@@ -121,6 +122,8 @@ func (g *globals) load(ctx context.Context) (*inventory.Inventory, error) {
 type target struct {
 	offline, simulate bool
 	kubeconfig        string
+	// restore is a backup directory the plan restores the cluster from.
+	restore string
 	// offlineWorks is true for a command that takes --offline (plan).
 	offlineWorks bool
 	// replace names the guests a plan may rebuild (plan --replace).
@@ -164,12 +167,18 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var restore *backup.Backup
+	if t.restore != "" {
+		if restore, err = homelab.OpenBackup(inv, t.restore); err != nil {
+			return nil, err
+		}
+	}
 	clients, done, err := g.clients(ctx, inv, t)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace, Restore: restore})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -316,6 +325,7 @@ the built-in full-stack plan runs.`,
 	f.StringVarP(&output, "output", "o", "text", "rendering: "+strings.Join(plan.Formats(), ", "))
 	f.StringVar(&out, "out", "", "also save the plan as JSON to this file")
 	addTargetFlags(cmd, &t)
+	cmd.Flags().StringVar(&t.restore, "restore", "", "plan a restore of the cluster from the backup in DIR, as up --restore does")
 	f.StringSliceVar(&t.replace, "replace", nil, "guests the plan may rebuild when a change cannot be made in place (shown as -/+; a saved plan keeps the list)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	addTargetFlag(cmd, &targets)

@@ -151,6 +151,11 @@ func TestExitCodes(t *testing.T) {
 		{"detailed exit code, bad flag", []string{"plan", "--offline", "--detailed-exitcode", "--bogus", "-i", "inventories/small.yaml"}, 1, "unknown flag: --bogus", ""},
 		{"version", []string{"version"}, 0, "", "homelab dev (plan format 2)"},
 		{"offline and simulate", []string{"plan", "--offline", "--simulate", "-i", "inventories/small.yaml"}, 1, "--offline and --simulate: pick one", ""},
+		// A directory that is not a backup is refused before any lab is
+		// read or made.
+		{"restore of no backup", []string{"up", "--simulate", "-i", "inventories/small.yaml", "--restore", "cmd/homelab/testdata"}, 1,
+			"restore: backup cmd/homelab/testdata is not usable: it has no manifest.json (not a backup, or one that did not finish)", ""},
+		{"plan of a restore of no backup", []string{"plan", "--offline", "-i", "inventories/small.yaml", "--restore", "cmd/homelab/testdata"}, 1, "has no manifest.json", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/homelabctl/homelab/internal/view"
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/engine"
 	"github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
@@ -25,6 +26,7 @@ type runFlags struct {
 	parallelism int
 	strictOrder bool
 	replace     []string
+	restore     string
 	targets     []string
 	t           target
 }
@@ -143,13 +145,23 @@ reset" starts it over.`,
 			if err != nil {
 				return err
 			}
+			var restore *backup.Backup
+			if f.restore != "" {
+				// Checked before the lab is touched: a corrupt or foreign
+				// backup stops the run here.
+				if restore, err = homelab.OpenBackup(inv, f.restore); err != nil {
+					return err
+				}
+			}
 			opts, end, err := g.startRun(cmd.Context(), inv, "up", f)
 			if err != nil {
 				return err
 			}
 			defer end()
 			begin := time.Now()
-			p, err := homelab.Plan(cmd.Context(), inv, file, opts.PlanOptions())
+			po := opts.PlanOptions()
+			po.Restore = restore
+			p, err := homelab.Plan(cmd.Context(), inv, file, po)
 			if err != nil {
 				return err
 			}
@@ -167,6 +179,7 @@ reset" starts it over.`,
 	}
 	addPlanFlag(cmd, g)
 	addRunFlags(cmd, &f)
+	cmd.Flags().StringVar(&f.restore, "restore", "", "restore the cluster from the backup in DIR (homelab backup): the first control plane is initialised with its PKI and etcd data")
 	addTargetFlag(cmd, &f.targets)
 	return cmd
 }

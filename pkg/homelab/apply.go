@@ -34,6 +34,10 @@ type ApplyOptions struct {
 	Sink engine.Sink
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Restore is a backup directory the cluster is restored from (`up
+	// --restore`): opened and checked (OpenBackup) before anything is
+	// observed or changed.
+	Restore string
 }
 
 // RunOptions tune Run: how the steps of a plan run. What the steps were
@@ -77,7 +81,15 @@ func (o RunOptions) engine() engine.Options {
 // returns a *DegradedError naming what is missing. Parallelism 0 is
 // DefaultParallelism of the inventory.
 func Up(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts ApplyOptions) (*plan.Plan, *engine.Result, error) {
-	p, err := Plan(ctx, inv, file, opts.PlanOptions())
+	po := opts.PlanOptions()
+	if opts.Restore != "" {
+		b, err := OpenBackup(inv, opts.Restore)
+		if err != nil {
+			return nil, nil, err
+		}
+		po.Restore = b
+	}
+	p, err := Plan(ctx, inv, file, po)
 	if err != nil {
 		return nil, nil, err
 	}

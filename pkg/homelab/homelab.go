@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/loadbalancer"
@@ -74,6 +75,8 @@ type runOptions struct {
 	// kubeconfig is where the admin kubeconfig goes, if not the
 	// inventory's path.
 	kubeconfig string
+	// restore is the checked backup the cluster is restored from.
+	restore *backup.Backup
 	// missing names the guests on offline Proxmox nodes: the gates do
 	// not wait for them.
 	missing []string
@@ -100,7 +103,7 @@ func guestsPhase(c Clients, o runOptions) proxmox.Phase {
 // kubePhase is the kubernetes phase, working over SSH when c can reach
 // hosts.
 func kubePhase(c Clients, o runOptions) kubeadm.Phase {
-	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Missing: o.missing}
+	p := kubeadm.Phase{Kubeconfig: o.kubeconfig, Timeouts: c.KubeTimeouts, Missing: o.missing, Restore: o.restore}
 	if p.Timeouts.Poll == 0 {
 		p.Timeouts.Poll = c.GatePoll
 	}
@@ -193,6 +196,9 @@ type PlanOptions struct {
 	// Kubeconfig is where the admin kubeconfig is written, instead of the
 	// inventory's kubernetes.kubeconfig.
 	Kubeconfig string
+	// Restore, when set, is a backup OpenBackup opened and checked: the
+	// kubernetes phase initialises the first control plane from it.
+	Restore *backup.Backup
 }
 
 // Plan compiles the inventory and the plan file into a plan. An
@@ -216,7 +222,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 	if opts.Offline {
 		clients = Clients{}
 	}
-	ro := runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig}
+	ro := runOptions{replace: opts.Replace, kubeconfig: opts.Kubeconfig, restore: opts.Restore}
 	var unreach []plan.UnreachableNode
 	if !opts.Offline && clients.Proxmox != nil {
 		// N-1: a node PVE reports offline answers nothing; its guests

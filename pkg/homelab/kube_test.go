@@ -300,7 +300,7 @@ func TestKubernetesRemovesStaleEtcdMember(t *testing.T) {
 		t.Fatalf("rejoin: %v\n%s", err, strings.Join(log.lines, "\n"))
 	}
 	out := strings.Join(log.lines, "\n")
-	if !strings.Contains(out, "removing the etcd member a failed join left behind") || !strings.Contains(out, "kubeadm reset -f") {
+	if !strings.Contains(out, "removing the etcd member with its peer URL (a failed join's") || !strings.Contains(out, "kubeadm reset -f") {
 		t.Errorf("the rejoin did not remove the member and reset:\n%s", out)
 	}
 	healthy(t, lab)

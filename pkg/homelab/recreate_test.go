@@ -170,24 +170,71 @@ func TestKubernetesRecreatedControlPlaneRejoins(t *testing.T) {
 	converged(t, inv, lab, "after the rejoin")
 }
 
-// TestKubernetesRecreatedMaster1IsAConflict: master1 destroyed and
-// created again while the other control planes run the cluster: homelab
-// does not start a second cluster on it, and says so naming the node.
-func TestKubernetesRecreatedMaster1IsAConflict(t *testing.T) {
+// TestKubernetesRecreatedMaster1Rejoins: master1 destroyed and created
+// again while the other control planes run the cluster is a join, not a
+// conflict (and while it is gone, a backup comes from master-2): no control plane is fixed, the cluster is managed through
+// master-2 or master-3 meanwhile, master-1's stale etcd member is removed
+// and the new machine joins as a control plane; etcd ends with three
+// started voting members, the CA is the same, a second plan changes
+// nothing.
+func TestKubernetesRecreatedMaster1Rejoins(t *testing.T) {
 	inv, lab := haLab(t)
 	upFull(t, inv, lab, "up")
+	before, _ := lab.Kube.Cluster()
 	downGuests(t, inv, lab, "master-1")
+	// With master-1 gone, a backup is taken through another control plane.
+	if b := takeBackup(t, inv, lab); b.Manifest.From != "master-2" {
+		t.Errorf("the backup was taken from %s", b.Manifest.From)
+	}
+	log := upFull(t, inv, lab, "up after re-creating master-1")
+	out := strings.Join(log.lines, "\n")
+	for _, want := range []string{
+		"kube/init/master-1: master-1 is a new machine and master-2 runs the cluster: master-1 joins it as a control plane",
+		"kube/init/master-1: master-1: removing the etcd member",
+		"kube/init/master-1: This node has joined the cluster and a new control plane instance was created",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Your Kubernetes control-plane has initialized successfully") {
+		t.Errorf("a second cluster was initialised on master-1:\n%s", out)
+	}
+	after, _ := lab.Kube.Cluster()
+	if !bytes.Equal(before.CA, after.CA) || before.ID != after.ID {
+		t.Error("the cluster changed: a new CA or etcd cluster")
+	}
+	healthy(t, lab)
+	converged(t, inv, lab, "after master-1 rejoined")
+}
+
+// TestKubernetesAllControlPlanesLostNeedsRestore: every control plane
+// destroyed and created again while the cluster's admin kubeconfig is
+// still there (not `down`: the lab was lost) is not a new, empty cluster:
+// the run stops at kube/init/master-1 saying to restore with --restore;
+// with the backup taken before, it restores the cluster.
+func TestKubernetesAllControlPlanesLostNeedsRestore(t *testing.T) {
+	inv, lab := haLab(t)
+	upFull(t, inv, lab, "up")
+	b := takeBackup(t, inv, lab)
+	downGuests(t, inv, lab, "master-1", "master-2", "master-3")
 	var log runLog
 	_, _, err := Up(context.Background(), inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)})
 	if err == nil {
-		t.Fatalf("up started a cluster on a new master-1:\n%s", strings.Join(log.lines, "\n"))
+		t.Fatalf("up built a new cluster in place of the lost one:\n%s", strings.Join(log.lines, "\n"))
 	}
-	for _, want := range []string{"kube/init/master-1", "master-1 is not initialised but master-2 already runs a control plane", "homelab will not start a second cluster"} {
+	for _, want := range []string{"kube/init/master-1", "no control plane holds the cluster whose admin kubeconfig is", "homelab up --restore DIR"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if c, _ := lab.Kube.Cluster(); len(c.Members) != 3 {
-		t.Errorf("etcd members %+v", c.Members)
+	if _, ok := lab.Kube.Cluster(); ok {
+		t.Error("a cluster was started")
 	}
+	log = runLog{}
+	if _, _, err := Up(context.Background(), inv, fullStack(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event), Restore: b.Dir}); err != nil {
+		t.Fatalf("up --restore: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	healthy(t, lab)
+	converged(t, inv, lab, "after the restore")
 }

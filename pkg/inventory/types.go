@@ -347,6 +347,9 @@ type Kubernetes struct {
 	ControlPlaneRole string       `yaml:"control_plane_role"`
 	WorkerRole       string       `yaml:"worker_role"`
 	Kubeconfig       string       `yaml:"kubeconfig"`
+	// BackupDir is where `homelab backup` writes its backups (each in a
+	// directory of its own, <endpoint>-<UTC time>) when no --dir is given.
+	BackupDir string `yaml:"backup_dir"`
 	// Packages is where kubelet, kubeadm and kubectl come from.
 	Packages Packages `yaml:"packages"`
 	// ImageRepository is kubeadm's ClusterConfiguration imageRepository,

@@ -35,8 +35,8 @@ type cniWork struct {
 	intent  step.Change
 }
 
-func (w cniWork) image(ctx context.Context, h remote.Host) (string, bool, error) {
-	out, err := run(ctx, h, command{script: calicoQuery(w.master)})
+func (w cniWork) image(ctx context.Context, g *inventory.Guest, h remote.Host) (string, bool, error) {
+	out, err := run(ctx, h, command{script: calicoQuery(g)})
 	switch {
 	case err == nil:
 		return strings.TrimSpace(out), true, nil
@@ -47,8 +47,8 @@ func (w cniWork) image(ctx context.Context, h remote.Host) (string, bool, error)
 }
 
 func (w cniWork) Observe(ctx context.Context) (step.Change, error) {
-	return observeOn(ctx, w.hosts, w.master.Name, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
-		image, found, err := w.image(ctx, h)
+	return observeCluster(ctx, w.hosts, w.intent, func(ctx context.Context, g *inventory.Guest, h remote.Host) (step.Change, error) {
+		image, found, err := w.image(ctx, g, h)
 		switch {
 		case err != nil && exited(err):
 			return noCluster(w.intent), nil
@@ -64,12 +64,12 @@ func (w cniWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 func (w cniWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts.dial(w.master.Name)
+	g, h, err := w.hosts.manager(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("apply calico %s: %w", w.version, err)
 	}
-	if _, err := run(ctx, h, command{script: kubectl(w.master, "apply -f "+remote.Quote(calicoManifest(w.version))), timeout: 5 * time.Minute, out: out}); err != nil {
-		return fmt.Errorf("%s: apply calico %s: %w", w.master.Name, w.version, err)
+	if _, err := run(ctx, h, command{script: kubectl(g, "apply -f "+remote.Quote(calicoManifest(w.version))), timeout: 5 * time.Minute, out: out}); err != nil {
+		return fmt.Errorf("%s: apply calico %s: %w", g.Name, w.version, err)
 	}
 	return nil
 }
@@ -96,7 +96,7 @@ func (w kubeconfigWork) want(ctx context.Context, h remote.Host) ([]byte, error)
 }
 
 func (w kubeconfigWork) Observe(ctx context.Context) (step.Change, error) {
-	return observeOn(ctx, w.hosts, w.master, w.intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
+	return observeCluster(ctx, w.hosts, w.intent, func(ctx context.Context, _ *inventory.Guest, h remote.Host) (step.Change, error) {
 		want, err := w.want(ctx, h)
 		if err != nil && exited(err) {
 			return w.intent, nil // no cluster yet: made earlier in this run
@@ -123,20 +123,24 @@ func (w kubeconfigWork) change(want []byte) (step.Change, error) {
 	if err != nil {
 		return step.Change{}, err
 	}
-	if bytes.Equal(have, want) && fi.Mode().Perm() == 0o600 {
+	// Each control plane's admin.conf carries its own client certificate:
+	// a kubeconfig of this cluster (its CA) for the endpoint is kept, from
+	// whichever control plane it came.
+	endpoint := strings.TrimSuffix(strings.TrimPrefix(w.server, "https://"), fmt.Sprintf(":%d", APIServerPort))
+	if (bytes.Equal(have, want) || IsAdminKubeconfig(have, endpoint)) && fi.Mode().Perm() == 0o600 {
 		return step.Change{Action: step.None}, nil
 	}
 	return step.Change{Action: step.Update, Fields: []step.Field{step.SensitiveField("admin credentials"), {Name: "mode", Old: fmt.Sprintf("%04o", fi.Mode().Perm()), New: "0600"}}}, nil
 }
 
 func (w kubeconfigWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts.dial(w.master)
+	g, h, err := w.hosts.manager(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("admin kubeconfig: %w", err)
 	}
 	want, err := w.want(ctx, h)
 	if err != nil {
-		return fmt.Errorf("%s: read %s: %w", w.master, adminConf, err)
+		return fmt.Errorf("%s: read %s: %w", g.Name, adminConf, err)
 	}
 	c, err := w.change(want)
 	if err != nil {

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
@@ -64,15 +66,22 @@ type bootstrap struct {
 	master   *inventory.Guest // master1
 	creds    *credentials
 	timeouts Timeouts
+	// kubeconfig is where the admin kubeconfig is written: one of this
+	// cluster's there while no control plane holds the cluster says the
+	// cluster was lost, not taken down.
+	kubeconfig string
 	// missing are the guests on offline Proxmox nodes: the gates do not
 	// wait for them.
 	missing []string
 }
 
-// initWork runs kubeadm init on master1.
+// initWork runs kubeadm init on master1, from a backup when restore is
+// set; when another control plane already runs the cluster, master1 is
+// a new machine and joins it instead.
 type initWork struct {
 	*bootstrap
-	intent step.Change
+	intent  step.Change
+	restore *backup.Backup
 }
 
 func (w initWork) Observe(ctx context.Context) (step.Change, error) {
@@ -84,11 +93,20 @@ func (w initWork) Observe(ctx context.Context) (step.Change, error) {
 		if s.initialised() {
 			return step.Change{Action: step.None, Reason: "initialised"}, nil
 		}
-		if other, err := w.otherMember(ctx, true); err != nil || other != "" {
-			if err != nil {
-				return step.Change{}, err
+		other, err := w.otherMember(ctx, true)
+		if err != nil {
+			return step.Change{}, err
+		}
+		if other != "" {
+			if w.restore != nil {
+				return step.Change{Action: step.Conflict, Reason: w.restoreOverCluster(other)}, nil
 			}
-			return step.Change{Action: step.Conflict, Reason: w.secondCluster(other)}, nil
+			c := w.intent
+			c.Reason = w.rejoinReason(other)
+			return c, nil
+		}
+		if lost := w.lostCluster(); lost != "" && w.restore == nil {
+			return step.Change{Action: step.Conflict, Reason: lost}, nil
 		}
 		c := w.intent
 		if s.any() {
@@ -98,9 +116,31 @@ func (w initWork) Observe(ctx context.Context) (step.Change, error) {
 	})
 }
 
-// secondCluster is the conflict of an init while other runs a cluster.
-func (w initWork) secondCluster(other string) string {
-	return fmt.Sprintf("%s is not initialised but %s already runs a control plane: homelab will not start a second cluster; rebuild %s by joining it instead", w.master.Name, other, w.master.Name)
+// rejoinReason says that master1, a new machine, joins the cluster other
+// runs instead of starting one.
+func (w initWork) rejoinReason(other string) string {
+	return fmt.Sprintf("%s is a new machine and %s runs the cluster: %s joins it as a control plane (its stale etcd member removed first) instead of kubeadm init", w.master.Name, other, w.master.Name)
+}
+
+// restoreOverCluster is the conflict of a restore while other runs the
+// cluster.
+func (w initWork) restoreOverCluster(other string) string {
+	return fmt.Sprintf("a restore was asked for but %s still runs the cluster: a restore builds the cluster where no control plane holds it; run without --restore to join %s to it", other, w.master.Name)
+}
+
+// lostCluster says, when the admin kubeconfig of this cluster's endpoint
+// is still where homelab wrote it while no control plane holds the
+// cluster, that the cluster was lost (every control plane is a new
+// machine; `down` removes the kubeconfig with the cluster): "" otherwise.
+func (w initWork) lostCluster() string {
+	if w.kubeconfig == "" {
+		return ""
+	}
+	have, err := os.ReadFile(w.kubeconfig)
+	if err != nil || !IsAdminKubeconfig(have, w.inv.Kubernetes.Endpoint) {
+		return ""
+	}
+	return fmt.Sprintf("no control plane holds the cluster whose admin kubeconfig is %s (every control plane is a new machine): homelab will not start an empty cluster in its place; restore it with `homelab up --restore DIR` from a backup, or remove %s to build a new, empty cluster", w.kubeconfig, w.kubeconfig)
 }
 
 // otherMember names another control plane that already has a cluster.
@@ -148,12 +188,22 @@ func (w initWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 		return err
 	}
 	if other != "" {
-		return errors.New("conflict: " + w.secondCluster(other))
+		if w.restore != nil {
+			return errors.New("conflict: " + w.restoreOverCluster(other))
+		}
+		fmt.Fprintln(out, w.rejoinReason(other))
+		return joinWork{bootstrap: w.bootstrap, node: w.master, controlPlane: true}.Apply(ctx, step.Change{}, out)
+	}
+	if lost := w.lostCluster(); lost != "" && w.restore == nil {
+		return errors.New("conflict: " + lost)
 	}
 	if s.any() {
 		if err := reset(ctx, h, w.master.Name, out); err != nil {
 			return err
 		}
+	}
+	if w.restore != nil {
+		return w.initFromBackup(ctx, h, out)
 	}
 	// The config carries the token and certificate key: kubeadm takes the
 	// key only from it when --config is used, and a file keeps both out of
@@ -238,19 +288,22 @@ func (w joinWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 // joined reports whether the node has joined: its files (research 1.5),
-// confirmed by the cluster when master1 answers: a control plane is a
-// started voting etcd member, a worker a registered node. A join that
-// failed late leaves the files without either.
+// confirmed by the cluster when a control plane answers: a control plane
+// is a started voting etcd member, a worker a registered node. A join
+// that failed late leaves the files without either.
 func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 	if !s.joined(w.controlPlane) {
 		return false, nil
 	}
-	m1, err := w.hosts.dial(w.master.Name)
+	mg, m1, err := w.hosts.manager(ctx)
+	if noManager(err) {
+		return true, nil // no cluster to ask: trust the files
+	}
 	if err != nil {
 		return false, err
 	}
 	if !w.controlPlane {
-		_, err := run(ctx, m1, command{script: nodeQuery(w.master, w.node.Name)})
+		_, err := run(ctx, m1, command{script: nodeQuery(mg, w.node.Name)})
 		switch {
 		case err == nil:
 			return true, nil
@@ -261,7 +314,7 @@ func (w joinWork) joined(ctx context.Context, s nodeState) (bool, error) {
 		}
 		return false, err
 	}
-	members, err := w.members(ctx, m1)
+	members, err := members(ctx, mg, m1)
 	if exited(err) {
 		return true, nil // no cluster to ask: trust the files
 	}
@@ -288,20 +341,20 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 	if done, err := w.joined(ctx, s); err != nil || done {
 		return err
 	}
-	m1, err := w.hosts.dial(w.master.Name)
+	mg, m1, err := w.hosts.manager(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: join: %w", w.node.Name, err)
 	}
 	if w.creds.current().CACertHash == "" {
 		if err := w.readCAHash(ctx, m1); err != nil {
 			return err
 		}
 	}
-	if err := w.freshCredentials(ctx, m1, out); err != nil {
+	if err := w.freshCredentials(ctx, mg, m1, out); err != nil {
 		return err
 	}
 	if w.controlPlane {
-		if err := w.removeStaleMember(ctx, m1, out); err != nil {
+		if err := w.removeStaleMember(ctx, mg, m1, out); err != nil {
 			return err
 		}
 	}
@@ -329,8 +382,8 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 // time to spare and, for a control plane, that the certificates were
 // uploaded with the run's key less than two hours ago: a new token and a
 // new upload otherwise (after a crash, a resumed run, a long wait).
-func (w joinWork) freshCredentials(ctx context.Context, m1 remote.Host, out io.Writer) error {
-	if err := w.ensureToken(ctx, m1, out); err != nil {
+func (w joinWork) freshCredentials(ctx context.Context, mg *inventory.Guest, m1 remote.Host, out io.Writer) error {
+	if err := w.ensureToken(ctx, mg, m1, out); err != nil {
 		return err
 	}
 	if !w.controlPlane {
@@ -340,7 +393,7 @@ func (w joinWork) freshCredentials(ctx context.Context, m1 remote.Host, out io.W
 	if fresh {
 		return nil
 	}
-	file, err := InitConfig(w.inv, w.master, w.creds.current())
+	file, err := InitConfig(w.inv, mg, w.creds.current())
 	if err != nil {
 		return err
 	}
@@ -350,13 +403,13 @@ func (w joinWork) freshCredentials(ctx context.Context, m1 remote.Host, out io.W
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s: upload the control-plane certificates: %w", w.master.Name, err)
+		return fmt.Errorf("%s: upload the control-plane certificates: %w", mg.Name, err)
 	}
 	w.creds.certsUploaded()
 	return nil
 }
 
-// etcdctl runs etcdctl in master1's etcd pod.
+// etcdctl runs etcdctl in master's etcd pod, through its apiserver.
 func etcdctl(master *inventory.Guest, args string) string {
 	return kubectl(master, "-n kube-system exec etcd-"+master.Name+" -- etcdctl --endpoints=https://127.0.0.1:2379"+
 		" --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt"+
@@ -400,10 +453,11 @@ func parseMembers(out string) ([]member, error) {
 	return list.Members, nil
 }
 
-func (b *bootstrap) members(ctx context.Context, m1 remote.Host) ([]member, error) {
-	out, err := run(ctx, m1, command{script: memberList(b.master)})
+// members lists etcd's members through control plane g (on h).
+func members(ctx context.Context, g *inventory.Guest, h remote.Host) ([]member, error) {
+	out, err := run(ctx, h, command{script: memberList(g)})
 	if err != nil {
-		return nil, fmt.Errorf("%s: etcd members: %w", b.master.Name, err)
+		return nil, fmt.Errorf("%s: etcd members: %w", g.Name, err)
 	}
 	return parseMembers(out)
 }
@@ -415,8 +469,8 @@ func peerURL(ip netip.Addr) string { return fmt.Sprintf("https://%s:2380", ip) }
 // node left behind (it has the node's peer URL while the node has not
 // joined): etcd refuses the rejoin with "Peer URLs already exists", and an
 // unstarted or unpromoted member counts against the quorum.
-func (w joinWork) removeStaleMember(ctx context.Context, m1 remote.Host, out io.Writer) error {
-	members, err := w.members(ctx, m1)
+func (w joinWork) removeStaleMember(ctx context.Context, mg *inventory.Guest, m1 remote.Host, out io.Writer) error {
+	members, err := members(ctx, mg, m1)
 	if err != nil {
 		return err
 	}
@@ -425,9 +479,9 @@ func (w joinWork) removeStaleMember(ctx context.Context, m1 remote.Host, out io.
 			if u != peerURL(w.node.IP) {
 				continue
 			}
-			fmt.Fprintf(out, "%s: removing the etcd member a failed join left behind: %s\n", w.node.Name, m)
-			if _, err := run(ctx, m1, command{script: etcdctl(w.master, fmt.Sprintf("member remove %x", m.ID)), out: out}); err != nil {
-				return fmt.Errorf("%s: remove etcd member %x: %w", w.master.Name, m.ID, err)
+			fmt.Fprintf(out, "%s: removing the etcd member with its peer URL (a failed join's, or the machine's it replaces): %s\n", w.node.Name, m)
+			if _, err := run(ctx, m1, command{script: etcdctl(mg, fmt.Sprintf("member remove %x", m.ID)), out: out}); err != nil {
+				return fmt.Errorf("%s: remove etcd member %x: %w", mg.Name, m.ID, err)
 			}
 		}
 	}

@@ -121,11 +121,11 @@ type bridgeWork struct {
 // podCIDR asks the cluster (kubectl on master1) for the Node's
 // spec.podCIDR: "" while it has none.
 func (w bridgeWork) podCIDR(ctx context.Context) (string, error) {
-	m1, err := w.hosts.dial(w.master.Name)
+	g, m1, err := w.hosts.manager(ctx)
 	if err != nil {
 		return "", err
 	}
-	out, err := run(ctx, m1, command{script: kubectl(w.master, "get node "+remote.Quote(w.node)+" -o jsonpath='{.spec.podCIDR}'")})
+	out, err := run(ctx, m1, command{script: kubectl(g, "get node "+remote.Quote(w.node)+" -o jsonpath='{.spec.podCIDR}'")})
 	return strings.TrimSpace(out), err
 }
 

@@ -285,9 +285,9 @@ func clusterBehindVIP(hosts nodes, masters []*inventory.Guest, vip netip.Addr) f
 	}
 }
 
-// kubectl is a kubectl command line run as root on master1 with the admin
-// kubeconfig, against master1's own apiserver: managing the cluster does
-// not depend on the endpoint name or the VIP.
+// kubectl is a kubectl command line run as root on a control plane with
+// the admin kubeconfig, against that control plane's own apiserver:
+// managing the cluster does not depend on the endpoint name or the VIP.
 func kubectl(master *inventory.Guest, args string) string {
 	return fmt.Sprintf("kubectl --kubeconfig %s --server https://%s %s", adminConf, netip.AddrPortFrom(master.IP, APIServerPort), args)
 }
@@ -306,8 +306,8 @@ type kubeProxyWork struct {
 	timeout Timeouts
 }
 
-func (w kubeProxyWork) restartedFor(ctx context.Context, h remote.Host) (string, error) {
-	out, err := run(ctx, h, command{script: kubeProxyQuery(w.master)})
+func (w kubeProxyWork) restartedFor(ctx context.Context, g *inventory.Guest, h remote.Host) (string, error) {
+	out, err := run(ctx, h, command{script: kubeProxyQuery(g)})
 	return strings.TrimSpace(out), err
 }
 
@@ -320,8 +320,8 @@ func restartChange(from string, vip netip.Addr) step.Change {
 
 func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
 	intent := restartChange("", w.vip)
-	return observeOn(ctx, w.hosts, w.master.Name, intent, func(ctx context.Context, h remote.Host) (step.Change, error) {
-		got, err := w.restartedFor(ctx, h)
+	return observeCluster(ctx, w.hosts, intent, func(ctx context.Context, g *inventory.Guest, h remote.Host) (step.Change, error) {
+		got, err := w.restartedFor(ctx, g, h)
 		if exited(err) {
 			return noCluster(intent), nil
 		}
@@ -336,15 +336,15 @@ func (w kubeProxyWork) Observe(ctx context.Context) (step.Change, error) {
 }
 
 func (w kubeProxyWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	h, err := w.hosts.dial(w.master.Name)
+	g, h, err := w.hosts.manager(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("restart kube-proxy: %w", err)
 	}
-	script := kubectl(w.master, "-n kube-system rollout restart daemonset kube-proxy") + " && " +
-		kubectl(w.master, "-n kube-system annotate daemonset kube-proxy "+endpointAnnotation+"="+w.vip.String()+" --overwrite") + " && " +
-		kubectl(w.master, fmt.Sprintf("-n kube-system rollout status daemonset kube-proxy --timeout=%ds", int(w.timeout.Endpoint.Seconds())))
+	script := kubectl(g, "-n kube-system rollout restart daemonset kube-proxy") + " && " +
+		kubectl(g, "-n kube-system annotate daemonset kube-proxy "+endpointAnnotation+"="+w.vip.String()+" --overwrite") + " && " +
+		kubectl(g, fmt.Sprintf("-n kube-system rollout status daemonset kube-proxy --timeout=%ds", int(w.timeout.Endpoint.Seconds())))
 	if _, err := run(ctx, h, command{script: script, timeout: w.timeout.Endpoint + time.Minute, out: out}); err != nil {
-		return fmt.Errorf("%s: restart kube-proxy: %w", w.master.Name, err)
+		return fmt.Errorf("%s: restart kube-proxy: %w", g.Name, err)
 	}
 	return nil
 }

@@ -72,13 +72,16 @@ type controlPlaneGate struct {
 }
 
 func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	masters := g.inv.ControlPlanes()
 	running := present(masters, g.missing)
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
+		mg, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
 		if len(running) < quorum(len(masters)) {
 			return false, fmt.Sprintf("%d of %d control planes run, fewer than a quorum of %d", len(running), len(masters), quorum(len(masters))), nil
 		}
@@ -88,7 +91,7 @@ func (g controlPlaneGate) Apply(ctx context.Context, _ step.Change, out io.Write
 				return false, fmt.Sprintf("%s: %s", apiserverURL(m.IP), seen), err
 			}
 		}
-		members, err := g.members(ctx, m1)
+		members, err := members(ctx, mg, m1)
 		if err != nil {
 			if exited(err) {
 				return false, err.Error(), nil
@@ -127,13 +130,16 @@ type vipGate struct {
 }
 
 func (g vipGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
 	resolve := fmt.Sprintf("%s:%d:%s", g.name, APIServerPort, g.vip)
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
+		_, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
 		ok, seen, err := lookReadyz(ctx, m1, readyz(url, caFile, resolve))
 		if err != nil || !ok {
 			return false, fmt.Sprintf("%s through %s: %s", url, g.vip, seen), err
@@ -167,12 +173,15 @@ type nodesGate struct {
 }
 
 func (g nodesGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
-	m1, err := g.hosts.dial(g.master.Name)
-	if err != nil {
-		return err
-	}
 	return g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
-		res, err := run(ctx, m1, command{script: kubectl(g.master, "get nodes --no-headers")})
+		mg, m1, err := g.hosts.manager(ctx)
+		if noManager(err) {
+			return false, err.Error(), nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		res, err := run(ctx, m1, command{script: kubectl(mg, "get nodes --no-headers")})
 		if err != nil {
 			if exited(err) {
 				return false, err.Error(), nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/backup"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeversion"
 	"github.com/homelabctl/homelab/pkg/step"
@@ -36,6 +37,10 @@ type Phase struct {
 	Now func() time.Time
 	// Sleep pauses between a gate's looks; nil means step.Sleep.
 	Sleep func(context.Context, time.Duration) error
+	// Restore, when set, is a checked backup (backup.Open, Check) the
+	// first control plane is initialised from: its PKI and its etcd data.
+	// Plans name the backup's identity, never its contents.
+	Restore *backup.Backup
 	// Missing names the guests on offline Proxmox nodes (a degraded run):
 	// the gates ask for a quorum of the control planes and for the nodes
 	// that run, not for these.
@@ -149,7 +154,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	add(&step.Step{
+	initStep := add(&step.Step{
 		ID:          initID(m1.Name),
 		Description: fmt.Sprintf("kubeadm init on %s (%s) with controlPlaneEndpoint %s:6443 and --upload-certs", m1.Name, m1.IP, k.Endpoint),
 		Needs:       []step.ID{prepareID(m1.Name), pinOf(m1.Name)},
@@ -158,6 +163,11 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			{Host: m1.Name, Path: InitConfigPath, Mode: ConfigMode, Content: string(initFile)},
 		}},
 	})
+	if p.Restore != nil {
+		what := restoreWhat(p.Restore)
+		initStep.Description += ", restoring " + what
+		initStep.Intent.Fields = append(initStep.Intent.Fields, step.Set("restore", what))
+	}
 	add(&step.Step{
 		ID:          apiGateID(m1.Name),
 		Description: fmt.Sprintf("wait until https://%s:6443/readyz answers ok", m1.IP),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -18,7 +19,7 @@ import (
 //     earlier attempt created it and lost its answer) is success;
 //   - an apiserver that did not answer is transient: the step is retried;
 //   - anything else fails the step.
-func (w joinWork) ensureToken(ctx context.Context, m1 remote.Host, out io.Writer) error {
+func (w joinWork) ensureToken(ctx context.Context, mg *inventory.Guest, m1 remote.Host, out io.Writer) error {
 	release, err := w.creds.tokenLock(ctx)
 	if err != nil {
 		return err
@@ -33,20 +34,20 @@ func (w joinWork) ensureToken(ctx context.Context, m1 remote.Host, out io.Writer
 		secrets: w.creds.secrets(), out: out})
 	switch {
 	case err == nil:
-		fmt.Fprintf(out, "%s: a new bootstrap token (%s)\n", w.master.Name, id)
+		fmt.Fprintf(out, "%s: a new bootstrap token (%s)\n", mg.Name, id)
 	case tokenExists(err, id):
-		ours, lerr := w.tokenListed(ctx, m1, token)
+		ours, lerr := w.tokenListed(ctx, mg, m1, token)
 		if lerr != nil {
 			return lerr
 		}
 		if !ours {
-			return fmt.Errorf("%s: create a bootstrap token: a token with id %s exists that this run did not create: %w", w.master.Name, id, err)
+			return fmt.Errorf("%s: create a bootstrap token: a token with id %s exists that this run did not create: %w", mg.Name, id, err)
 		}
-		fmt.Fprintf(out, "%s: the bootstrap token (%s) exists already: an earlier attempt of this run created it\n", w.master.Name, id)
+		fmt.Fprintf(out, "%s: the bootstrap token (%s) exists already: an earlier attempt of this run created it\n", mg.Name, id)
 	case transientAPI(err):
-		return step.Retryable(fmt.Errorf("%s: create a bootstrap token: %w", w.master.Name, err))
+		return step.Retryable(fmt.Errorf("%s: create a bootstrap token: %w", mg.Name, err))
 	default:
-		return fmt.Errorf("%s: create a bootstrap token: %w", w.master.Name, err)
+		return fmt.Errorf("%s: create a bootstrap token: %w", mg.Name, err)
 	}
 	w.creds.tokenCreated()
 	return nil
@@ -54,13 +55,13 @@ func (w joinWork) ensureToken(ctx context.Context, m1 remote.Host, out io.Writer
 
 // tokenListed reports whether `kubeadm token list` shows token, secret
 // and all (its output is read, never printed).
-func (w joinWork) tokenListed(ctx context.Context, m1 remote.Host, token string) (bool, error) {
+func (w joinWork) tokenListed(ctx context.Context, mg *inventory.Guest, m1 remote.Host, token string) (bool, error) {
 	list, err := run(ctx, m1, command{script: "kubeadm token list", secrets: w.creds.secrets()})
 	if err != nil {
 		if transientAPI(err) {
-			return false, step.Retryable(fmt.Errorf("%s: list the bootstrap tokens: %w", w.master.Name, err))
+			return false, step.Retryable(fmt.Errorf("%s: list the bootstrap tokens: %w", mg.Name, err))
 		}
-		return false, fmt.Errorf("%s: list the bootstrap tokens: %w", w.master.Name, err)
+		return false, fmt.Errorf("%s: list the bootstrap tokens: %w", mg.Name, err)
 	}
 	for _, line := range strings.Split(list, "\n") {
 		if f := strings.Fields(line); len(f) > 0 && f[0] == token {

@@ -100,7 +100,7 @@ func TestEnsureToken(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					var b strings.Builder
-					errs[i] = w.ensureToken(context.Background(), h, &b)
+					errs[i] = w.ensureToken(context.Background(), w.master, h, &b)
 					mu.Lock()
 					out.WriteString(b.String())
 					mu.Unlock()
@@ -137,7 +137,7 @@ func TestEnsureToken(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	w := joinWork{bootstrap: &bootstrap{master: &inventory.Guest{Name: "master-1"}, creds: creds}}
-	if err := w.ensureToken(ctx, &tokenHost{create: nil}, io.Discard); !errors.Is(err, context.Canceled) {
+	if err := w.ensureToken(ctx, w.master, &tokenHost{create: nil}, io.Discard); !errors.Is(err, context.Canceled) {
 		t.Errorf("waiting for the turn: %v", err)
 	}
 	release()

@@ -31,7 +31,7 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	}
 	path := inventory.ExpandHome(p.kubeconfigPath(inv))
 	t := p.Timeouts.withDefaults()
-	reach := nodes{dial: p.Hosts, silence: &remote.Silence{For: observeTimeout}}
+	reach := nodes{dial: p.Hosts, silence: &remote.Silence{For: observeTimeout}, masters: masters, chosen: &managers{}}
 	if p.Running != nil {
 		reach.running = func(ctx context.Context, node string) (bool, error) {
 			g, ok := inv.Guest(node)
@@ -44,11 +44,11 @@ func (p Phase) attach(inv *inventory.Inventory, steps []*step.Step) error {
 	waitFor := func(what string, timeout time.Duration) step.Wait {
 		return step.Wait{What: what, Timeout: timeout, Poll: t.Poll, Sleep: p.Sleep}
 	}
-	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t, missing: p.Missing}
+	b := &bootstrap{inv: inv, hosts: reach, master: masters[0], creds: newCredentials(p.Now), timeouts: t, kubeconfig: path, missing: p.Missing}
 	m1 := masters[0].Name
 
 	byID := map[step.ID]func(s *step.Step) step.Work{
-		initID(m1): func(s *step.Step) step.Work { return initWork{bootstrap: b, intent: s.Intent} },
+		initID(m1): func(s *step.Step) step.Work { return initWork{bootstrap: b, intent: s.Intent, restore: p.Restore} },
 		apiGateID(m1): func(*step.Step) step.Work {
 			return apiserverGate{hosts: reach, master: m1, node: masters[0],
 				gate: waitFor(apiserverURL(masters[0].IP)+" to answer ok", t.APIServer)}

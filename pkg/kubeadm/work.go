@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
 	"github.com/homelabctl/homelab/pkg/step"
 )
@@ -26,6 +27,10 @@ type nodes struct {
 	// running, when set, says whether the hypervisor runs a node: one
 	// not running is planned as fresh without waiting for its SSH.
 	running func(ctx context.Context, node string) (bool, error)
+	// masters are the control planes, in the inventory's order, that
+	// manager picks from; chosen remembers its last pick.
+	masters []*inventory.Guest
+	chosen  *managers
 }
 
 // Timeouts bound the sequence's gates and commands. Zero fields take the
@@ -277,6 +282,22 @@ func freshNode(node string, intent step.Change) step.Change {
 // marked as not read.
 func noCluster(intent step.Change) step.Change {
 	return intent.Unread("the cluster does not answer kubectl (yet): planned as on a new cluster")
+}
+
+// observeCluster runs look through the control plane manager picks,
+// under observeTimeout; without one (no cluster yet, or none answering)
+// the step's intent, marked as not read.
+func observeCluster(ctx context.Context, hosts nodes, intent step.Change, look func(ctx context.Context, g *inventory.Guest, h remote.Host) (step.Change, error)) (step.Change, error) {
+	octx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	g, h, err := hosts.manager(octx)
+	if err != nil {
+		if noManager(err) || remote.NotAnswering(ctx, err) || (octx.Err() != nil && ctx.Err() == nil) {
+			return noCluster(intent), nil
+		}
+		return step.Change{}, err
+	}
+	return look(octx, g, h)
 }
 
 // observeOn runs look against the node under observeTimeout, and turns a

@@ -30,6 +30,7 @@ type kubeadmConfig struct {
 	} `yaml:"nodeRegistration"`
 	// ClusterConfiguration
 	KubernetesVersion    string `yaml:"kubernetesVersion"`
+	ClusterName          string `yaml:"clusterName"`
 	ImageRepository      string `yaml:"imageRepository"`
 	ControlPlaneEndpoint string `yaml:"controlPlaneEndpoint"`
 	APIServer            struct {

@@ -44,6 +44,15 @@
 // neither kube-proxy (its rollout never completes) nor calico-node (its
 // Node stays NotReady).
 //
+// The etcd pods answer `etcdctl snapshot save` (a file under the pod's
+// hostPath mounts lands on the host; a snapshot carries its SHA-256, as
+// etcd's do), and `ctr run` of kubeadm's etcd image runs `etcdutl
+// snapshot restore` into an empty data directory, refusing what etcdutl
+// refuses. `kubeadm init` reuses a CA and service-account key it finds in
+// /etc/kubernetes/pki and, with a restored data directory (and its
+// preflight check ignored), starts etcd on it: the old objects come back
+// with one member. kubectl creates and reads ConfigMaps.
+//
 // Save and Load keep the cluster as JSON so a later process can reopen a
 // simulated lab (hosts keep their files on disk); Attach then serves the
 // apiservers again.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func nodePKI(fs files, cl *Cluster, node, ip string, now time.Time) (keyPair, er
 		"etcd/healthcheck-client.crt": admin.cert, "etcd/healthcheck-client.key": admin.key,
 		"front-proxy-ca.crt": ca.cert, "front-proxy-ca.key": ca.key, "sa.key": ca.key, "sa.pub": ca.cert,
 	} {
+		if (strings.HasPrefix(p, "front-proxy-ca.") || strings.HasPrefix(p, "sa.")) && fs.exists(pkiDir+"/"+p) {
+			continue // kubeadm keeps them (cmd/kubeadm/app/phases/certs/certs.go)
+		}
 		mode := 0o644
 		if strings.HasSuffix(p, ".key") {
 			mode = 0o600
@@ -74,7 +78,50 @@ func writeControlPlane(fs files, cl *Cluster, node, ip string, admin keyPair, su
 			return err
 		}
 	}
+	if fs.exists(etcdDataDir + "/member/snap/db") {
+		return nil // restored by etcdutl: etcd starts on it
+	}
 	return fs.write(etcdDataDir+"/member/snap/db", []byte("simulated etcd data\n"), 0o600)
+}
+
+// existingCA is kubeadm's certs phase for one CA: the pair on disk when
+// both files are there ("[certs] Using existing %s certificate
+// authority", cmd/kubeadm/app/phases/certs/certs.go), a new one when
+// neither is; a certificate without its key is an error (written here:
+// kubeadm's external-CA mode then fails later, on the first certificate
+// it cannot sign).
+func existingCA(c *host.Call, fs files, base, cn string, now time.Time) (keyPair, int) {
+	crt, key := pkiDir+"/"+base+".crt", pkiDir+"/"+base+".key"
+	switch haveCrt, haveKey := fs.exists(crt), fs.exists(key); {
+	case haveCrt && haveKey:
+		p := keyPair{}
+		p.cert, _ = fs.read(crt)
+		p.key, _ = fs.read(key)
+		if _, _, err := parsePair(p); err != nil {
+			return keyPair{}, fatal(c, "certs/"+base, "failure loading %s certificate authority: %v", base, err)
+		}
+		fmt.Fprintf(c.Stdout, "[certs] Using existing %s certificate authority\n", base)
+		return p, 0
+	case haveCrt || haveKey:
+		return keyPair{}, fatal(c, "certs/"+base, "failure loading %s certificate authority: couldn't load the certificate or its key from %s", base, pkiDir)
+	}
+	p, err := newCA(cn, now)
+	if err != nil {
+		return keyPair{}, fatal(c, "certs/"+base, "failure while creating CA: %v", err)
+	}
+	fmt.Fprintf(c.Stdout, "[certs] Generating \"%s\" certificate and key\n", base)
+	return p, 0
+}
+
+// clusterConfiguration is the ClusterConfiguration kubeadm stores in
+// kube-system/kubeadm-config (abridged: the fields the simulator reads).
+func clusterConfiguration(cfg *kubeadmConfig, cl *Cluster) string {
+	name := cfg.ClusterName
+	if name == "" {
+		name = "kubernetes"
+	}
+	return fmt.Sprintf("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nclusterName: %s\ncontrolPlaneEndpoint: %s\nkubernetesVersion: %s\nnetworking:\n  dnsDomain: %s\n  podSubnet: %s\n  serviceSubnet: %s\n",
+		name, cl.Endpoint, cl.Version, cl.DNSDomain, cl.PodSubnet, cl.ServiceSubnet)
 }
 
 // writeKubelet writes the kubelet's configuration (the cluster's
@@ -125,7 +172,7 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	fmt.Fprintf(c.Stdout, "[init] Using Kubernetes version: %s\n[preflight] Running pre-flight checks\n", cfg.KubernetesVersion)
 	// The root check alone first, then InitNodeChecks
 	// (cmd/kubeadm/app/cmd/phases/init/preflight.go).
-	if !rootCheck(c) || !runChecks(c, controlPlaneChecks(c, c.Host.Serving(6443), true)) {
+	if !rootCheck(c) || !runChecks(c, ignoreChecks(c, f, controlPlaneChecks(c, c.Host.Serving(6443), true))) {
 		return 1
 	}
 	if err := host.Pause(ctx, s.opts.Latency.Init); err != nil {
@@ -139,21 +186,34 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	cl := &Cluster{ID: memberID(), Endpoint: endpoint, Version: cfg.KubernetesVersion, ImageRepository: cfg.ImageRepository, CertSANs: cfg.APIServer.CertSANs,
 		DNSDomain: cfg.Networking.DNSDomain, ServiceSubnet: cfg.Networking.ServiceSubnet, PodSubnet: cfg.Networking.PodSubnet,
 		DaemonSets: map[string]*DaemonSet{}, Created: now, Kubelet: cfg.Kubelet}
-	ca, err := newCA("kubernetes", now)
-	if err != nil {
-		return fatal(c, "certs/ca", "failure while creating CA: %v", err)
+	fs := files{c}
+	fmt.Fprint(c.Stdout, "[certs] Using certificateDir folder \"/etc/kubernetes/pki\"\n")
+	ca, code := existingCA(c, fs, "ca", "kubernetes", now)
+	if code != 0 {
+		return code
 	}
-	etcdCA, err := newCA("etcd-ca", now)
-	if err != nil {
-		return fatal(c, "certs/etcd-ca", "failure while creating CA: %v", err)
+	etcdCA, code := existingCA(c, fs, "etcd/ca", "etcd-ca", now)
+	if code != 0 {
+		return code
 	}
 	cl.CA, cl.CAKey, cl.EtcdCA, cl.EtcdCAKey = ca.cert, ca.key, etcdCA.cert, etcdCA.key
-	fs := files{c}
 	admin, err := nodePKI(fs, cl, node, ip, now)
 	if err != nil {
 		return fatal(c, "certs", "%v", err)
 	}
-	fmt.Fprintf(c.Stdout, "[certs] Using certificateDir folder \"/etc/kubernetes/pki\"\n[certs] Generating \"ca\" certificate and key\n[certs] Generating \"apiserver\" certificate and key\n[certs] apiserver serving cert is signed for DNS names and IPs %v\n[certs] Generating \"etcd/ca\" certificate and key\n[certs] Generating \"etcd/server\" certificate and key\n[certs] Generating \"sa\" key and public key\n", apiserverNames(cl, node, ip))
+	fmt.Fprintf(c.Stdout, "[certs] Generating \"apiserver\" certificate and key\n[certs] apiserver serving cert is signed for DNS names and IPs %v\n[certs] Generating \"etcd/server\" certificate and key\n", apiserverNames(cl, node, ip))
+	if fs.exists(pkiDir + "/sa.key") {
+		fmt.Fprint(c.Stdout, "[certs] Using the existing \"sa\" key\n") // cmd/kubeadm/app/phases/certs/certs.go CreateServiceAccountKeyAndPublicKeyFiles
+	} else {
+		fmt.Fprint(c.Stdout, "[certs] Generating \"sa\" key and public key\n")
+	}
+	restored, isRestored := restoredData(fs)
+	if isRestored && restored.Member.PeerURL != peerURL(ip) {
+		// etcd refuses to start a member whose data names other peer
+		// URLs; the static Pod crash-loops and kubeadm times out (the
+		// words of its wait are written here).
+		return fatal(c, "wait-control-plane", "etcd on %s did not start: its data directory was restored for member %s at %s, not %s", node, restored.Member.Name, restored.Member.PeerURL, peerURL(ip))
+	}
 	if err := writeControlPlane(fs, cl, node, ip, admin, true); err != nil {
 		return fatal(c, "kubeconfig", "%v", err)
 	}
@@ -187,11 +247,45 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	if key == "" {
 		key = randomHex(32)
 	}
-	cl.Tokens = tokens
-	cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
-	cl.Nodes = []Node{{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}}
-	cl.Nodes[0].PodCIDR = cl.allocatePodCIDR(node)
-	cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: controlPlaneImages(cfg.ImageRepository, cfg.KubernetesVersion, have)[3], Created: now}
+	self := Node{Name: node, Host: c.Host.Name(), IP: ip, ControlPlane: true, Version: kubeVersion(c.Host, "kubelet"), Joined: now}
+	if isRestored {
+		// etcd starts on the restored data: the objects of the old
+		// cluster (its Nodes, no longer posting status, until nodes of
+		// their names join), and one member, the one etcdutl wrote.
+		// kubeadm's own objects are updated in place.
+		m := *restored.Member
+		m.ClientURL, m.Started = clientURL(ip), true
+		cl.Members = []Member{m}
+		cl.Nodes, cl.Tokens, cl.DaemonSets, cl.ConfigMaps = restored.Nodes, append(restored.Tokens, tokens...), restored.DaemonSets, restored.ConfigMaps
+		cl.Created = restored.Created
+		if cl.DaemonSets == nil {
+			cl.DaemonSets = map[string]*DaemonSet{}
+		}
+		for i := range cl.Nodes {
+			// A node whose machine still runs its kubelet (with its
+			// kubelet.conf: the same CA, still valid) posts status
+			// again; the others are gone.
+			cl.Nodes[i].Lost = !s.kubeletRuns(cl.Nodes[i].Host)
+		}
+		if i := slices.IndexFunc(cl.Nodes, func(n Node) bool { return n.Name == node }); i >= 0 {
+			self.PodCIDR = cl.Nodes[i].PodCIDR
+		}
+		cl.Nodes = removeNode(cl.Nodes, node)
+	} else {
+		cl.Tokens = tokens
+		cl.Members = []Member{{ID: memberID(), Name: node, PeerURL: peerURL(ip), ClientURL: clientURL(ip), Started: true}}
+	}
+	if self.PodCIDR == "" {
+		self.PodCIDR = cl.allocatePodCIDR(node)
+	}
+	cl.Nodes = append(cl.Nodes, self)
+	if cl.DaemonSets["kube-proxy"] == nil {
+		cl.DaemonSets["kube-proxy"] = &DaemonSet{Image: controlPlaneImages(cfg.ImageRepository, cfg.KubernetesVersion, have)[3], Created: now}
+	}
+	if cl.ConfigMaps == nil {
+		cl.ConfigMaps = map[string]map[string]string{}
+	}
+	cl.ConfigMaps["kube-system/kubeadm-config"] = map[string]string{"ClusterConfiguration": clusterConfiguration(cfg, cl)}
 	if f.has("upload-certs") {
 		cl.Certs = &UploadedCerts{Uploaded: now, KeyDigest: digest(key)}
 	}

@@ -43,6 +43,10 @@ func (s *Sim) kubeadm(ctx context.Context, c *host.Call) int {
 		return s.reset(ctx, c, parseFlags(args[1:], "f", "force"))
 	case "token":
 		return s.token(c, args[1:])
+	case "config":
+		if len(args) > 1 && args[1] == "images" {
+			return s.configImages(ctx, c, args[2:])
+		}
 	}
 	// cobra's error, printed by cmd/kubeadm/app/util/errors/errors.go.
 	return fatal(c, "", "unknown command %q for \"kubeadm\"", args[0])
@@ -105,6 +109,27 @@ func rootCheck(c *host.Call) bool {
 		return true
 	}
 	return runChecks(c, []problem{{"IsPrivilegedUser", "user is not running as root"}})
+}
+
+// ignoreChecks drops the problems --ignore-preflight-errors names
+// (case-insensitive, "all" for every one) and prints each as kubeadm's
+// warning (cmd/kubeadm/app/preflight/checks.go RunChecks).
+func ignoreChecks(c *host.Call, f flags, errs []problem) []problem {
+	var list []string
+	for _, v := range strings.Split(f.values["ignore-preflight-errors"], ",") {
+		if v = strings.ToLower(strings.TrimSpace(v)); v != "" {
+			list = append(list, v)
+		}
+	}
+	var kept []problem
+	for _, p := range errs {
+		if contains(list, "all") || contains(list, strings.ToLower(p.name)) {
+			fmt.Fprintf(c.Stdout, "\t[WARNING %s]: %s\n", p.name, p.err)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept
 }
 
 // fileChecks are FileAvailable checks (cmd/kubeadm/app/preflight/checks.go).

@@ -121,6 +121,10 @@ func (s *Sim) kubectl(ctx context.Context, c *host.Call) int {
 			code = k.annotate(w[2], w[3:])
 		case w[0] == "rollout" && len(w) > 3 && isDaemonSet(w[2]):
 			code = k.rollout(w[1], w[3])
+		case w[0] == "create" && len(w) > 2 && isConfigMap(w[1]):
+			code = k.createConfigMap(w[2])
+		case w[0] == "get" && len(w) > 2 && isConfigMap(w[1]):
+			code = k.getConfigMap(w[2])
 		case w[0] == "exec" && len(w) > 1:
 			code = k.exec(w[1], tail)
 		default:
@@ -437,10 +441,12 @@ func (k kubectlCall) exec(pod string, cmd []string) int {
 	node, isEtcd := strings.CutPrefix(pod, "etcd-")
 	var m Member
 	found := false
+	host := ""
 	if isEtcd && k.ns == "kube-system" {
 		for _, n := range k.cl.Nodes {
-			if n.Name == node && n.ControlPlane {
+			if n.Name == node && n.ControlPlane && !n.Lost {
 				m, found = k.cl.member(n.IP)
+				host = n.Host
 			}
 		}
 	}
@@ -494,6 +500,8 @@ func (k kubectlCall) exec(pod string, cmd []string) int {
 			fmt.Fprintf(k.c.Stdout, "%x, %s, %s, %s, %s, %t\n", x.ID, status, x.Name, x.PeerURL, x.ClientURL, x.Learner)
 		}
 		return 0
+	case len(w) >= 2 && w[0] == "snapshot" && w[1] == "save":
+		return k.snapshotSave(k.s.hosts[host], w)
 	case len(w) >= 3 && w[0] == "member" && w[1] == "remove":
 		id, err := strconv.ParseUint(w[2], 16, 64)
 		if err != nil {

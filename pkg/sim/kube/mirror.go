@@ -151,8 +151,8 @@ func (s *Sim) ctr(_ context.Context, c *host.Call) int {
 	for len(args) > 1 && (args[0] == "-n" || args[0] == "--namespace") {
 		ns, args = args[1], args[2:]
 	}
-	if len(args) < 2 || (args[0] != "images" && args[0] != "image" && args[0] != "i") {
-		fmt.Fprintln(c.Stderr, "ctr: the simulated ctr answers images import and images ls")
+	if len(args) < 2 || (args[0] != "images" && args[0] != "image" && args[0] != "i" && args[0] != "run") {
+		fmt.Fprintln(c.Stderr, "ctr: the simulated ctr answers images import, images ls and run")
 		return 1
 	}
 	if !c.Host.Unit("containerd").Active {
@@ -162,6 +162,9 @@ func (s *Sim) ctr(_ context.Context, c *host.Call) int {
 	if !c.Root() {
 		fmt.Fprintln(c.Stderr, `ctr: failed to dial "/run/containerd/containerd.sock": connection error: desc = "transport: error while dialing: dial unix /run/containerd/containerd.sock: connect: permission denied"`)
 		return 1
+	}
+	if args[0] == "run" {
+		return s.ctrRun(c, ns, args[1:])
 	}
 	s.ctrMu.Lock()
 	defer s.ctrMu.Unlock()

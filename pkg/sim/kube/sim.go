@@ -73,7 +73,10 @@ type Cluster struct {
 	Tokens                       []Token
 	Certs                        *UploadedCerts `json:",omitempty"`
 	DaemonSets                   map[string]*DaemonSet
-	Created                      time.Time
+	// ConfigMaps are the ConfigMaps kubectl created and kubeadm's
+	// kubeadm-config, by "namespace/name": their data.
+	ConfigMaps map[string]map[string]string `json:",omitempty"`
+	Created    time.Time
 	// Kubelet is the kubelet-config ConfigMap: the init configuration's
 	// KubeletConfiguration, which every joining node's kubelet gets.
 	Kubelet kubeletConfig
