@@ -100,6 +100,7 @@ func parseConfig(b []byte, kubeadmMinor int) (*kubeadmConfig, error) {
 		group, _, _ := strings.Cut(meta.APIVersion, "/")
 		if group == "kubeadm.k8s.io" {
 			if meta.APIVersion == "kubeadm.k8s.io/v1beta3" && kubeadmMinor > v1beta3LastMinor {
+				//lint:ignore ST1005 kubeadm's own words, full stop included
 				return nil, fmt.Errorf("your configuration file uses an old API spec: %q (kind: %q). Please use kubeadm v1.%d instead and run 'kubeadm config migrate --old-config old-config-file --new-config new-config-file', which will write the new, similar spec using a newer API version.", meta.APIVersion, meta.Kind, v1beta3LastMinor)
 			}
 			if meta.APIVersion != "kubeadm.k8s.io/v1beta3" && meta.APIVersion != "kubeadm.k8s.io/v1beta4" {
