@@ -113,8 +113,15 @@ func TestConvergedRerunCalls(t *testing.T) {
 		}
 		for host, c := range planned.ssh {
 			reads, sent := c-prevPlanned.ssh[host], ran.ssh[host]-prevRan.ssh[host]
-			if reads > 1 {
-				t.Errorf("phase %s: the plan read %s with %d commands, want one", phase, host, reads)
+			// The cluster's operations go through whichever control
+			// plane answers (no fixed manager): the plan's first look at
+			// the kubernetes phase's manager is that probe, then its facts.
+			limit := 1
+			if phase == "kubernetes" && gateHosts[host] {
+				limit = 2
+			}
+			if reads > limit {
+				t.Errorf("phase %s: the plan read %s with %d commands, want at most %d", phase, host, reads, limit)
 			}
 			if reads+sent > 2 && !gateHosts[host] {
 				t.Errorf("phase %s: %d commands on %s (%d planning), want at most 2", phase, reads+sent, host, reads)
