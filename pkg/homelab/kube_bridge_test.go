@@ -1,12 +1,16 @@
 package homelab_test
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 
+	. "github.com/homelabctl/homelab/pkg/homelab"
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
+	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // cni.name bridge on the simulated lab (three control planes, two
@@ -49,4 +53,33 @@ func TestKubernetesBridgeCNI(t *testing.T) {
 		t.Errorf("kube/cni/bridge/worker-2 finished at %d, the nodes gate at %d", log.index("kube/cni/bridge/worker-2"), log.index(kubeadm.GateNodesReady))
 	}
 	converged(t, inv, lab, "the second plan")
+}
+
+// The kubernetes phase planned on guests that already run but hold no
+// cluster yet (as the end-to-end lab's hosts, or guests built by an
+// earlier run of the guests phase): the bridge CNI steps cannot read a
+// pod CIDR, since no control plane answers, and plan what a new cluster
+// needs instead of failing the plan. Seen on the real lab: "observe
+// kube/cni/bridge/w-1: no control plane answers for the cluster".
+func TestKubernetesBridgeCNIPlannedBeforeTheCluster(t *testing.T) {
+	inv, lab := haLabWorkers(t, 2)
+	inv.Kubernetes.CNI = inventory.CNI{Name: inventory.CNIBridge}
+	ctx := context.Background()
+	if _, _, err := Up(ctx, inv, infraAndLoadBalancers(t), ApplyOptions{Clients: lab.Clients(), Parallelism: 6}); err != nil {
+		t.Fatalf("infrastructure and load balancers: %v", err)
+	}
+	file, err := plan.Open("kubernetes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Plan(ctx, inv, file, PlanOptions{Clients: lab.Clients()})
+	if err != nil {
+		t.Fatalf("plan of the kubernetes phase before the cluster exists: %v", err)
+	}
+	for _, n := range []string{"master-1", "worker-2"} {
+		st, ok := p.Step(step.ID("kube/cni/bridge/" + n))
+		if !ok || st.Change.Action != step.Create {
+			t.Errorf("kube/cni/bridge/%s: %+v, want a create", n, st.Change)
+		}
+	}
 }

@@ -186,7 +186,8 @@ func (w bridgeWork) Observe(ctx context.Context) (step.Change, error) {
 		switch {
 		case err != nil && notFound(err):
 			return w.intent.Unread(w.node + " is not a node yet: it joins earlier in this run"), nil
-		case err != nil && exited(err):
+		case err != nil && (exited(err) || noManager(err)):
+			// No cluster yet, or none answering: what a new one needs.
 			return noCluster(w.intent), nil
 		case err != nil:
 			return step.Change{}, err
@@ -207,7 +208,7 @@ func (w bridgeWork) Apply(ctx context.Context, _ step.Change, out io.Writer) err
 	err = w.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
 		got, err := w.podCIDR(ctx)
 		switch {
-		case err != nil && exited(err):
+		case err != nil && (exited(err) || noManager(err)):
 			return false, err.Error(), nil
 		case err != nil:
 			return false, "", err
