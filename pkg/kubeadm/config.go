@@ -265,8 +265,8 @@ const SystemVerificationCgroupV1Minor = 35
 // SystemVerification when kubernetes.kubelet.fail_cgroup_v1 is false from
 // 1.35. kubeadm then demands both failCgroupV1: false and the skipped
 // check to run a cgroup v1 node; the inventory's false is that opt-in. On a
-// cgroup v2 node the check passes, so skipping it costs only its other
-// validators (kernel, OS), which kubeadm then prints as warnings.
+// cgroup v2 node the check passes; ignoring it only turns what its other
+// validators (kernel, OS) find into warnings.
 func ignoredChecks(k *inventory.Kubernetes, v kubeversion.Version) []string {
 	if p := k.Kubelet.FailCgroupV1; p != nil && !*p && v.Minor >= SystemVerificationCgroupV1Minor {
 		return []string{"SystemVerification"}
