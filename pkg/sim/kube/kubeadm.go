@@ -168,7 +168,8 @@ func fileChecks(c *host.Call, paths []string) []problem {
 
 // commonChecks are kubeadm's addCommonChecks as far as simulated: CRI,
 // ContainerRuntimeVersion (from 1.35 a warning for a runtime without the
-// CRI RuntimeConfig call, containerd before 2.0), Swap (a warning)
+// CRI RuntimeConfig call, containerd before 2.0), Swap (a warning),
+// SystemVerification (systemVerification)
 // (cmd/kubeadm/app/preflight/checks.go); warnings are printed at once.
 func commonChecks(c *host.Call) []problem {
 	var errs []problem
@@ -182,10 +183,10 @@ func commonChecks(c *host.Call) []problem {
 		// v1.36.3 and v1.37.2, each naming the next minor).
 		fmt.Fprintf(c.Stderr, "\t[WARNING ContainerRuntimeVersion]: You must update your container runtime to a version that supports the CRI method RuntimeConfig. Falling back to using cgroupDriver from kubelet config will be removed in 1.%d. For more information, see https://git.k8s.io/enhancements/keps/sig-node/4033-group-driver-detection-over-cri\n", m+1)
 	}
-	errs = append(errs, systemVerification(c)...)
 	if swapOn(c.Host) {
 		fmt.Fprintln(c.Stderr, "\t[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node")
 	}
+	errs = append(errs, systemVerification(c)...)
 	return errs
 }
 
