@@ -171,6 +171,9 @@ type argList struct {
 type nodeData struct {
 	Name, IP, CRISocket string
 	KubeletArgs         argList
+	// IgnorePreflightErrors are the preflight checks kubeadm makes
+	// warnings (ignoredChecks).
+	IgnorePreflightErrors []string
 }
 
 // initData is the data of init.yaml.
@@ -241,13 +244,34 @@ func settings(inv *inventory.Inventory, node *inventory.Guest) (kubeversion.Vers
 	return ParseVersion(k.Version)
 }
 
-// nodeFor is g's nodeRegistration: its name, containerd, and the kubelet's
-// node-ip pinned to its real IP (the VIP also lives on its network).
-func nodeFor(g *inventory.Guest) nodeData {
+// nodeFor is g's nodeRegistration: its name, containerd, the kubelet's
+// node-ip pinned to its real IP (the VIP also lives on its network), and
+// the preflight checks kubeadm is to ignore (ignoredChecks).
+func nodeFor(g *inventory.Guest, k *inventory.Kubernetes, v kubeversion.Version) nodeData {
 	return nodeData{
 		Name: g.Name, IP: g.IP.String(), CRISocket: CRISocket,
-		KubeletArgs: argList{Indent: "    ", Args: []arg{{"node-ip", g.IP.String()}}},
+		KubeletArgs:           argList{Indent: "    ", Args: []arg{{"node-ip", g.IP.String()}}},
+		IgnorePreflightErrors: ignoredChecks(k, v),
 	}
+}
+
+// SystemVerificationCgroupV1Minor is the first Kubernetes minor whose
+// kubeadm fails its SystemVerification preflight check on a cgroup v1
+// node, whatever the kubelet's failCgroupV1 (k8s.io/system-validators
+// CgroupsValidator, v1.12.1 in kubeadm 1.35 to 1.37).
+const SystemVerificationCgroupV1Minor = 35
+
+// ignoredChecks are the preflight checks kubeadm ignores on every node:
+// SystemVerification when kubernetes.kubelet.fail_cgroup_v1 is false from
+// 1.35. kubeadm then demands both failCgroupV1: false and the skipped
+// check to run a cgroup v1 node; the inventory's false is that opt-in. On a
+// cgroup v2 node the check passes; ignoring it only turns what its other
+// validators (kernel, OS) find into warnings.
+func ignoredChecks(k *inventory.Kubernetes, v kubeversion.Version) []string {
+	if p := k.Kubelet.FailCgroupV1; p != nil && !*p && v.Minor >= SystemVerificationCgroupV1Minor {
+		return []string{"SystemVerification"}
+	}
+	return nil
 }
 
 // InitConfig renders master's kubeadm init configuration: InitConfiguration
@@ -272,7 +296,7 @@ func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, ce
 	return execute("init.yaml", initData{
 		Header: header(inv), APIVersion: APIVersion,
 		Token: s.Token, CertificateKey: s.CertificateKey, TokenTTL: TokenTTL,
-		BindPort: APIServerPort, Node: nodeFor(master),
+		BindPort: APIServerPort, Node: nodeFor(master, k, v),
 		KubernetesVersion: v.String(), ControlPlaneEndpoint: Endpoint(inv),
 		CertificatesDir: certDir, CertSANs: certSANs(inv),
 		PodSubnet: k.PodSubnet.String(), ServiceSubnet: k.ServiceSubnet.String(), DNSDomain: DNSDomain,
@@ -285,7 +309,7 @@ func renderInit(inv *inventory.Inventory, master *inventory.Guest, s Secrets, ce
 // its own advertise address and the certificate key. Use s.Redacted() for
 // plans.
 func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bool, s Secrets) ([]byte, error) {
-	_, err := settings(inv, node)
+	v, err := settings(inv, node)
 	if err == nil {
 		err = s.check(controlPlane, true)
 	}
@@ -295,7 +319,7 @@ func JoinConfig(inv *inventory.Inventory, node *inventory.Guest, controlPlane bo
 	d := joinData{
 		Header: header(inv), APIVersion: APIVersion,
 		APIServerEndpoint: Endpoint(inv), Token: s.Token, CACertHash: s.CACertHash,
-		ControlPlane: controlPlane, BindPort: APIServerPort, Node: nodeFor(node),
+		ControlPlane: controlPlane, BindPort: APIServerPort, Node: nodeFor(node, inv.Kubernetes, v),
 	}
 	if controlPlane {
 		d.CertificateKey = s.CertificateKey

@@ -327,3 +327,64 @@ func TestCACertHash(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoreSystemVerification: from 1.35 kubeadm's SystemVerification
+// fails on a cgroup v1 node even with failCgroupV1 false, so an inventory
+// that sets kubelet.fail_cgroup_v1 false (its opt-in to cgroup v1) has
+// every node's init and join configuration ignore that check; otherwise
+// nothing is ignored.
+func TestIgnoreSystemVerification(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		version string
+		fail    *bool
+		ignores bool
+	}{
+		{"1.37.2", &no, true},
+		{"1.35.4", &no, true},
+		{"1.37.2", nil, false},
+		{"1.37.2", &yes, false},
+		{"1.34.2", &no, false},
+		{"1.34.2", nil, false},
+	} {
+		for name := range inventories {
+			inv := withVersion(loadInventory(t, name), tc.version)
+			inv.Kubernetes.Kubelet.FailCgroupV1 = tc.fail
+			for _, c := range renderCases(inv) {
+				t.Run(fmt.Sprintf("%s/%s/%s/fail_cgroup_v1=%s", tc.version, name, c.name, showBool(tc.fail)), func(t *testing.T) {
+					got, err := c.render(inv, testSecrets)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := "  criSocket: \"unix:///var/run/containerd/containerd.sock\"\n  ignorePreflightErrors:\n    - \"SystemVerification\"\n  kubeletExtraArgs:\n"
+					if has := bytes.Contains(got, []byte(want)); has != tc.ignores {
+						t.Errorf("ignores SystemVerification %t, want %t:\n%s", has, tc.ignores, got)
+					}
+					if !tc.ignores && bytes.Contains(got, []byte("ignorePreflightErrors")) {
+						t.Errorf("ignores a check:\n%s", got)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestGoldenCgroupV1 renders each inventory at 1.37.2 with
+// kubelet.fail_cgroup_v1 false: failCgroupV1: false and SystemVerification
+// ignored on every node.
+func TestGoldenCgroupV1(t *testing.T) {
+	no := false
+	for name := range inventories {
+		inv := withVersion(loadInventory(t, name), "1.37.2")
+		inv.Kubernetes.Kubelet.FailCgroupV1 = &no
+		for _, c := range renderCases(inv) {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				got, err := c.render(inv, testSecrets)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkGolden(t, filepath.Join("testdata", "golden", name, "cgroupv1", c.name+".yaml"), got)
+			})
+		}
+	}
+}

@@ -115,6 +115,37 @@ func TestKubeadmValidate(t *testing.T) {
 	}
 }
 
+// TestKubeadmValidateIgnorePreflight: kubeadm config validate accepts the
+// files that ignore SystemVerification (kubelet.fail_cgroup_v1 false from
+// 1.35), and rejects a misspelt field beside it, so the field is read.
+func TestKubeadmValidateIgnorePreflight(t *testing.T) {
+	bin := kubeadmTool(t)
+	no := false
+	inv := withVersion(loadInventory(t, "small"), "1.37.0")
+	inv.Kubernetes.Kubelet.FailCgroupV1 = &no
+	for _, c := range renderCases(inv) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			content, err := c.render(inv, testSecrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(content, []byte("ignorePreflightErrors:\n    - \"SystemVerification\"\n")) {
+				t.Fatalf("the file ignores no SystemVerification:\n%s", content)
+			}
+			file := writeFile(t, t.TempDir(), c.name+".yaml", content)
+			stdout, stderr, err := runKubeadm(t, bin, "config", "validate", "--config", file)
+			if err != nil || strings.TrimSpace(stdout) != "ok" {
+				t.Fatalf("kubeadm config validate: %v\nstdout: %s\nstderr: %s\nfile:\n%s", err, stdout, stderr, content)
+			}
+			bad := writeFile(t, t.TempDir(), c.name+"-bad.yaml", bytes.Replace(content, []byte("ignorePreflightErrors:"), []byte("ignorePreflightError:"), 1))
+			if _, stderr, err := runKubeadm(t, bin, "config", "validate", "--config", bad); err == nil || !strings.Contains(stderr, "ignorePreflightError") {
+				t.Fatalf("kubeadm config validate accepted a misspelt ignorePreflightErrors: %v\nstderr: %s", err, stderr)
+			}
+		})
+	}
+}
+
 // TestKubeadmValidateRejects proves the validation can fail, in kubeadm's
 // own words: a value kubeadm refuses and a field it does not know.
 func TestKubeadmValidateRejects(t *testing.T) {

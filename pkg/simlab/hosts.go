@@ -76,7 +76,7 @@ func (l *Lab) startHosts(inv *inventory.Inventory, o Options, seed string) error
 	for i := range inv.Guests {
 		g := &inv.Guests[i]
 		spec := host.Spec{Name: g.Name, Address: netip.PrefixFrom(g.IP, 32), SSHPort: sshUser(g).Port, Power: l.power(g.VMID, g.IP),
-			Instance: l.instance(g.VMID)}
+			Instance: l.instance(g.VMID), CgroupV1: o.CgroupV1}
 		if n, ok := inv.Network(g.Network); ok {
 			spec.Address, spec.Gateway = netip.PrefixFrom(g.IP, n.CIDR.Bits()), n.Gateway
 		}

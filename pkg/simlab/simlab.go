@@ -126,6 +126,9 @@ type Options struct {
 	// KubeMirror, when set, is a package and image mirror the simulated
 	// hosts reach by its name (kubernetes.packages.source: mirror).
 	KubeMirror *kube.Mirror
+	// CgroupV1 boots every guest with the legacy cgroup v1 hierarchy, as
+	// the end-to-end lab's hosts (host.Spec.CgroupV1); false: cgroup v2.
+	CgroupV1 bool
 }
 
 // Start starts a simulated lab for inv: a factory-fresh router, a

@@ -27,6 +27,8 @@ type kubeadmConfig struct {
 	NodeRegistration struct {
 		Name      string `yaml:"name"`
 		CRISocket string `yaml:"criSocket"`
+		// IgnorePreflightErrors is merged with --ignore-preflight-errors.
+		IgnorePreflightErrors []string `yaml:"ignorePreflightErrors"`
 	} `yaml:"nodeRegistration"`
 	// ClusterConfiguration
 	KubernetesVersion    string `yaml:"kubernetesVersion"`

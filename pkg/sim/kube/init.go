@@ -169,10 +169,16 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 	} else if !strings.Contains(endpoint, ":") {
 		endpoint += ":6443"
 	}
+	// initData validates the ignored checks before anything is printed
+	// (cmd/kubeadm/app/cmd/init.go).
+	ignored, ok := ignoredChecks(c, f, cfg)
+	if !ok {
+		return 1
+	}
 	fmt.Fprintf(c.Stdout, "[init] Using Kubernetes version: %s\n[preflight] Running pre-flight checks\n", cfg.KubernetesVersion)
 	// The root check alone first, then InitNodeChecks
 	// (cmd/kubeadm/app/cmd/phases/init/preflight.go).
-	if !rootCheck(c) || !runChecks(c, ignoreChecks(c, f, controlPlaneChecks(c, c.Host.Serving(6443), true))) {
+	if !rootCheck(c) || !runChecks(c, ignoreChecks(c, ignored, controlPlaneChecks(c, c.Host.Serving(6443), true))) {
 		return 1
 	}
 	if err := host.Pause(ctx, s.opts.Latency.Init); err != nil {

@@ -74,6 +74,10 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	if cfg == nil {
 		return code
 	}
+	ignored, valid := ignoredChecks(c, f, cfg)
+	if !valid {
+		return 1
+	}
 	bt := cfg.Discovery.BootstrapToken
 	node := cfg.NodeRegistration.Name
 	if node == "" {
@@ -98,7 +102,7 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	if _, err := netip.ParseAddr(hostName(bt.APIServerEndpoint)); err == nil {
 		errs = append(errs, ipv4Checks(c)...) // only for an IP endpoint, as kubeadm's JoinNodeChecks
 	}
-	if !runChecks(c, errs) {
+	if !runChecks(c, ignoreChecks(c, ignored, errs)) {
 		return 1
 	}
 	// Discovery: cluster-info through the endpoint, its JWS signature for
@@ -137,7 +141,7 @@ func (s *Sim) join(ctx context.Context, c *host.Call, f flags) int {
 	if cp {
 		// cmd/kubeadm/app/cmd/phases/join/preflight.go
 		fmt.Fprintln(c.Stdout, "[preflight] Running pre-flight checks before initializing the new control plane instance")
-		if !runChecks(c, controlPlaneChecks(c, false, false)) {
+		if !runChecks(c, ignoreChecks(c, ignored, controlPlaneChecks(c, false, false))) {
 			return 1
 		}
 		fmt.Fprint(c.Stdout, pullingImages)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,20 +112,42 @@ func rootCheck(c *host.Call) bool {
 	return runChecks(c, []problem{{"IsPrivilegedUser", "user is not running as root"}})
 }
 
-// ignoreChecks drops the problems --ignore-preflight-errors names
-// (case-insensitive, "all" for every one) and prints each as kubeadm's
-// warning (cmd/kubeadm/app/preflight/checks.go RunChecks).
-func ignoreChecks(c *host.Call, f flags, errs []problem) []problem {
+// ignoredChecks is kubeadm's ValidateIgnorePreflightErrors: the names in
+// the config's nodeRegistration.ignorePreflightErrors and in
+// --ignore-preflight-errors, lower-cased, merged; "all" with any other
+// name is refused (cmd/kubeadm/app/apis/kubeadm/validation/validation.go).
+func ignoredChecks(c *host.Call, f flags, cfg *kubeadmConfig) ([]string, bool) {
 	var list []string
-	for _, v := range strings.Split(f.values["ignore-preflight-errors"], ",") {
-		if v = strings.ToLower(strings.TrimSpace(v)); v != "" {
+	add := func(v string) {
+		if v = strings.ToLower(strings.TrimSpace(v)); v != "" && !contains(list, v) {
 			list = append(list, v)
 		}
 	}
+	for _, v := range cfg.NodeRegistration.IgnorePreflightErrors {
+		add(v)
+	}
+	if v, ok := f.values["ignore-preflight-errors"]; ok {
+		for _, v := range strings.Split(v, ",") { // a string slice flag
+			add(v)
+		}
+	}
+	if contains(list, "all") && len(list) > 1 {
+		sorted := slices.Clone(list)
+		slices.Sort(sorted)
+		fatal(c, "", "ignore-preflight-errors: Invalid value: %q: don't specify individual checks if 'all' is used", strings.Join(sorted, ","))
+		return nil, false
+	}
+	return list, true
+}
+
+// ignoreChecks drops the problems the ignored names list (ignoredChecks;
+// "all" for every one) and prints each as kubeadm's warning on stderr
+// (cmd/kubeadm/app/preflight/checks.go RunChecks).
+func ignoreChecks(c *host.Call, ignored []string, errs []problem) []problem {
 	var kept []problem
 	for _, p := range errs {
-		if contains(list, "all") || contains(list, strings.ToLower(p.name)) {
-			fmt.Fprintf(c.Stdout, "\t[WARNING %s]: %s\n", p.name, p.err)
+		if contains(ignored, "all") || contains(ignored, strings.ToLower(p.name)) {
+			fmt.Fprintf(c.Stderr, "\t[WARNING %s]: %s\n", p.name, p.err)
 			continue
 		}
 		kept = append(kept, p)
@@ -145,7 +168,8 @@ func fileChecks(c *host.Call, paths []string) []problem {
 
 // commonChecks are kubeadm's addCommonChecks as far as simulated: CRI,
 // ContainerRuntimeVersion (from 1.35 a warning for a runtime without the
-// CRI RuntimeConfig call, containerd before 2.0), Swap (a warning)
+// CRI RuntimeConfig call, containerd before 2.0), Swap (a warning),
+// SystemVerification (systemVerification)
 // (cmd/kubeadm/app/preflight/checks.go); warnings are printed at once.
 func commonChecks(c *host.Call) []problem {
 	var errs []problem
@@ -162,7 +186,40 @@ func commonChecks(c *host.Call) []problem {
 	if swapOn(c.Host) {
 		fmt.Fprintln(c.Stderr, "\t[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node")
 	}
+	errs = append(errs, systemVerification(c)...)
 	return errs
+}
+
+// cgroupV1ErrorMinor is the first kubelet minor for which kubeadm's
+// SystemVerification fails on a cgroup v1 host.
+const cgroupV1ErrorMinor = 35
+
+// systemVerification is kubeadm's SystemVerificationCheck as far as
+// simulated: its CgroupsValidator on a cgroup v1 host
+// (k8s.io/system-validators validators/cgroup_validator_linux.go). kubeadm
+// 1.35 to 1.37 (system-validators v1.12.1) fail for a kubelet of 1.35 or
+// newer, whatever its failCgroupV1, and warn for an older one; kubeadm 1.34
+// (v1.10.2) only warns. Warnings are printed at once. Not simulated: the
+// other validators, the verification table kubeadm prints on failure, and
+// the failure to get a missing kubelet's version.
+func systemVerification(c *host.Call) []problem {
+	if !cgroupV1(c.Host) {
+		return nil
+	}
+	const name = "SystemVerification"
+	if minorOf(kubeVersion(c.Host, "kubeadm")) < cgroupV1ErrorMinor {
+		fmt.Fprintf(c.Stderr, "\t[WARNING %s]: cgroups v1 support is in maintenance mode, please migrate to cgroups v2\n", name)
+		return nil
+	}
+	msg := "cgroups v1 support is deprecated and will be removed in a future release. " +
+		"Please migrate to cgroups v2. To explicitly enable cgroups v1 support for kubelet v1.35 or newer, " +
+		"you must set the kubelet configuration option 'FailCgroupV1' to 'false'. You must also explicitly " +
+		"skip this validation. For more information, see https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1"
+	if kubelet := kubeVersion(c.Host, "kubelet"); kubelet == "" || minorOf(kubelet) < cgroupV1ErrorMinor {
+		fmt.Fprintf(c.Stderr, "\t[WARNING %s]: %s\n", name, msg)
+		return nil
+	}
+	return []problem{{name, msg}}
 }
 
 // ipv4Checks is kubeadm's addIPv4Checks: ip_forward
