@@ -58,8 +58,8 @@ var debianPackages = []string{"containerd", "runc", "containernetworking-plugins
 // cgroups, iptables and network are as before.
 func TestE2E(t *testing.T) {
 	if os.Getenv("HOMELAB_E2E") != "1" {
-		// A run takes about fifteen minutes of the machine's two cores
-		// and 4.5 GiB: make e2e runs it on its own (and .ci/run after
+		// A run takes about ten minutes of the machine's two cores and
+		// 4.5 GiB: make e2e runs it on its own (and .ci/run after
 		// make test).
 		t.Skip("the whole sequence on real Kubernetes runs with make e2e (HOMELAB_E2E=1)")
 	}
