@@ -166,6 +166,7 @@ localAPIEndpoint:
 nodeRegistration:
   name: cp1
   criSocket: unix:///var/run/containerd/containerd.sock
+  ignorePreflightErrors: [SystemVerification]
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -174,6 +175,10 @@ kubernetesVersion: %[2]s
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
+# The lab host shares the machine's cgroup v1 hierarchies: the kubelet of
+# 1.35 and later refuses cgroup v1 unless told not to, and kubeadm then
+# wants its SystemVerification check skipped (nodeRegistration above).
+failCgroupV1: false
 ---
 # A lab host's network namespace is not the machine's first one: there
 # nf_conntrack_max is read-only, and kube-proxy, finding it other than the
