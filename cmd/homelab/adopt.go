@@ -38,24 +38,15 @@ question (for scripts).`,
 			if t.offline {
 				return &usageError{fmt.Errorf("adopt must read the lab: --offline does not apply")}
 			}
-			inv, err := g.load(cmd.Context())
+			file, err := plan.Open(g.plan)
 			if err != nil {
 				return err
 			}
-			file, err := plan.LoadFile(g.plan)
+			inv, clients, closeLab, err := g.openLab(cmd.Context(), "adopt", t)
 			if err != nil {
 				return err
 			}
-			_, end, err := g.beginRun(inv, "adopt", t, false)
-			if err != nil {
-				return err
-			}
-			defer end()
-			clients, done, err := g.clients(cmd.Context(), inv, t)
-			if err != nil {
-				return err
-			}
-			defer done()
+			defer closeLab()
 			adoptions, err := homelab.AdoptPlan(cmd.Context(), inv, file, clients)
 			if err != nil {
 				return err

@@ -82,3 +82,14 @@ func TestAdoptSimulated(t *testing.T) {
 		t.Errorf("adopt again: exit %d\n%s", code, out)
 	}
 }
+
+// Without -p, adopt reads the lab through the built-in full-stack plan,
+// as every other command does (it once read the plan as a file named ""
+// and failed before looking at the lab).
+func TestAdoptDefaultPlan(t *testing.T) {
+	invPath := tempInventory(t, "small")
+	code, out, errOut := runCLI(t, "adopt", "-i", invPath, "--simulate", "--yes")
+	if code != exitOK || !strings.Contains(out, "Nothing to adopt") {
+		t.Fatalf("adopt without -p on an empty simulated lab: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

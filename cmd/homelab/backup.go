@@ -31,20 +31,11 @@ keys: keep it off-site and private. "homelab up --restore DIR" restores it.`,
   homelab backup -i inventories/rachuna-net.yaml --simulate --dir /tmp/drill`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			inv, err := g.load(cmd.Context())
+			inv, clients, closeLab, err := g.openLab(cmd.Context(), "backup", t)
 			if err != nil {
 				return err
 			}
-			_, end, err := g.beginRun(inv, "backup", t, false)
-			if err != nil {
-				return err
-			}
-			defer end()
-			clients, done, err := g.clients(cmd.Context(), inv, t)
-			if err != nil {
-				return err
-			}
-			defer done()
+			defer closeLab()
 			b, err := homelab.Backup(cmd.Context(), inv, homelab.BackupOptions{Clients: clients, Dir: dir})
 			if err != nil {
 				return err

@@ -32,20 +32,11 @@ the mark is listed or touched. --yes skips the question (for scripts).
 			if t.offline {
 				return &usageError{fmt.Errorf("down must read the lab: --offline does not apply")}
 			}
-			inv, err := g.load(cmd.Context())
+			inv, clients, closeLab, err := g.openLab(cmd.Context(), "down", t)
 			if err != nil {
 				return err
 			}
-			_, end, err := g.beginRun(inv, "down", t, false)
-			if err != nil {
-				return err
-			}
-			defer end()
-			clients, done, err := g.clients(cmd.Context(), inv, t)
-			if err != nil {
-				return err
-			}
-			defer done()
+			defer closeLab()
 			removals, err := homelab.DownPlan(cmd.Context(), inv, clients)
 			if err != nil {
 				return err

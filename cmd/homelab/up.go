@@ -90,6 +90,25 @@ func (g *globals) begin(inv *inventory.Inventory, command string, t target) (jou
 	return g.beginRun(inv, command, t, true)
 }
 
+// openLab is what down, adopt and backup begin with: the inventory, the
+// lab's run lock for command (not for the simulated lab), and the clients
+// of the lab t names. close releases both.
+func (g *globals) openLab(ctx context.Context, command string, t target) (inv *inventory.Inventory, c homelab.Clients, close func(), err error) {
+	if inv, err = g.load(ctx); err != nil {
+		return nil, c, nil, err
+	}
+	_, end, err := g.beginRun(inv, command, t, false)
+	if err != nil {
+		return nil, c, nil, err
+	}
+	c, done, err := g.clients(ctx, inv, t)
+	if err != nil {
+		end()
+		return nil, c, nil, err
+	}
+	return inv, c, func() { done(); end() }, nil
+}
+
 func (g *globals) beginRun(inv *inventory.Inventory, command string, t target, withJournal bool) (journal io.Writer, end func(), err error) {
 	if t.simulate {
 		return nil, func() {}, nil
