@@ -57,6 +57,12 @@ var debianPackages = []string{"containerd", "runc", "containernetworking-plugins
 // change and a second run changes nothing; and the machine's sysctls,
 // cgroups, iptables and network are as before.
 func TestE2E(t *testing.T) {
+	f := &failures{TB: t}
+	defer f.summary()
+	e2e(f)
+}
+
+func e2e(t testing.TB) {
 	if os.Getenv("HOMELAB_E2E") != "1" {
 		// A run takes about ten minutes of the machine's two cores and
 		// 4.5 GiB: make e2e runs it on its own (and .ci/run after
@@ -305,7 +311,7 @@ func hostIP(subnet netip.Prefix, i int) netip.Addr {
 
 // checkEtcd asks the real etcd, with the etcdctl of its own image, for its
 // members: the 3 control planes, each started and voting, each healthy.
-func checkEtcd(t *testing.T, ctx context.Context, kubectl func(host, args string) (string, error)) {
+func checkEtcd(t testing.TB, ctx context.Context, kubectl func(host, args string) (string, error)) {
 	t.Helper()
 	const etcdctl = "-n kube-system exec etcd-cp-1 -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key "
 	out, err := kubectl("cp-1", etcdctl+"member list -w json")
@@ -341,7 +347,7 @@ func checkEtcd(t *testing.T, ctx context.Context, kubectl func(host, args string
 
 // checkNodes: every node Ready at the version, kube-proxy ready on each,
 // CoreDNS ready.
-func checkNodes(t *testing.T, ctx context.Context, kubectl func(host, args string) (string, error), version string) {
+func checkNodes(t testing.TB, ctx context.Context, kubectl func(host, args string) (string, error), version string) {
 	t.Helper()
 	out, err := kubectl("cp-1", `get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.nodeInfo.kubeletVersion}{"\n"}{end}'`)
 	if err != nil {
@@ -368,7 +374,7 @@ func checkNodes(t *testing.T, ctx context.Context, kubectl func(host, args strin
 // checkEndpoint: /readyz through the VIP, verified with the cluster CA for
 // the endpoint name, from a client on the lab's network; on every node the
 // name resolves to the VIP and /readyz answers through it.
-func checkEndpoint(t *testing.T, ctx context.Context, l *lab.Lab, dir string, vip netip.Addr) {
+func checkEndpoint(t testing.TB, ctx context.Context, l *lab.Lab, dir string, vip netip.Addr) {
 	t.Helper()
 	ca, err := execIn(ctx, l, "cp-1", "cat /etc/kubernetes/pki/ca.crt")
 	if err != nil {
@@ -393,7 +399,7 @@ func checkEndpoint(t *testing.T, ctx context.Context, l *lab.Lab, dir string, vi
 
 // checkKubeconfig: the admin kubeconfig homelab wrote names the endpoint,
 // mode 0600.
-func checkKubeconfig(t *testing.T, path string) {
+func checkKubeconfig(t testing.TB, path string) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -410,7 +416,7 @@ func checkKubeconfig(t *testing.T, path string) {
 
 // checkFailover stops HAProxy on the VIP holder and checks that the VIP
 // moves and that kubectl through the endpoint name keeps working.
-func checkFailover(t *testing.T, ctx context.Context, l *lab.Lab, vip netip.Addr, kubeconfig string) {
+func checkFailover(t testing.TB, ctx context.Context, l *lab.Lab, vip netip.Addr, kubeconfig string) {
 	t.Helper()
 	holders := func() []string {
 		var out []string

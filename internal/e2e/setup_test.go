@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // of skipping it (make e2e sets HOMELAB_REQUIRE_K8S=1).
 func required() bool { return os.Getenv("HOMELAB_REQUIRE_K8S") == "1" }
 
-func skipOrFail(t *testing.T, format string, args ...any) {
+func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if required() {
 		t.Fatalf(format, args...)
@@ -39,7 +39,7 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 // k8sBuild returns the tools/k8s build (binaries, image archives, apt
 // repository), or skips when there is none or no lab can run here
 // (fails under HOMELAB_REQUIRE_K8S=1).
-func k8sBuild(t *testing.T) lab.K8sBuild {
+func k8sBuild(t testing.TB) lab.K8sBuild {
 	t.Helper()
 	if err := lab.Available(); err != nil {
 		skipOrFail(t, "no lab here: %v", err)
@@ -64,7 +64,7 @@ func k8sBuild(t *testing.T) lab.K8sBuild {
 // inventory that homelab cannot read because it lacks a field the lab needs
 // skips the test with homelab's words (fails under HOMELAB_REQUIRE_K8S=1):
 // the lab never works around homelab.
-func renderInventory(t *testing.T, dir string, subnet netip.Prefix, key, mirror string, images map[string]string) (*inventory.Inventory, string) {
+func renderInventory(t testing.TB, dir string, subnet netip.Prefix, key, mirror string, images map[string]string) (*inventory.Inventory, string) {
 	t.Helper()
 	text, err := os.ReadFile("testdata/lab.yaml")
 	if err != nil {
@@ -102,14 +102,14 @@ func renderInventory(t *testing.T, dir string, subnet netip.Prefix, key, mirror 
 // printed, from the engine's events.
 type stepClock struct {
 	mu     sync.Mutex
-	t      *testing.T
+	t      testing.TB
 	start  map[string]time.Time
 	took   map[string]time.Duration
 	order  []string
 	output map[string][]string
 }
 
-func newStepClock(t *testing.T) *stepClock {
+func newStepClock(t testing.TB) *stepClock {
 	return &stepClock{t: t, start: map[string]time.Time{}, took: map[string]time.Duration{}, output: map[string][]string{}}
 }
 
@@ -233,7 +233,7 @@ func hostPeak(h *lab.Host) int64 {
 
 // parallel runs f for every name at once and fails the test with every
 // error.
-func parallel(t *testing.T, names []string, f func(name string) error) {
+func parallel(t testing.TB, names []string, f func(name string) error) {
 	t.Helper()
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
