@@ -2,10 +2,13 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -358,12 +361,52 @@ func dpkgQuery(_ context.Context, c *Call) int {
 	return status
 }
 
-// dpkg is `dpkg -s|-l|-W ...`, which dpkg hands to dpkg-query.
+// dpkgJournal is where dpkg journals the status of what it is unpacking
+// (/var/lib/dpkg/updates/NNNN); a file left there means dpkg was
+// interrupted.
+const dpkgJournal = "/var/lib/dpkg/updates/0000"
+
+// dpkgInterrupted reports whether dpkg's journal holds an update (apt-pkg's
+// CheckUpdates: a file whose name is all digits).
+func (h *Host) dpkgInterrupted() bool {
+	entries, _ := os.ReadDir(h.local("/", filepath.Dir(dpkgJournal)))
+	for _, e := range entries {
+		if strings.Trim(e.Name(), "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// dpkg is `dpkg -s|-l|-W ...`, which dpkg hands to dpkg-query, and `dpkg
+// --configure -a`, which finishes what an interrupted dpkg left.
 func dpkg(ctx context.Context, c *Call) int {
 	if len(c.Args) > 1 {
 		switch c.Args[1] {
 		case "-s", "--status", "-l", "--list", "-W", "--show":
 			return dpkgQuery(ctx, c.with(append([]string{"dpkg-query"}, c.Args[1:]...)))
+		case "--configure":
+			if len(c.Args) != 3 || (c.Args[2] != "-a" && c.Args[2] != "--pending") {
+				break
+			}
+			h := c.Host
+			if !c.Root() {
+				fmt.Fprintln(c.Stderr, "dpkg: error: requested operation requires superuser privilege")
+				return 2
+			}
+			// dpkg does not wait for its lock.
+			if _, upgrading, _ := h.aptLocked(); upgrading || !h.aptMu.TryLock() {
+				fmt.Fprintf(c.Stderr, "dpkg: error: dpkg frontend lock was locked by another process with pid %d\nNote: removing the lock file is always wrong, can damage the locked area\nand the entire system. See <https://wiki.debian.org/Teams/Dpkg/FAQ#db-lock>.\n", h.pids.next())
+				return 2
+			}
+			defer h.aptMu.Unlock()
+			// The half-installed package stays uninstalled: apt-get
+			// install installs it again.
+			if err := os.Remove(h.local("/", dpkgJournal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintf(c.Stderr, "dpkg: error: %s\n", describe(err))
+				return 2
+			}
+			return 0
 		}
 	}
 	fmt.Fprintln(c.Stderr, "dpkg: error: need an action option\n\nType dpkg --help for help about installing and deinstalling packages [*];\nUse 'apt' or 'aptitude' for user-friendly package management;")
@@ -426,6 +469,11 @@ func aptGet(ctx context.Context, c *Call) int {
 		return status
 	}
 	defer h.aptMu.Unlock()
+	if h.dpkgInterrupted() {
+		// apt-pkg's debSystem::Lock, once it holds the lock.
+		fmt.Fprintln(c.Stderr, "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem. ")
+		return 100
+	}
 	fmt.Fprintln(c.Stdout, "Reading package lists...\nBuilding dependency tree...\nReading state information...")
 	db, err := h.packageDB()
 	if err != nil {
@@ -476,9 +524,26 @@ func aptGet(ctx context.Context, c *Call) int {
 		fmt.Fprintf(c.Stdout, "The following NEW packages will be installed:\n  %s\n", strings.Join(sorted, " "))
 	}
 	fmt.Fprintf(c.Stdout, "0 upgraded, %d newly installed, 0 to remove and 0 not upgraded.\n", len(todo))
-	if err := Pause(ctx, time.Duration(len(todo))*h.lab.opts.Latency.Install); err != nil {
+	// Half of an install's time is the download; apt-get killed then
+	// leaves nothing. The other half is dpkg unpacking and configuring,
+	// which writes its journal first: killed then (a session's SIGKILL,
+	// which sshd sends to the whole process group), it leaves dpkg
+	// interrupted, and every later apt-get install refuses until `dpkg
+	// --configure -a` has run.
+	half := time.Duration(len(todo)) * h.lab.opts.Latency.Install / 2
+	if err := Pause(ctx, half); err != nil {
 		return 130
 	}
+	if len(todo) > 0 {
+		if err := h.writeFile(dpkgJournal, []byte("Package: "+todo[0].Name+"\nStatus: install reinstreq half-installed\n"), 0o644); err != nil {
+			fmt.Fprintf(c.Stderr, "dpkg: error: %s\n", describe(err))
+			return 100
+		}
+	}
+	if err := Pause(ctx, half); err != nil {
+		return 130
+	}
+	defer os.Remove(h.local("/", dpkgJournal))
 	failed := false
 	for _, p := range todo {
 		fmt.Fprintf(c.Stdout, "Selecting previously unselected package %s.\nUnpacking %s (%s) ...\n", p.Name, p.Name, p.Version)
