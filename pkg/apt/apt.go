@@ -12,7 +12,11 @@
 //     container template's lists are as old as the template;
 //  3. `apt-get install` with a dpkg lock timeout, so an apt run that
 //     started meanwhile (apt-daily, unattended-upgrades) is waited for,
-//     not failed on.
+//     not failed on;
+//  4. when apt refuses because dpkg was interrupted (an earlier install
+//     killed while dpkg unpacked: a cancelled run's SIGKILL reaches the
+//     whole session), `dpkg --configure -a`, as apt asks, and the install
+//     again.
 //
 // The scripts run only when something must be installed: a converged
 // host is never asked to update its lists.
@@ -43,9 +47,10 @@ const (
 )
 
 // Worst is the worst case of an install script whose packages take up to
-// install to download and set up: the command timeout to give it.
+// install to download and set up: the command timeout to give it. An
+// interrupted dpkg is finished and the install tried again: twice install.
 func Worst(install time.Duration) time.Duration {
-	return CloudInitWait + UpdateTime + LockTimeout + install
+	return CloudInitWait + UpdateTime + LockTimeout + 2*install
 }
 
 // WaitCloudInit is a script that waits (at most CloudInitWait) until
@@ -100,6 +105,23 @@ func UpdateAndInstall(options []string, packages ...string) string {
 	for _, p := range packages {
 		quoted = append(quoted, remote.Quote(p))
 	}
-	return Update() + fmt.Sprintf("DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=%d install -y -q %s || exit $?\n",
-		int(LockTimeout.Seconds()), strings.Join(quoted, " "))
+	// apt's output is kept until it is known whether apt refused for an
+	// interrupted dpkg (apt-pkg checks dpkg's journal once it holds the
+	// lock); any other failure ends the script with apt's words and
+	// status.
+	return Update() + fmt.Sprintf(`apt_install() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=%d install -y -q %s; }
+rc=0
+out=$(apt_install 2>&1) || rc=$?
+if [ "$rc" -eq 0 ]; then
+  printf '%%s\n' "$out"
+else
+  case $out in
+  *"dpkg was interrupted"*)
+    echo "dpkg was interrupted (an earlier install was cut off): dpkg --configure -a, as apt asks"
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a || exit $?
+    apt_install || exit $? ;;
+  *) printf '%%s\n' "$out" >&2; exit "$rc" ;;
+  esac
+fi
+`, int(LockTimeout.Seconds()), strings.Join(quoted, " "))
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // stub is a fake command for the scripts: a shell body that may read the
@@ -69,6 +70,7 @@ func count(name string, answers ...string) string {
 
 func TestInstall(t *testing.T) {
 	lock := `echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 812 (apt-get)" >&2; exit 100`
+	interrupted := `echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem. " >&2; exit 100`
 	// timeout N CMD...: runs CMD (the stub's own bound is not needed here).
 	passTimeout := `shift; exec "$@"`
 	tests := []struct {
@@ -158,6 +160,29 @@ func TestInstall(t *testing.T) {
 			},
 		},
 		{
+			name: "dpkg interrupted: apt's words, dpkg --configure -a, the install again",
+			stubs: stub{"apt-get": `case $* in *install*) ` + count("install", interrupted, "exit 0") + ` ;; esac`,
+				"dpkg": "exit 0"},
+			wantCalls: []string{
+				"apt-get -q update",
+				"apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends haproxy keepalived=1:2.2.7-1",
+				"dpkg --configure -a",
+				"apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends haproxy keepalived=1:2.2.7-1",
+			},
+		},
+		{
+			name: "dpkg interrupted, and dpkg cannot take its lock: dpkg's words, not installed again",
+			stubs: stub{"apt-get": `case $* in *install*) ` + interrupted + ` ;; esac`,
+				"dpkg": `echo "dpkg: error: dpkg frontend lock was locked by another process with pid 4242" >&2; exit 2`},
+			code:   2,
+			stderr: "dpkg frontend lock was locked by another process with pid 4242",
+			wantCalls: []string{
+				"apt-get -q update",
+				"apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends haproxy keepalived=1:2.2.7-1",
+				"dpkg --configure -a",
+			},
+		},
+		{
 			name:      "a failed install fails the script with apt's status",
 			stubs:     stub{"apt-get": `case $* in *install*) echo "E: Unable to locate package keepalived" >&2; exit 100 ;; esac`},
 			code:      100,
@@ -183,9 +208,10 @@ func TestInstall(t *testing.T) {
 
 // A package name is one shell word, however it is spelled.
 func TestInstallQuotesPackages(t *testing.T) {
+	// The stub fails, so that the script passes apt's words on to stderr.
 	code, stderr, _ := runScript(t, UpdateAndInstall(nil, "a b", "$(touch x)"),
-		stub{"apt-get": `for a in "$@"; do echo "[$a]" >&2; done`})
-	if code != 0 {
+		stub{"apt-get": `case $* in *update*) exit 0 ;; esac; for a in "$@"; do echo "[$a]" >&2; done; exit 100`})
+	if code != 100 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"[a b]", "[$(touch x)]", "[DPkg::Lock::Timeout=300]"} {
@@ -198,5 +224,9 @@ func TestInstallQuotesPackages(t *testing.T) {
 func TestWorst(t *testing.T) {
 	if got, want := Worst(0), CloudInitWait+UpdateTime+LockTimeout; got != want {
 		t.Errorf("Worst(0) = %v, want %v", got, want)
+	}
+	// The install may run twice: once refused for an interrupted dpkg.
+	if got, want := Worst(time.Minute), CloudInitWait+UpdateTime+LockTimeout+2*time.Minute; got != want {
+		t.Errorf("Worst(1m) = %v, want %v", got, want)
 	}
 }
