@@ -19,10 +19,16 @@ import (
 const LockFile = "/run/lock/homelab-lab.lock"
 
 // Hold is the machine's lab lock, held until Release.
-type Hold struct{ f *os.File }
+type Hold struct {
+	f *os.File
+	// Swept is what labs that died had left on the machine and taking
+	// the lock removed (their ledgers in LedgerDir): "netns hle-cp-1",
+	// "cgroup /sys/fs/cgroup/...", "link hlebr", "dir /tmp/...".
+	Swept []string
+}
 
-// Exclusive waits until no other lab on this machine runs, and returns
-// the lock. A test that compares the machine before and after its lab
+// Exclusive waits until no other lab on this machine runs, sweeps what
+// labs that died left behind, and returns the lock. A test that compares the machine before and after its lab
 // takes it before its first look and hands it to Start (Options.Hold).
 func Exclusive(ctx context.Context) (*Hold, error) {
 	if err := os.MkdirAll("/run/lock", 0o755); err != nil {
@@ -35,7 +41,12 @@ func Exclusive(ctx context.Context) (*Hold, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return &Hold{f: f}, nil
+			h := &Hold{f: f}
+			if h.Swept, err = sweep(LedgerDir); err != nil {
+				h.Release()
+				return nil, err
+			}
+			return h, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()

@@ -98,6 +98,7 @@ type Lab struct {
 	key    string
 	cg     []hierarchy
 	hold   *Hold // the lab lock Start took (nil: the caller's)
+	ledger *ledger
 }
 
 // ShadowedSysctls are the global sysctls (not per namespace) that the
@@ -174,17 +175,20 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	// Left by a lab that died.
-	exec.Command("ip", "link", "del", l.bridge).Run()
-	exec.Command("ip", "netns", "del", l.sw).Run()
 	defer func() {
 		if err != nil {
 			l.Close()
 			l = nil
 		}
 	}()
+	if l.ledger, err = newLedger(); err != nil {
+		return l, err
+	}
 	if l.dir = opts.Dir; l.dir == "" {
 		if l.dir, err = os.MkdirTemp("", "homelab-lab-"); err != nil {
+			return l, err
+		}
+		if err := l.ledger.dirs(l.dir); err != nil {
 			return l, err
 		}
 	}
@@ -198,6 +202,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	gw := opts.Subnet.Addr().Next()
 	sw := netip.PrefixFrom(gw.Next(), opts.Subnet.Bits()).String()
+	if err := errors.Join(l.ledger.netns(l.sw), l.ledger.links(l.bridge)); err != nil {
+		return l, err
+	}
 	if err := runAll(ctx,
 		[]string{"ip", "netns", "add", l.sw},
 		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", "br0", "type", "bridge"},
@@ -251,7 +258,9 @@ func (l *Lab) veth(i int) string { return fmt.Sprintf("%sv%d", l.opts.Prefix, i)
 // ip_forward is on in the host's namespace (kubeadm's preflight wants it).
 func (l *Lab) network(ctx context.Context, h *Host, i int) error {
 	veth := l.veth(i)
-	exec.Command("ip", "netns", "del", h.NS).Run()
+	if err := l.ledger.netns(h.NS); err != nil {
+		return err
+	}
 	return runAll(ctx,
 		[]string{"ip", "netns", "add", h.NS},
 		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
@@ -291,7 +300,7 @@ func (l *Lab) boot(h *Host, script string) error {
 		}
 	}
 	h.Cgroups, err = makeCgroups(l.cg, "lab-"+h.NS)
-	if err != nil {
+	if err := errors.Join(err, l.ledger.cgroups(h.Cgroups...)); err != nil {
 		return fmt.Errorf("boot %s: %w", h.Name, err)
 	}
 	var mounts, sysctls []string
@@ -459,6 +468,11 @@ func (l *Lab) Close() error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", l.dir, err))
 		}
+	}
+	// What could not be removed stays in the ledger, for the next lab to
+	// sweep.
+	if len(errs) == 0 && l.ledger != nil {
+		errs = append(errs, l.ledger.remove())
 	}
 	l.hold.Release()
 	return errors.Join(errs...)
