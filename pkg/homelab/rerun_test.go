@@ -2,11 +2,14 @@ package homelab_test
 
 import (
 	"context"
-	. "github.com/homelabctl/homelab/pkg/homelab"
-	"github.com/homelabctl/homelab/pkg/simlab"
+	"strings"
 	"testing"
+	"time"
 
+	. "github.com/homelabctl/homelab/pkg/homelab"
+	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
+	"github.com/homelabctl/homelab/pkg/simlab"
 )
 
 // labCalls are what the simulators answered so far: PVE API calls,
@@ -113,5 +116,54 @@ func TestConvergedRerunCalls(t *testing.T) {
 			}
 		}
 		prevPlanned, prevRan = planned, ran
+	}
+}
+
+// A gate that passed while planning is not looked through again by a
+// converged re-run, but one whose look fails then still waits and fails:
+// with HAProxy stopped on every load balancer of a converged lab, a
+// re-run of the kubernetes phase (none of whose steps reads HAProxy, so
+// nothing the gate needs changes) stops at the VIP gate, saying what it
+// waited for and what it saw, and points no one at the VIP.
+func TestConvergedRerunGateStillWaits(t *testing.T) {
+	inv, lab := haLab(t)
+	ctx := context.Background()
+	clients := lab.Clients()
+	kube, err := plan.LoadFile("../../plans/kubernetes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []*plan.File{infraAndLoadBalancers(t), kube} {
+		if _, _, err := Up(ctx, inv, file, ApplyOptions{Clients: clients, Parallelism: 6}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _, err := Up(ctx, inv, kube, ApplyOptions{Clients: clients, Parallelism: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := p.Step(kubeadm.GateVIPReady); s.Change.Passed == "" {
+		t.Fatalf("the VIP gate did not pass while planning a converged lab: %+v", s.Change)
+	}
+	for _, lb := range []string{"lb-1", "lb-2"} {
+		h, _ := lab.Hosts.Host(lb)
+		var out strings.Builder
+		if code := h.Run(ctx, "root", "systemctl stop haproxy", nil, &out, &out); code != 0 {
+			t.Fatalf("%s: systemctl stop haproxy: %d %s", lb, code, out.String())
+		}
+	}
+	clients.KubeTimeouts.VIP = 2 * time.Second
+	p, res, err := Up(ctx, inv, kube, ApplyOptions{Clients: clients, Parallelism: 6})
+	want := "step kube/gate/vip-ready: waited 2s for https://k8s-api.home.example:6443/readyz through the VIP 192.168.30.10 and every control plane up in HAProxy; last saw: "
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("the re-run with HAProxy stopped: %v\nwant an error containing\n%s", err, want)
+	}
+	if s, _ := p.Step(kubeadm.GateVIPReady); s.Change.Passed != "" {
+		t.Errorf("the VIP gate passed while planning with HAProxy stopped: %q", s.Change.Passed)
+	}
+	for _, s := range res.Steps {
+		if s.Change.Action.Changes() {
+			t.Errorf("%s changed the lab: %+v", s.ID, s.Change)
+		}
 	}
 }
