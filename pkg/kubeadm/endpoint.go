@@ -379,36 +379,73 @@ type endpointGate struct {
 	gate          step.Wait
 }
 
-func (g endpointGate) Observe(context.Context) (step.Change, error) {
-	return gateChange("a gate: checked on every run"), nil
+// script is the gate's look on node n: what the name resolves to, and
+// /readyz through it (verified with the cluster CA on a control plane;
+// the workers join after this gate: no CA to verify with yet).
+func (g endpointGate) script(n string) string {
+	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
+	ca := ""
+	if slices.Contains(g.controlPlanes, n) {
+		ca = caFile
+	}
+	return "echo \"resolved: $(getent hosts " + remote.Quote(g.name) + ")\"; " + readyz(url, ca, "")
 }
 
-func (g endpointGate) Apply(ctx context.Context, _ step.Change, out io.Writer) error {
+// HostReads declares the gate's look on every node.
+func (g endpointGate) HostReads() []step.HostRead {
+	reads := make([]step.HostRead, len(g.nodes))
+	for i, n := range g.nodes {
+		reads[i] = step.HostRead{Host: n, Script: g.script(n)}
+	}
+	return reads
+}
+
+// Observe looks on every node while a plan observes, when every node
+// runs and answers.
+func (g endpointGate) Observe(ctx context.Context) (step.Change, error) {
+	return observeGate(ctx, g.gate, func(ctx context.Context) (bool, string, error) {
+		for _, n := range g.nodes {
+			if !g.hosts.answers(ctx, n) {
+				return false, n + " does not answer", nil
+			}
+		}
+		for _, n := range g.nodes {
+			if done, seen, err := g.look(ctx, n); err != nil || !done {
+				return done, seen, err
+			}
+		}
+		return true, fmt.Sprintf("%s is %s and /readyz answers ok on every node (%d)", g.name, g.vip, len(g.nodes)), nil
+	}), nil
+}
+
+// look is one look on node n.
+func (g endpointGate) look(ctx context.Context, n string) (bool, string, error) {
 	url := fmt.Sprintf("https://%s:%d/readyz", g.name, APIServerPort)
+	h, err := g.hosts.dial(n)
+	if err != nil {
+		return false, "", err
+	}
+	res, err := run(ctx, h, command{script: g.script(n)})
+	if err != nil && !exited(err) {
+		return false, "", err
+	}
+	lines := strings.Split(strings.TrimSpace(res), "\n")
+	f := strings.Fields(strings.TrimPrefix(lines[0], "resolved:"))
+	switch {
+	case len(f) == 0 || f[0] != g.vip.String():
+		return false, fmt.Sprintf("%s resolves %s to %q, not the VIP %s", n, g.name, strings.Join(f[:min(1, len(f))], ""), g.vip), nil
+	case len(lines) < 2 || strings.TrimSpace(lines[len(lines)-1]) != "ok":
+		return false, fmt.Sprintf("%s: %s answered %q", n, url, strings.TrimSpace(strings.Join(lines[1:], " "))), nil
+	}
+	return true, fmt.Sprintf("%s: %s is %s and /readyz answers ok", n, g.name, g.vip), nil
+}
+
+func (g endpointGate) Apply(ctx context.Context, c step.Change, out io.Writer) error {
+	if step.PassedWhilePlanning(c, out) {
+		return nil
+	}
 	for _, n := range g.nodes {
-		h, err := g.hosts.dial(n)
-		if err != nil {
-			return err
-		}
-		ca := "" // the workers join after this gate: no CA to verify with yet
-		if slices.Contains(g.controlPlanes, n) {
-			ca = caFile
-		}
-		err = g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) {
-			res, err := run(ctx, h, command{script: "echo \"resolved: $(getent hosts " + remote.Quote(g.name) + ")\"; " + readyz(url, ca, "")})
-			if err != nil && !exited(err) {
-				return false, "", err
-			}
-			lines := strings.Split(strings.TrimSpace(res), "\n")
-			f := strings.Fields(strings.TrimPrefix(lines[0], "resolved:"))
-			switch {
-			case len(f) == 0 || f[0] != g.vip.String():
-				return false, fmt.Sprintf("%s resolves %s to %q, not the VIP %s", n, g.name, strings.Join(f[:min(1, len(f))], ""), g.vip), nil
-			case len(lines) < 2 || strings.TrimSpace(lines[len(lines)-1]) != "ok":
-				return false, fmt.Sprintf("%s: %s answered %q", n, url, strings.TrimSpace(strings.Join(lines[1:], " "))), nil
-			}
-			return true, fmt.Sprintf("%s: %s is %s and /readyz answers ok", n, g.name, g.vip), nil
-		})
+		err := g.gate.Until(ctx, out, func(ctx context.Context) (bool, string, error) { return g.look(ctx, n) })
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/remote"
+	"github.com/homelabctl/homelab/pkg/step"
 )
 
 // ErrNoControlPlane is returned (wrapped, with what each control plane
@@ -73,8 +74,7 @@ func (n nodes) manager(ctx context.Context) (*inventory.Guest, remote.Host, erro
 			return nil, nil, err
 		}
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		out, err := run(pctx, h, command{script: "test -f " + adminConf + " && test -f " + apiserverYAML + " || { echo not-initialised; exit 0; }; " +
-			readyz(apiserverURL(m.IP), caFile, ""), timeout: probeTimeout})
+		out, err := run(pctx, h, command{script: probeScript(m), timeout: probeTimeout})
 		cancel()
 		switch got := strings.TrimSpace(out); {
 		case err != nil && remote.NotAnswering(ctx, err):
@@ -99,6 +99,38 @@ func (n nodes) manager(ctx context.Context) (*inventory.Guest, remote.Host, erro
 		return nil, nil, ctx.Err()
 	}
 	return nil, nil, fmt.Errorf("%w: %s", ErrNoControlPlane, strings.Join(seen, "; "))
+}
+
+// probeScript asks control plane m whether it is initialised and its own
+// apiserver answers /readyz: "ok", "not-initialised", or what curl said.
+func probeScript(m *inventory.Guest) string {
+	return "test -f " + adminConf + " && test -f " + apiserverYAML + " || { echo not-initialised; exit 0; }; " +
+		readyz(apiserverURL(m.IP), caFile, "")
+}
+
+// managerReads declares manager's probe of every control plane, so that a
+// plan asks it in the facts command it runs there anyway (see
+// step.HostReader): every step that goes through the manager declares it.
+func (n nodes) managerReads() []step.HostRead {
+	reads := make([]step.HostRead, len(n.masters))
+	for i, m := range n.masters {
+		reads[i] = step.HostRead{Host: m.Name, Script: probeScript(m)}
+	}
+	return reads
+}
+
+// answers reports whether node may be looked at now: it runs (when the
+// hypervisor says) and did not fail to answer SSH a moment ago.
+func (n nodes) answers(ctx context.Context, node string) bool {
+	if n.silence.Quiet(node) {
+		return false
+	}
+	if n.running != nil {
+		if up, err := n.running(ctx, node); err == nil && !up {
+			return false
+		}
+	}
+	return true
 }
 
 // noManager reports whether err is manager finding no control plane.

@@ -8,7 +8,9 @@ import (
 
 // The reads the steps' observations make on the nodes, declared (see
 // step.HostReader) so that a plan gathers each node's facts in one
-// command. The scripts are the ones the observations run.
+// command. The scripts are the ones the observations run; a step that
+// asks the cluster declares the manager's probe too (managerReads). The
+// gates declare their looks beside their code (gates.go, endpoint.go).
 
 // catHosts reads /etc/hosts.
 const catHosts = "cat /etc/hosts"
@@ -46,7 +48,7 @@ func (w initWork) HostReads() []step.HostRead {
 // HostReads declares the node's kubeadm files and what the cluster says
 // of the node.
 func (w joinWork) HostReads() []step.HostRead {
-	reads := []step.HostRead{{Host: w.node.Name, Script: stateScript}}
+	reads := append([]step.HostRead{{Host: w.node.Name, Script: stateScript}}, w.hosts.managerReads()...)
 	if w.controlPlane {
 		return append(reads, step.HostRead{Host: w.master.Name, Script: memberList(w.master)})
 	}
@@ -60,17 +62,17 @@ func (w hostsWork) HostReads() []step.HostRead {
 
 // HostReads declares kube-proxy's annotation.
 func (w kubeProxyWork) HostReads() []step.HostRead {
-	return []step.HostRead{{Host: w.master.Name, Script: kubeProxyQuery(w.master)}}
+	return append(w.hosts.managerReads(), step.HostRead{Host: w.master.Name, Script: kubeProxyQuery(w.master)})
 }
 
 // HostReads declares calico-node's image.
 func (w cniWork) HostReads() []step.HostRead {
-	return []step.HostRead{{Host: w.master.Name, Script: calicoQuery(w.master)}}
+	return append(w.hosts.managerReads(), step.HostRead{Host: w.master.Name, Script: calicoQuery(w.master)})
 }
 
 // HostReads declares master1's admin kubeconfig.
 func (w kubeconfigWork) HostReads() []step.HostRead {
-	return []step.HostRead{{Host: w.master, Script: "cat " + adminConf}}
+	return append(w.hosts.managerReads(), step.HostRead{Host: w.master, Script: "cat " + adminConf})
 }
 
 // HostReads declares the node's bridge CNI config.

@@ -166,7 +166,7 @@ func (p Phase) Steps(inv *inventory.Inventory) ([]*step.Step, error) {
 			Intent:      step.Change{Action: step.Run, Reason: "a gate: checked on every run"},
 		}
 		if p.Hosts != nil {
-			gate.Work = vipGate{hosts: p.Hosts, lbs: lbs, offline: len(inv.LoadBalancers()) - len(lbs), name: vip.Name, vip: vip.Address, timeout: p.GateTimeout, poll: p.GatePoll}
+			gate.Work = vipGate{hosts: p.Hosts, silence: p.silence, running: p.running, lbs: lbs, offline: len(inv.LoadBalancers()) - len(lbs), name: vip.Name, vip: vip.Address, timeout: p.GateTimeout, poll: p.GatePoll}
 		}
 		steps = append(steps, gate)
 	}

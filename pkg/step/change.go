@@ -134,6 +134,13 @@ type Change struct {
 	// to be created or started does not answer SSH, a cluster still to be
 	// made does not answer kubectl): the change is what a new one needs.
 	Fresh bool `json:"fresh,omitempty"`
+	// Passed, on a gate's Run, is what the gate saw when it looked while
+	// a plan observed and found what it waits for ("" when it did not, or
+	// did not look; see Wait.Observe). A run that takes this observation
+	// instead of observing again (nothing the gate needs changed since)
+	// does not look again. It is not part of a saved plan: applying one
+	// observes again.
+	Passed string `json:"-"`
 }
 
 // Unread returns c as the change of a step that could not read its

@@ -39,3 +39,62 @@ func TestWait(t *testing.T) {
 		t.Errorf("a failed look: %d looks, %v", looks, err)
 	}
 }
+
+// A gate looks once while a plan observes; when it finds what it waits
+// for, the run that takes that observation says what it saw and does not
+// look again. A look that fails or finds it not so leaves the gate to
+// wait as ever; outside a plan Observe does not look.
+func TestWaitObserve(t *testing.T) {
+	g := Wait{What: "the VIP to be held", Timeout: time.Nanosecond, Sleep: func(context.Context, time.Duration) error { return nil }}
+	run := Change{Action: Run, Reason: "a gate: checked on every run"}
+	for _, tc := range []struct {
+		name   string
+		inPass bool
+		done   bool
+		seen   string
+		err    error
+		passed string
+	}{
+		{name: "passes", inPass: true, done: true, seen: "held by lb-1", passed: "held by lb-1"},
+		{name: "passes, says nothing", inPass: true, done: true, passed: "it passed"},
+		{name: "not yet", inPass: true, seen: "no load balancer holds it"},
+		{name: "cannot look", inPass: true, err: errors.New("ssh lb-1: connection refused")},
+		{name: "outside a plan", done: true, seen: "held by lb-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			looks := 0
+			look := func(context.Context) (bool, string, error) {
+				looks++
+				return tc.done, tc.seen, tc.err
+			}
+			ctx := context.Background()
+			if tc.inPass {
+				ctx = WithPass(ctx)
+			}
+			c := g.Observe(ctx, run, look)
+			if c.Passed != tc.passed || c.Action != Run || c.Reason != run.Reason {
+				t.Fatalf("observed %+v, want passed %q", c, tc.passed)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.inPass]; looks != want {
+				t.Fatalf("%d looks while observing, want %d", looks, want)
+			}
+			looks = 0
+			var out bytes.Buffer
+			err := g.Apply(context.Background(), c, &out, look)
+			switch {
+			case tc.passed != "":
+				if err != nil || looks != 0 || out.String() != tc.passed+" (seen while planning)\n" {
+					t.Errorf("a gate that passed while planning: %v, %d looks, out %q", err, looks, out.String())
+				}
+			case tc.done:
+				if err != nil || looks != 1 {
+					t.Errorf("a gate that passes: %v, %d looks", err, looks)
+				}
+			default:
+				if err == nil || looks == 0 {
+					t.Errorf("a gate that does not pass: %v, %d looks", err, looks)
+				}
+			}
+		})
+	}
+}
