@@ -3,6 +3,7 @@ package step
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Action is what a step would do after observing. Its String is the symbol
@@ -141,6 +142,9 @@ type Change struct {
 	// does not look again. It is not part of a saved plan: applying one
 	// observes again.
 	Passed string `json:"-"`
+	// PassedAt is when the gate saw it (with Passed): a look older than
+	// PassedFresh is not trusted (an `up` that waited for its approval).
+	PassedAt time.Time `json:"-"`
 }
 
 // Unread returns c as the change of a step that could not read its

@@ -75,9 +75,14 @@ func (w Wait) Observe(ctx context.Context, c Change, look Look) Change {
 	if seen == "" {
 		seen = "it passed"
 	}
-	c.Passed = seen
+	c.Passed, c.PassedAt = seen, time.Now()
 	return c
 }
+
+// PassedFresh is how long a gate's look while planning stands for the run:
+// a run that starts later (an `up` that waited for its approval) looks
+// again.
+const PassedFresh = time.Minute
 
 // Apply is how a gate applies c: when c passed while the plan observed
 // (see Observe), it says what it saw then and does not look again;
@@ -90,10 +95,10 @@ func (w Wait) Apply(ctx context.Context, c Change, out io.Writer, look Look) err
 }
 
 // PassedWhilePlanning reports whether c is a gate's Run that passed while
-// the plan observed (see Wait.Observe), and if so writes what it saw
-// then to out.
+// the plan observed (see Wait.Observe) at most PassedFresh ago, and if so
+// writes what it saw then to out.
 func PassedWhilePlanning(c Change, out io.Writer) bool {
-	if c.Passed == "" {
+	if c.Passed == "" || time.Since(c.PassedAt) > PassedFresh {
 		return false
 	}
 	fmt.Fprintln(out, c.Passed+" (seen while planning)")

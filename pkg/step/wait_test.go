@@ -98,3 +98,21 @@ func TestWaitObserve(t *testing.T) {
 		})
 	}
 }
+
+// A look while planning older than PassedFresh (an `up` that waited for
+// its approval) is not trusted: the run looks again.
+func TestWaitObserveStale(t *testing.T) {
+	g := Wait{What: "the VIP to be held", Timeout: time.Nanosecond, Sleep: func(context.Context, time.Duration) error { return nil }}
+	looks := 0
+	look := func(context.Context) (bool, string, error) { looks++; return true, "held by lb-1", nil }
+	c := g.Observe(WithPass(context.Background()), Change{Action: Run}, look)
+	if c.Passed == "" {
+		t.Fatalf("the look while planning did not pass: %+v", c)
+	}
+	c.PassedAt = c.PassedAt.Add(-PassedFresh - time.Second)
+	looks = 0
+	var out bytes.Buffer
+	if err := g.Apply(context.Background(), c, &out, look); err != nil || looks != 1 || strings.Contains(out.String(), "seen while planning") {
+		t.Errorf("a stale look: %v, %d looks, out %q", err, looks, out.String())
+	}
+}
