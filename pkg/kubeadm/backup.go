@@ -22,19 +22,50 @@ const snapshotPath = "/var/lib/etcd/homelab-backup.db"
 const DefaultClusterName = "kubernetes"
 
 // TakeBackup takes a backup of inv's cluster from the first control plane
-// (in the inventory's order) that answers: an etcd snapshot saved by its
-// etcd member, the cluster PKI (backup.PKIFiles) from its disk and
-// kubeadm's ClusterConfiguration. Nothing of what it reads is printed or
-// logged; the commands run without an output writer. A control plane that
-// does not answer, or whose etcd or apiserver fails, is passed over and
-// named in the error when none answered.
+// (in the inventory's order) that answers: initialised, with its own
+// apiserver answering /readyz (as manager asks). It holds an etcd snapshot
+// saved by that control plane's etcd member, the cluster PKI
+// (backup.PKIFiles) from its disk and kubeadm's ClusterConfiguration.
+// Nothing of what it reads is printed or logged; the commands run without
+// an output writer. A control plane that answers but whose backup fails
+// is passed over for the next. When none answers (the cluster is gone, or
+// was never made) the error wraps ErrNoControlPlane and says what each
+// said; when some answered but none gave a backup, it does not.
 func TakeBackup(ctx context.Context, inv *inventory.Inventory, dial HostDialer, now time.Time) (*backup.Backup, error) {
 	if inv.Kubernetes == nil {
 		return nil, errors.New("the inventory has no kubernetes section: there is no cluster to back up")
 	}
 	var tried []string
+	answered := false
 	for _, m := range inv.ControlPlanes() {
-		b, err := backupFrom(ctx, inv, dial, m, now)
+		h, err := dial(m.Name)
+		if err != nil {
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		out, err := run(pctx, h, command{script: probeScript(m), timeout: probeTimeout})
+		cancel()
+		switch got := strings.TrimSpace(out); {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && remote.NotAnswering(ctx, err):
+			tried = append(tried, m.Name+": does not answer SSH")
+			continue
+		case err != nil && !exited(err):
+			// It answers, but homelab cannot work there (a login
+			// refused, a host key that changed): not a cluster gone.
+			answered = true
+			tried = append(tried, fmt.Sprintf("%s: %v", m.Name, err))
+			continue
+		case got == "not-initialised":
+			tried = append(tried, m.Name+": not initialised")
+			continue
+		case got != "ok":
+			tried = append(tried, fmt.Sprintf("%s: %s answered %q", m.Name, apiserverURL(m.IP), got))
+			continue
+		}
+		answered = true
+		b, err := backupFrom(ctx, inv, h, m, now)
 		if err == nil {
 			return b, nil
 		}
@@ -43,15 +74,14 @@ func TakeBackup(ctx context.Context, inv *inventory.Inventory, dial HostDialer, 
 		}
 		tried = append(tried, fmt.Sprintf("%s: %v", m.Name, err))
 	}
+	if !answered {
+		return nil, fmt.Errorf("%w: %s", ErrNoControlPlane, strings.Join(tried, "; "))
+	}
 	return nil, fmt.Errorf("no control plane could give a backup: %s", strings.Join(tried, "; "))
 }
 
 // backupFrom takes the backup through control plane m.
-func backupFrom(ctx context.Context, inv *inventory.Inventory, dial HostDialer, m *inventory.Guest, now time.Time) (*backup.Backup, error) {
-	h, err := dial(m.Name)
-	if err != nil {
-		return nil, err
-	}
+func backupFrom(ctx context.Context, inv *inventory.Inventory, h remote.Host, m *inventory.Guest, now time.Time) (*backup.Backup, error) {
 	s, err := readNodeState(ctx, h)
 	if err != nil {
 		return nil, err

@@ -39,8 +39,27 @@ type Plan struct {
 	// guests they hold: those guests' steps are skipped, and a run of the
 	// plan ends degraded.
 	Unreachable []UnreachableNode `json:"unreachable,omitempty"`
+	// Backup is the backup of the Kubernetes cluster a run of the plan
+	// takes before it destroys a control plane (a replace of a
+	// control-plane guest); nil when the plan destroys none.
+	Backup *Backup `json:"backup,omitempty"`
 
 	graph *step.Graph
+}
+
+// Backup is the backup of the cluster a run takes first because it
+// destroys control planes: what `homelab backup` takes, written into a new
+// <endpoint>-<UTC time> directory under Dir. When no control plane answers
+// then, there is nothing to back up and the run goes on.
+type Backup struct {
+	// ControlPlanes are the control-plane guests the run destroys.
+	ControlPlanes []string `json:"control_planes"`
+	// Dir is the inventory's kubernetes.backup_dir; empty when it sets
+	// none: the run then stops before the first of them is destroyed if
+	// a control plane answers.
+	Dir string `json:"dir,omitempty"`
+	// OptedOut says no backup is taken (--no-backup).
+	OptedOut bool `json:"opted_out,omitempty"`
 }
 
 // UnreachableNode is a Proxmox node that was offline when the plan read

@@ -135,6 +135,9 @@ func mdSummary(b *strings.Builder, p *Plan, phases []phaseView) {
 	if s.Replace > 0 {
 		fmt.Fprintf(b, "> [!WARNING]\n> `-/+` %s\n\n", mdText(replaceNote(s.Replace)))
 	}
+	if p.Backup != nil {
+		fmt.Fprintf(b, "> [!WARNING]\n> %s\n\n", mdText(p.Backup.Note()))
+	}
 	if s.Skip > 0 || len(p.Unreachable) > 0 {
 		fmt.Fprintf(b, "> [!WARNING]\n> **Degraded:** %d %s skipped (`/`): their guests' Proxmox nodes are offline.\n", s.Skip, plural(s.Skip, "step is", "steps are"))
 		for _, u := range p.Unreachable {

@@ -137,6 +137,7 @@ func observedPlan(t *testing.T) *Plan {
 		t.Fatal(err)
 	}
 	markObserved(p)
+	p.Backup = &Backup{ControlPlanes: []string{"m2"}, Dir: "~/k8s-backups"}
 	return p
 }
 

@@ -93,6 +93,13 @@ func (t *textWriter) header(p *Plan) {
 		t.line("%s", t.paint(yellow, fmt.Sprintf("DEGRADED: Proxmox node %s is offline; its guests %s are skipped (/) and a run ends degraded.",
 			clean(u.Node), clean(strings.Join(u.Guests, ", ")))))
 	}
+	if p.Backup != nil {
+		color := yellow
+		if p.Backup.OptedOut || p.Backup.Dir == "" {
+			color = red
+		}
+		t.line("%s", t.paint(color, clean(p.Backup.Note())))
+	}
 	t.line("")
 	t.line("Symbols: + create  ~ update  - delete  -/+ replace  > run  ! conflict  = unchanged")
 }
