@@ -128,6 +128,9 @@ type target struct {
 	offlineWorks bool
 	// replace names the guests a plan may rebuild (plan --replace).
 	replace []string
+	// noBackup: the plan's run takes no backup before it replaces a
+	// control plane (plan --no-backup).
+	noBackup bool
 }
 
 func addKubeconfigFlag(cmd *cobra.Command, t *target) {
@@ -178,7 +181,7 @@ func (g *globals) compile(ctx context.Context, t target) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
-	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace, Restore: restore})
+	return homelab.Plan(ctx, inv, file, homelab.PlanOptions{Offline: t.offline, Logger: g.logger(), Clients: clients, Kubeconfig: t.kubeconfig, Replace: t.replace, Restore: restore, NoBackup: t.noBackup})
 }
 
 // clients makes the clients for the lab t names: none when offline, a
@@ -276,6 +279,10 @@ the inventory, so after "up --simulate" the plan shows what is left to do
 (homelab sim reset starts it over). --out saves the plan as JSON for a
 later apply (homelab show renders it again).
 
+A plan that replaces a control-plane guest of a Kubernetes cluster says
+that its run backs the cluster up first, and where (BACKUP; "backup" in
+the JSON); with --no-backup it says that none is taken.
+
 -p names a plan file, or a plan built into homelab by its name; without -p
 the built-in full-stack plan runs.`,
 		Example: `  homelab plan -i inventories/rachuna-net.yaml --offline
@@ -327,6 +334,7 @@ the built-in full-stack plan runs.`,
 	addTargetFlags(cmd, &t)
 	cmd.Flags().StringVar(&t.restore, "restore", "", "plan a restore of the cluster from the backup in DIR, as up --restore does")
 	f.StringSliceVar(&t.replace, "replace", nil, "guests the plan may rebuild when a change cannot be made in place (shown as -/+; a saved plan keeps the list)")
+	f.BoolVar(&t.noBackup, "no-backup", false, "the run takes no backup of the cluster before it replaces a control plane (a saved plan keeps it)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	addTargetFlag(cmd, &targets)
 	return cmd

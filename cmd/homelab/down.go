@@ -12,8 +12,8 @@ import (
 
 func newDownCommand(g *globals) *cobra.Command {
 	var (
-		yes bool
-		t   target
+		yes, noBackup bool
+		t             target
 	)
 	cmd := &cobra.Command{
 		Use:   "down",
@@ -23,10 +23,19 @@ func newDownCommand(g *globals) *cobra.Command {
 homelab:<inventory>: comment), asks, then removes them: guests first, then
 router entries in the reverse of the order they were made. Nothing without
 the mark is listed or touched. --yes skips the question (for scripts).
---simulate removes them from the simulated lab (see up --help).`,
+--simulate removes them from the simulated lab (see up --help).
+
+When the inventory has a Kubernetes cluster and down removes a control
+plane, it first backs the cluster up (what "homelab backup" takes) into a
+new directory under kubernetes.backup_dir and says where; it removes
+nothing if that backup fails. When no control plane answers (the cluster is
+gone already) it says so and goes on. Without kubernetes.backup_dir, down
+stops before removing anything if the cluster answers. --no-backup takes
+no backup.`,
 		Example: `  homelab down -i inventories/small.yaml
   homelab down -i inventories/small.yaml --yes
-  homelab down -i inventories/small.yaml --simulate --yes`,
+  homelab down -i inventories/small.yaml --simulate --yes
+  homelab down -i inventories/small.yaml --no-backup   # the cluster goes without a backup`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if t.offline {
@@ -37,7 +46,7 @@ the mark is listed or touched. --yes skips the question (for scripts).
 				return err
 			}
 			defer closeLab()
-			removals, err := homelab.DownPlan(cmd.Context(), inv, clients)
+			removals, err := homelab.DownPlanWith(cmd.Context(), inv, clients, homelab.DownOptions{NoBackup: noBackup})
 			if err != nil {
 				return err
 			}
@@ -45,8 +54,16 @@ the mark is listed or touched. --yes skips the question (for scripts).
 				fmt.Fprintf(g.stdout, "Nothing carries the mark of inventory %q: nothing to remove.\n", inv.Name)
 				return nil
 			}
-			fmt.Fprintf(g.stdout, "homelab down will remove %d item(s) of inventory %q (only what carries its mark):\n", len(removals), inv.Name)
+			n := len(removals)
+			if removals[0].Backup {
+				n--
+			}
+			fmt.Fprintf(g.stdout, "homelab down will remove %d item(s) of inventory %q (only what carries its mark):\n", n, inv.Name)
 			for _, r := range removals {
+				if r.Backup {
+					fmt.Fprintf(g.stdout, "  > %-8s %s\n", "backup", r.What)
+					continue
+				}
 				if r.Keep != "" {
 					fmt.Fprintf(g.stdout, "  = %-8s %s (kept: %s)\n", r.Phase, r.What, r.Keep)
 					continue
@@ -64,6 +81,7 @@ the mark is listed or touched. --yes skips the question (for scripts).
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask")
+	cmd.Flags().BoolVar(&noBackup, "no-backup", false, "do not back the cluster up before removing its control planes")
 	addSimulateFlag(cmd, &t)
 	addRefusedOffline(cmd, &t)
 	return cmd

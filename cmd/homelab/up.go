@@ -27,6 +27,7 @@ type runFlags struct {
 	strictOrder bool
 	replace     []string
 	restore     string
+	noBackup    bool
 	targets     []string
 	t           target
 }
@@ -37,6 +38,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	fl.IntVar(&f.parallelism, "parallel", 0, "most steps running at once (default: from the lab, see docs/performance.md)")
 	fl.BoolVar(&f.strictOrder, "strict-order", false, "run the phases one after another")
 	fl.StringSliceVar(&f.replace, "replace", nil, "guests that may be rebuilt when a change cannot be made in place")
+	fl.BoolVar(&f.noBackup, "no-backup", false, "do not back the cluster up before a control-plane guest is replaced")
 	addKubeconfigFlag(cmd, &f.t)
 	fl.BoolVar(&f.t.simulate, "simulate", false, "run against the simulated lab (loopback only, kept in .homelab/<inventory>/simulated-lab/) instead of the real one")
 }
@@ -57,7 +59,7 @@ func (f runFlags) options(g *globals, clients homelab.Clients, journal io.Writer
 	if journal != nil {
 		sink = view.Tee{sink, view.JSON{W: journal}}
 	}
-	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, Kubeconfig: f.t.kubeconfig, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
+	return homelab.ApplyOptions{Clients: clients, Replace: f.replace, NoBackup: f.noBackup, Kubeconfig: f.t.kubeconfig, Parallelism: f.parallelism, StrictOrder: f.strictOrder, Sink: sink, Logger: g.logger()}, nil
 }
 
 // startRun takes the run lock and journal (real labs), makes the clients
@@ -145,6 +147,13 @@ object homelab does not own in the way) fails its step; homelab never
 changes what is not its own. --replace NAME allows rebuilding a guest whose
 change cannot be made in place.
 
+Before it replaces a control-plane guest of a Kubernetes cluster, up backs
+the cluster up (what "homelab backup" takes) into a new directory under
+kubernetes.backup_dir and says where; the replace fails, deleting nothing,
+if that backup fails, or if the cluster answers and no backup_dir is set.
+When no control plane answers there is nothing to back up and the run goes
+on. The plan shows it (BACKUP); --no-backup takes none.
+
 --simulate runs against the simulated lab instead of the real one: the
 router, the Proxmox cluster and every guest simulated in-process on
 loopback. It keeps its state in .homelab/<inventory>/simulated-lab/ beside
@@ -187,6 +196,9 @@ reset" starts it over.`,
 			if p, err = g.narrow(inv, p, f.targets); err != nil {
 				return err
 			}
+			if p.Backup != nil && f.output == "text" {
+				fmt.Fprintln(g.stdout, p.Backup.Note())
+			}
 			stop := live(opts.Sink, len(p.Steps))
 			res, err := homelab.Run(cmd.Context(), p, opts.RunOptions())
 			stop()
@@ -214,7 +226,9 @@ plan file changed since the plan was made, or when observing the lab now
 gives a different change for any step than the plan showed (another action,
 other fields or files), naming each such step: review a new plan instead. A
 plan saved with --offline shows the lab as empty: it applies where the lab
-still is.`,
+still is. A plan that replaces a control-plane guest backs the cluster up
+first, as up does (its BACKUP line); a plan saved with --no-backup, or apply
+--no-backup, takes no backup.`,
 		Example: `  homelab plan -i inventories/small.yaml --out plan.json
   homelab apply plan.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),

@@ -38,6 +38,10 @@ type ApplyOptions struct {
 	// --restore`): opened and checked (OpenBackup) before anything is
 	// observed or changed.
 	Restore string
+	// NoBackup: no backup of the cluster before control-plane guests are
+	// replaced (see PlanOptions.NoBackup). Apply also takes none when the
+	// saved plan was made with NoBackup.
+	NoBackup bool
 }
 
 // RunOptions tune Run: how the steps of a plan run. What the steps were
@@ -58,7 +62,7 @@ type RunOptions struct {
 
 // PlanOptions are the options of o that make a plan (observing the lab).
 func (o ApplyOptions) PlanOptions() PlanOptions {
-	return PlanOptions{Clients: o.Clients, Logger: o.Logger, Replace: o.Replace, Kubeconfig: o.Kubeconfig}
+	return PlanOptions{Clients: o.Clients, Logger: o.Logger, Replace: o.Replace, Kubeconfig: o.Kubeconfig, NoBackup: o.NoBackup}
 }
 
 // RunOptions are the options of o that run a plan.
@@ -192,6 +196,9 @@ func Apply(ctx context.Context, saved *plan.Plan, opts ApplyOptions) (*plan.Plan
 	}
 	popts := opts.PlanOptions()
 	popts.Replace = saved.Replace
+	if saved.Backup != nil && saved.Backup.OptedOut {
+		popts.NoBackup = true
+	}
 	p, err := Plan(ctx, inv, file, popts)
 	if err != nil {
 		return nil, nil, err

@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
@@ -20,15 +22,40 @@ type Removal struct {
 	Phase string
 	What  string
 	// Keep says why the entry stays, or "" when it will be removed.
-	Keep   string
+	Keep string
+	// Backup marks the first entry of DownPlanWith when the removals take
+	// a control plane of the inventory's cluster: the backup Down takes
+	// before it removes anything. It removes nothing.
+	Backup bool
 	remove func(context.Context, io.Writer) error
+}
+
+// DownOptions tune DownPlanWith.
+type DownOptions struct {
+	// NoBackup: no backup of the cluster first (down --no-backup).
+	NoBackup bool
+	// Now is the backup's time; nil is time.Now.
+	Now func() time.Time
 }
 
 // DownPlan lists what Down would remove, in the order it would: guests
 // first, then the admin kubeconfig homelab wrote when every control plane
 // goes (the cluster goes with them), then the router's entries in the
-// reverse of the order they were made. It only reads.
+// reverse of the order they were made. It only reads. It takes no backup
+// first: DownPlanWith does.
 func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Removal, error) {
+	return DownPlanWith(ctx, inv, c, DownOptions{NoBackup: true})
+}
+
+// DownPlanWith is what `homelab down` does: DownPlan's removals and,
+// unless opts.NoBackup, when they take a control plane of the inventory's
+// cluster, first an entry (Removal.Backup) that backs the cluster up as
+// Backup does, into a new directory under kubernetes.backup_dir, and says
+// where. When Down comes to it and no control plane answers (the cluster
+// is gone already), it says so and Down goes on; when the backup fails,
+// or a control plane answers while no backup_dir is set (a
+// *BackupDirError), Down stops before it removes anything. It only reads.
+func DownPlanWith(ctx context.Context, inv *inventory.Inventory, c Clients, opts DownOptions) ([]Removal, error) {
 	var out []Removal
 	if c.Proxmox != nil {
 		vmids := make([]int, len(inv.Guests))
@@ -57,6 +84,9 @@ func DownPlan(ctx context.Context, inv *inventory.Inventory, c Clients) ([]Remov
 		}
 		if r, ok := downKubeconfig(inv, c, names); ok {
 			out = append(out, r)
+		}
+		if cps := destroyedControlPlanes(inv, func(n string) bool { return names[n] }); len(cps) > 0 && !opts.NoBackup {
+			out = append([]Removal{downBackup(inv, c, cps, opts.Now)}, out...)
 		}
 	}
 	if c.Router != nil {
@@ -89,10 +119,26 @@ func Down(ctx context.Context, removals []Removal, out io.Writer) error {
 			return fmt.Errorf("down: %s: %w", r.What, ErrNotFromDownPlan)
 		}
 		if err := r.remove(ctx, out); err != nil {
+			if r.Backup {
+				return fmt.Errorf("down: nothing was removed: %w", err)
+			}
 			return fmt.Errorf("down: %s: %w", r.What, err)
 		}
 	}
 	return nil
+}
+
+// downBackup is the entry of DownPlanWith that backs the cluster up
+// before the control planes cps are removed.
+func downBackup(inv *inventory.Inventory, c Clients, cps []string, now func() time.Time) Removal {
+	what := "backup of the cluster before " + strings.Join(cps, ", ") + " go: "
+	if dir := inv.Kubernetes.BackupDir; dir != "" {
+		what += "into a new " + inv.Kubernetes.Endpoint + "-<UTC time> directory under " + dir + " (none if no control plane answers)"
+	} else {
+		what += "kubernetes.backup_dir is not set, so down stops here if a control plane answers (set it, or --no-backup)"
+	}
+	return Removal{Phase: "kubernetes", What: what, Backup: true,
+		remove: func(ctx context.Context, w io.Writer) error { return backupFirst(ctx, inv, c, "down", now, w) }}
 }
 
 // forgetHostKeys forgets the SSH host keys of a guest Down removed: the

@@ -199,6 +199,14 @@ type PlanOptions struct {
 	// Restore, when set, is a backup OpenBackup opened and checked: the
 	// kubernetes phase initialises the first control plane from it.
 	Restore *backup.Backup
+	// NoBackup: a run of the plan takes no backup of the cluster before
+	// it replaces control-plane guests. Unset, the plan notes the backup
+	// (plan.Plan.Backup) and the first replace of a control plane takes
+	// it before it deletes anything, as Backup does, into a new
+	// directory under kubernetes.backup_dir; a run with no control plane
+	// answering goes on without one, and a cluster that answers while
+	// no backup_dir is set fails that step (*BackupDirError).
+	NoBackup bool
 }
 
 // Plan compiles the inventory and the plan file into a plan. An
@@ -272,6 +280,7 @@ func Plan(ctx context.Context, inv *inventory.Inventory, file *plan.File, opts P
 		if err := guestKeys(inv, p, clients); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", file.Name, err)
 		}
+		planBackup(inv, p, clients, opts.NoBackup)
 	}
 	return p, nil
 }
