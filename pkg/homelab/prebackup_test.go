@@ -251,3 +251,56 @@ func slicesIndex(inv *inventory.Inventory, name string) int {
 	}
 	return -1
 }
+
+// A plan made with NoBackup says no backup is taken, and applying it
+// saved takes none even though Apply is not told again; the replaced
+// master-3 rejoins.
+func TestSavedPlanWithNoBackupTakesNone(t *testing.T) {
+	data, err := os.ReadFile("testdata/ha.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	text := strings.Replace(string(data), "\nkubernetes:\n", "\nkubernetes:\n  backup_dir: "+parent+"\n", 1)
+	path := filepath.Join(t.TempDir(), "ha.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := loadInventory(t, path)
+	lab, err := simlab.Start(context.Background(), inv, simlab.Options{VRRPScale: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	upFull(t, inv, lab, "up")
+
+	smaller := strings.Replace(text, "    ip: 192.168.30.23\n", "    ip: 192.168.30.23\n    disk: 19\n", 1)
+	if err := os.WriteFile(path, []byte(smaller), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv = loadInventory(t, path)
+	ctx := context.Background()
+	p, err := Plan(ctx, inv, fullStack(t), PlanOptions{Clients: lab.Clients(), Replace: []string{"master-3"}, NoBackup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Backup == nil || !p.Backup.OptedOut || !strings.HasPrefix(p.Backup.Note(), "NO BACKUP: master-3 is destroyed") {
+		t.Fatalf("the plan's backup: %+v", p.Backup)
+	}
+	saved := savedPlan(t, p)
+	if saved.Backup == nil || !saved.Backup.OptedOut {
+		t.Fatalf("the saved plan's backup: %+v", saved.Backup)
+	}
+	var log runLog
+	if _, _, err := Apply(ctx, saved, ApplyOptions{Clients: lab.Clients(), Parallelism: 6, Sink: engine.SinkFunc(log.Event)}); err != nil {
+		t.Fatalf("apply: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	if e, _ := os.ReadDir(parent); len(e) != 0 {
+		t.Errorf("a backup was taken: %v", e)
+	}
+	out := strings.Join(log.lines, "\n")
+	if !strings.Contains(out, "guest/master-3: deleted 213") || strings.Contains(out, "backed up") {
+		t.Errorf("master-3 was not replaced without a backup:\n%s", out)
+	}
+	healthy(t, lab)
+}
