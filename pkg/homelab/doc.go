@@ -9,7 +9,9 @@
 //   - Up plans and runs; Run runs a plan Plan made (RunOptions: how, not
 //     with what); Apply runs a saved plan exactly, refusing a stale one
 //     (*StalePlanError); DownPlan lists what carries the inventory's mark
-//     and Down removes it, and nothing else.
+//     and Down removes it, and nothing else; DownPlanWith puts first the
+//     backup of the cluster taken before control planes go (a replace of
+//     a control-plane guest in a run takes it too, unless NoBackup).
 //   - Connect makes Clients for the real lab from the inventory's
 //     addresses, TLS settings and secret references; pkg/simlab starts
 //     an in-process simulated lab on loopback and gives its Clients.
