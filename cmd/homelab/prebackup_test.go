@@ -19,7 +19,7 @@ func TestDownBacksUpFirst(t *testing.T) {
 		t.Fatalf("up: exit %d (stderr %q)\n%s", code, errOut, out)
 	}
 	code, out, errOut := runCLI(t, "down", "--simulate", "--yes", "-i", invPath)
-	if code != 1 || !strings.Contains(out, "  > backup   backup of the cluster before master-1 go: kubernetes.backup_dir is not set") ||
+	if code != 1 || !strings.Contains(out, "  > backup   backup of the cluster before the removal of master-1: kubernetes.backup_dir is not set") ||
 		!strings.Contains(errOut, "down: nothing was removed: refused before anything is destroyed") || !strings.Contains(errOut, "pass --no-backup") {
 		t.Fatalf("down without backup_dir: exit %d (stderr %q)\n%s", code, errOut, out)
 	}

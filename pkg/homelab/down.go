@@ -131,7 +131,7 @@ func Down(ctx context.Context, removals []Removal, out io.Writer) error {
 // downBackup is the entry of DownPlanWith that backs the cluster up
 // before the control planes cps are removed.
 func downBackup(inv *inventory.Inventory, c Clients, cps []string, now func() time.Time) Removal {
-	what := "backup of the cluster before " + strings.Join(cps, ", ") + " go: "
+	what := "backup of the cluster before the removal of " + strings.Join(cps, ", ") + ": "
 	if dir := inv.Kubernetes.BackupDir; dir != "" {
 		what += "into a new " + inv.Kubernetes.Endpoint + "-<UTC time> directory under " + dir + " (none if no control plane answers)"
 	} else {

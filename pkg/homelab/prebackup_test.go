@@ -69,7 +69,7 @@ func TestDownBacksUpTheClusterFirst(t *testing.T) {
 				}
 				return
 			}
-			if !removals[0].Backup || !strings.Contains(removals[0].What, "before master-1, master-2, master-3 go: into a new k8s-api.home.example-<UTC time> directory under "+parent) {
+			if !removals[0].Backup || !strings.Contains(removals[0].What, "before the removal of master-1, master-2, master-3: into a new k8s-api.home.example-<UTC time> directory under "+parent) {
 				t.Errorf("first entry %+v", removals[0])
 			}
 			dir := filepath.Join(parent, "k8s-api.home.example-20261206T210000Z")
