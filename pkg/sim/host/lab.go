@@ -126,6 +126,19 @@ type Latency struct {
 	Update time.Duration
 	// Install is one package downloaded, unpacked and configured.
 	Install time.Duration
+	// Spent, when set, is told every pause apt-get takes (the host's name
+	// and the modelled duration), before it sleeps: a benchmark bounds a
+	// run by the work the latency model gives it.
+	Spent func(host string, d time.Duration)
+}
+
+// pause sleeps the modelled duration d of one of h's programs (see
+// Pause) and tells Latency.Spent.
+func (h *Host) pause(ctx context.Context, d time.Duration) error {
+	if spent := h.lab.opts.Latency.Spent; spent != nil && d > 0 {
+		spent(h.spec.Name, d)
+	}
+	return Pause(ctx, d)
 }
 
 // Pause sleeps d or until ctx ends, and reports ctx's error if it ended:

@@ -476,7 +476,7 @@ func aptGet(ctx context.Context, c *Call) int {
 		fmt.Fprintf(c.Stdout, "The following NEW packages will be installed:\n  %s\n", strings.Join(sorted, " "))
 	}
 	fmt.Fprintf(c.Stdout, "0 upgraded, %d newly installed, 0 to remove and 0 not upgraded.\n", len(todo))
-	if err := Pause(ctx, time.Duration(len(todo))*h.lab.opts.Latency.Install); err != nil {
+	if err := h.pause(ctx, time.Duration(len(todo))*h.lab.opts.Latency.Install); err != nil {
 		return 130
 	}
 	failed := false
