@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/homelabctl/homelab/pkg/engine"
@@ -261,4 +262,41 @@ func (m *modelGraph) bound() time.Duration {
 		longest = max(longest, k.head+k.work/time.Duration(k.capacity)+k.tail)
 	}
 	return longest
+}
+
+// The bound is the longer of the chain of needs and the work behind the
+// busiest lock key at its capacity, with the shortest chains before and
+// after that key's steps.
+func TestModelBound(t *testing.T) {
+	ms := time.Millisecond
+	node := func(c int) []step.Lock { return []step.Lock{{Key: "node", Capacity: c}} }
+	cases := []struct {
+		name   string
+		m      modelGraph
+		expect time.Duration
+	}{
+		{"a chain", modelGraph{order: []step.ID{"a", "b", "c"},
+			needs:  map[step.ID][]step.ID{"b": {"a"}, "c": {"b"}},
+			weight: map[step.ID]time.Duration{"a": 10 * ms, "b": 20 * ms, "c": 5 * ms}}, 35 * ms},
+		{"the longest of two chains", modelGraph{order: []step.ID{"a", "b", "c"},
+			needs:  map[step.ID][]step.ID{"c": {"a", "b"}},
+			weight: map[step.ID]time.Duration{"a": 10 * ms, "b": 30 * ms, "c": 5 * ms}}, 35 * ms},
+		{"three independent steps through a lock of one", modelGraph{order: []step.ID{"a", "b", "c"},
+			locks:  map[step.ID][]step.Lock{"a": node(1), "b": node(1), "c": node(1)},
+			weight: map[step.ID]time.Duration{"a": 10 * ms, "b": 10 * ms, "c": 10 * ms}}, 30 * ms},
+		{"a lock of two halves the work", modelGraph{order: []step.ID{"a", "b", "c", "d"},
+			locks:  map[step.ID][]step.Lock{"a": node(2), "b": node(2), "c": node(2), "d": node(2)},
+			weight: map[step.ID]time.Duration{"a": 10 * ms, "b": 10 * ms, "c": 10 * ms, "d": 10 * ms}}, 20 * ms},
+		{"the shortest chains before and after the locked steps", modelGraph{order: []step.ID{"pre", "a", "b", "post"},
+			needs:  map[step.ID][]step.ID{"a": {"pre"}, "b": {"pre"}, "post": {"a", "b"}},
+			locks:  map[step.ID][]step.Lock{"a": node(1), "b": node(1)},
+			weight: map[step.ID]time.Duration{"pre": 5 * ms, "a": 10 * ms, "b": 10 * ms, "post": 7 * ms}}, 32 * ms},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.m.bound(); got != c.expect {
+				t.Errorf("bound %s, want %s", got, c.expect)
+			}
+		})
+	}
 }
