@@ -26,17 +26,20 @@ func TestForgetHostKeys(t *testing.T) {
 		knownhosts.Line([]string{"10.0.0.5:2222", "lb-1.lab"}, k2),
 		"# homelab: expect [10.0.0.5]:2222 SHA256:abc from the create task log",
 		knownhosts.Line([]string{knownhosts.HashHostname("[10.0.0.5]:2222")}, k1),
+		knownhosts.Line([]string{"a.lab", "10.0.0.5:2222", "b.lab"}, k1),
+		knownhosts.Line([]string{"c.lab", "10.0.0.5:2222"}, k2),
 	}
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := newPool(t, remote.Options{})
 	n, err := p.ForgetHostKeys(file, "10.0.0.5:2222")
-	if err != nil || n != 4 {
+	if err != nil || n != 6 {
 		t.Fatalf("ForgetHostKeys = %d, %v", n, err)
 	}
 	b, _ := os.ReadFile(file)
-	want := strings.Join([]string{lines[0], lines[2], knownhosts.Line([]string{"lb-1.lab"}, k2)}, "\n") + "\n"
+	want := strings.Join([]string{lines[0], lines[2], knownhosts.Line([]string{"lb-1.lab"}, k2),
+		knownhosts.Line([]string{"a.lab", "b.lab"}, k1), knownhosts.Line([]string{"c.lab"}, k2)}, "\n") + "\n"
 	if string(b) != want {
 		t.Errorf("after forget:\n%s\nwant:\n%s", b, want)
 	}
