@@ -92,7 +92,7 @@ release: ## cross-build linux, darwin and windows for amd64 and arm64 into dist/
 	cd $(DIST) && sha256sum homelab-* > SHA256SUMS && cat SHA256SUMS
 
 bench: ## benchmarks (compile 1,000 guests on 30 nodes, engine)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 fuzz: ## fuzz the inventory loader for 2 minutes
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 2m -fuzzminimizetime 5s ./pkg/inventory/

@@ -158,6 +158,11 @@ type runner struct {
 	// need one that did (directly or not): their earlier observations of
 	// what comes after them are stale.
 	touched []bool
+	// ready are the steps whose needs are done and that have not
+	// started, most urgent first (see urgency); startReady walks only
+	// them, not the whole graph.
+	ready   []int
+	urgency []int
 	events  chan Event
 	logger  *slog.Logger
 	// workCtx is the context steps run under; cancelled when the run is.
@@ -201,7 +206,46 @@ func newRunner(g *step.Graph, steps []*step.Step, lk *locks, opts Options) *runn
 	for i := range steps {
 		r.left[r.phase[i]]++
 	}
+	r.urgency = urgency(g, steps)
+	for i := range steps {
+		if r.pending[i] == 0 {
+			r.ready = append(r.ready, i)
+		}
+	}
+	slices.SortStableFunc(r.ready, r.moreUrgent)
 	return r
+}
+
+// urgency is, per step, the longest chain of steps from it to the end of
+// the graph (itself included). The runner starts the most urgent ready
+// step first: a step on a long chain (a guest the cluster's first
+// control plane runs on) goes before one nothing waits for (a guest no
+// phase uses), where locks or the parallelism make them compete.
+func urgency(g *step.Graph, steps []*step.Step) []int {
+	u := make([]int, len(steps))
+	order := g.Order()
+	for k := len(order) - 1; k >= 0; k-- {
+		i := g.Index(order[k].ID)
+		u[i] = 1
+		for _, d := range g.Dependents(order[k].ID) {
+			u[i] = max(u[i], 1+u[g.Index(d)])
+		}
+	}
+	return u
+}
+
+// moreUrgent orders ready steps: the longer chain first, then graph order.
+func (r *runner) moreUrgent(a, b int) int {
+	if r.urgency[a] != r.urgency[b] {
+		return r.urgency[b] - r.urgency[a]
+	}
+	return a - b
+}
+
+// makeReady adds step i to the ready steps, in its place.
+func (r *runner) makeReady(i int) {
+	at, _ := slices.BinarySearchFunc(r.ready, i, r.moreUrgent)
+	r.ready = slices.Insert(r.ready, at, i)
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -264,23 +308,24 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// startReady starts, in graph order, every step whose needs are done, whose
-// phase may run and whose locks are free, up to the parallelism limit. It
-// returns how many it started.
+// startReady starts, most urgent first, every step whose needs are done,
+// whose phase may run and whose locks are free, up to the parallelism
+// limit. It returns how many it started.
 func (r *runner) startReady(ctx context.Context, done chan<- finished, running int) int {
 	started := 0
-	for i, s := range r.steps {
+	kept := r.ready[:0]
+	for k, i := range r.ready {
 		if running+started >= r.opts.Parallelism {
+			kept = append(kept, r.ready[k:]...)
 			break
 		}
+		s := r.steps[i]
 		res := &r.results[i]
-		if res.Status != Pending || !res.Started.IsZero() || r.pending[i] > 0 {
-			continue
+		if res.Status != Pending || !res.Started.IsZero() {
+			continue // skipped or cancelled meanwhile
 		}
-		if r.opts.StrictOrder && !r.phaseOpen(r.phase[i]) {
-			continue
-		}
-		if !r.locks.tryAcquire(s) {
+		if r.opts.StrictOrder && !r.phaseOpen(r.phase[i]) || !r.locks.tryAcquire(s) {
+			kept = append(kept, i)
 			continue
 		}
 		res.Started = time.Now()
@@ -289,6 +334,7 @@ func (r *runner) startReady(ctx context.Context, done chan<- finished, running i
 		prior, reuse := r.reusable(i)
 		go func() { done <- r.attempt(ctx, i, prior, reuse) }()
 	}
+	r.ready = kept
 	return started
 }
 
@@ -397,7 +443,10 @@ func (r *runner) finish(f finished, roots *[]error) {
 	res.Status = Done
 	r.emit(Event{Kind: StepDone, Step: s.ID, Phase: s.Phase, Attempt: f.attempts})
 	for _, dep := range r.g.Dependents(s.ID) {
-		r.pending[r.g.Index(dep)]--
+		j := r.g.Index(dep)
+		if r.pending[j]--; r.pending[j] == 0 {
+			r.makeReady(j)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,37 @@ func TestOrderRespectsNeeds(t *testing.T) {
 		if r.Status != Done || r.Attempts != 1 {
 			t.Errorf("%s: %s after %d attempts", r.ID, r.Status, r.Attempts)
 		}
+	}
+}
+
+// Where steps compete for the parallelism (or a lock), the one on the
+// longest chain of dependents starts first, whatever the graph order: the
+// lone steps wait for the head of a chain of three and its middle; the
+// chain's tail is then as urgent as they are, and graph order decides.
+func TestLongestChainStartsFirst(t *testing.T) {
+	var mu sync.Mutex
+	var started []string
+	work := func(id string) *fakeWork {
+		return create(func(context.Context, io.Writer) error {
+			mu.Lock()
+			started = append(started, id)
+			mu.Unlock()
+			return nil
+		})
+	}
+	g := graph(t,
+		node("alone", "p", work("alone")),
+		node("other", "p", work("other")),
+		node("head", "p", work("head")),
+		node("mid", "p", work("mid"), "head"),
+		node("tail", "p", work("tail"), "mid"),
+	)
+	if _, err := Run(context.Background(), g, Options{Parallelism: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"head", "mid", "alone", "other", "tail"}
+	if !slices.Equal(started, want) {
+		t.Errorf("started %v, want %v", started, want)
 	}
 }
 

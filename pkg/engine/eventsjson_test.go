@@ -44,7 +44,9 @@ func TestEventsRoundTripJSON(t *testing.T) {
 			}
 			return nil
 		}}},
-		{ID: "lb/c", Phase: "loadbalancers", Work: work{change: step.Change{Action: step.Run}, apply: func(io.Writer) error {
+		// It needs both, so that it runs (and fails) after them: the
+		// engine starts the step on the longest chain first.
+		{ID: "lb/c", Phase: "loadbalancers", Needs: []step.ID{"guest/a", "guest/b"}, Work: work{change: step.Change{Action: step.Run}, apply: func(io.Writer) error {
 			return errors.New("haproxy -c: line 3: unknown keyword 'x'")
 		}}},
 		{ID: "kube/d", Phase: "kubernetes", Needs: []step.ID{"lb/c"}, Work: work{change: step.Change{Action: step.Create}}},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +98,14 @@ func (c *Client) remember(r pve.ClusterResource) {
 	if !c.fetched {
 		return
 	}
-	next := make([]pve.ClusterResource, 0, len(c.snapshot)+1)
+	if !slices.ContainsFunc(c.snapshot, func(g pve.ClusterResource) bool { return g.VMID == r.VMID }) {
+		// Callers read only up to the length they were given: appending
+		// past it changes nothing they see, and a lab of 1,000 guests
+		// copied the whole list for every create.
+		c.snapshot = append(c.snapshot, r)
+		return
+	}
+	next := make([]pve.ClusterResource, 0, len(c.snapshot))
 	for _, g := range c.snapshot {
 		if int(g.VMID) != int(r.VMID) {
 			next = append(next, g)

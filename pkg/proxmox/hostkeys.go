@@ -124,7 +124,13 @@ func (c *Client) agentHostKey(ctx context.Context, s Spec, poll time.Duration) (
 func (w BootWork) learnHostKey(ctx context.Context, out io.Writer) error {
 	s := w.Spec
 	if s.Kind == inventory.KindVM && s.Template != nil && s.Template.Agent && !w.HostKeys.Known(s.Name) {
-		key, err := w.Client.agentHostKey(ctx, s, max(w.Client.TaskPoll, 100*time.Millisecond))
+		// Polled as often as a task: the agent answers when the guest
+		// has booted, and a coarser poll only adds to the wait.
+		poll := w.Client.TaskPoll
+		if poll <= 0 {
+			poll = time.Second
+		}
+		key, err := w.Client.agentHostKey(ctx, s, poll)
 		if err == nil {
 			err = w.HostKeys.Learn(s.Name, key)
 		}

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -113,7 +114,9 @@ func (p *Pool) hostKeyCheck(cfg *Config, pr *probe) (ssh.HostKeyCallback, []stri
 	}
 	if pol.TOFUFile != "" && algos == nil {
 		p.tofuMu.Lock()
-		if cb, err := p.knownHosts(pol.TOFUFile); err == nil {
+		if cannotKnow(pol.TOFUFile, hostKeyAddress(cfg.Address)) {
+			// Nothing to offer first: the defaults.
+		} else if cb, err := p.knownHosts(pol.TOFUFile); err == nil {
 			algos = knownAlgorithms(cb, hostKeyAddress(cfg.Address))
 		}
 		p.tofuMu.Unlock()
@@ -168,11 +171,15 @@ func (p *Pool) trustOnFirstUse(name string, pol HostKeyPolicy, hostname string, 
 		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
 	}
 	f.Close()
-	cb, err := p.knownHosts(file)
-	if err != nil {
-		return "", fmt.Errorf("ssh %s: host keys: %w", name, err)
+	if cannotKnow(file, hostname) {
+		err = &knownhosts.KeyError{} // what the parsed file answers
+	} else {
+		cb, perr := p.knownHosts(file)
+		if perr != nil {
+			return "", fmt.Errorf("ssh %s: host keys: %w", name, perr)
+		}
+		err = cb(hostname, remote, key)
 	}
-	err = cb(hostname, remote, key)
 	var ke *knownhosts.KeyError
 	switch {
 	case err == nil:
@@ -210,6 +217,27 @@ func (p *Pool) trustOnFirstUse(name string, pol HostKeyPolicy, hostname string, 
 	}
 	p.log.Info("ssh: "+note, "host", name, "address", hostname, "fingerprint", fp, "file", file)
 	return note, nil
+}
+
+// cannotKnow reports whether the known_hosts file certainly says nothing
+// about address: no line names it, and none could match it or its
+// key otherwise (a hashed name, a wildcard or negated pattern, a marker
+// such as @revoked, which applies to a key whatever the host). It reads
+// the file's bytes only: parsing the file (x/crypto's knownhosts) for
+// every new guest, under the pool's lock, was quadratic in a lab of a
+// thousand guests, and its connections timed out waiting for it.
+func cannotKnow(file, address string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	// A line names the host as knownhosts.Normalize writes it: the bare
+	// host for port 22 (or inside "[host]:22"), "[host]:port" otherwise.
+	host := knownhosts.Normalize(address)
+	if host == "" || bytes.Contains(bytes.ToLower(b), []byte(strings.ToLower(host))) {
+		return false
+	}
+	return !bytes.ContainsAny(b, "|*?!@")
 }
 
 // knownAlgorithms returns the host key algorithms of the keys cb knows for

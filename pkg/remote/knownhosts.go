@@ -2,7 +2,6 @@ package remote
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -173,7 +172,7 @@ func expectation(lines []string, addr string) (expected, int, bool) {
 // with no host is dropped). Markers (@cert-authority, @revoked) and
 // comments stay.
 func dropHost(lines []string, addr string) []string {
-	var out []string
+	out := make([]string, 0, len(lines))
 	for _, l := range lines {
 		if rest, ok := strings.CutPrefix(l, expectPrefix); ok {
 			if f := strings.Fields(rest); len(f) > 0 && f[0] == addr {
@@ -192,16 +191,31 @@ func dropHost(lines []string, addr string) []string {
 			out = append(out, l)
 			continue
 		}
+		// Most lines name other hosts: they are kept as they are without
+		// splitting their host list (a file of a thousand hosts was
+		// split a thousand times for every host added).
 		var keep []string
-		for _, h := range strings.Split(hosts, ",") {
-			if !hostMatches(h, addr) {
+		matched := false
+		for rest := hosts; ; {
+			h, more, found := strings.Cut(rest, ",")
+			if hostMatches(h, addr) {
+				if !matched {
+					keep = strings.Split(hosts[:len(hosts)-len(rest)], ",")
+					keep = keep[:len(keep)-1]
+					matched = true
+				}
+			} else if matched {
 				keep = append(keep, h)
 			}
+			if !found {
+				break
+			}
+			rest = more
 		}
 		switch {
-		case len(keep) == 0:
-		case len(keep) == len(strings.Split(hosts, ",")):
+		case !matched:
 			out = append(out, l)
+		case len(keep) == 0:
 		default:
 			out = append(out, strings.Join(keep, ",")+" "+keyPart)
 		}
@@ -235,13 +249,18 @@ func readLines(file string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The lines share one string (a file of a thousand hosts is read for
+	// every host added), split as bufio.ScanLines splits.
 	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+	for rest := string(b); rest != ""; {
+		line, more, _ := strings.Cut(rest, "\n")
+		if len(line) >= 1<<20 {
+			return nil, bufio.ErrTooLong
+		}
+		lines = append(lines, strings.TrimSuffix(line, "\r"))
+		rest = more
 	}
-	return lines, sc.Err()
+	return lines, nil
 }
 
 // writeLines replaces file with lines atomically: a temporary file in the

@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -26,17 +27,20 @@ func TestForgetHostKeys(t *testing.T) {
 		knownhosts.Line([]string{"10.0.0.5:2222", "lb-1.lab"}, k2),
 		"# homelab: expect [10.0.0.5]:2222 SHA256:abc from the create task log",
 		knownhosts.Line([]string{knownhosts.HashHostname("[10.0.0.5]:2222")}, k1),
+		knownhosts.Line([]string{"a.lab", "10.0.0.5:2222", "b.lab"}, k1),
+		knownhosts.Line([]string{"c.lab", "10.0.0.5:2222"}, k2),
 	}
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := newPool(t, remote.Options{})
 	n, err := p.ForgetHostKeys(file, "10.0.0.5:2222")
-	if err != nil || n != 4 {
+	if err != nil || n != 6 {
 		t.Fatalf("ForgetHostKeys = %d, %v", n, err)
 	}
 	b, _ := os.ReadFile(file)
-	want := strings.Join([]string{lines[0], lines[2], knownhosts.Line([]string{"lb-1.lab"}, k2)}, "\n") + "\n"
+	want := strings.Join([]string{lines[0], lines[2], knownhosts.Line([]string{"lb-1.lab"}, k2),
+		knownhosts.Line([]string{"a.lab", "b.lab"}, k1), knownhosts.Line([]string{"c.lab"}, k2)}, "\n") + "\n"
 	if string(b) != want {
 		t.Errorf("after forget:\n%s\nwant:\n%s", b, want)
 	}
@@ -124,5 +128,43 @@ func TestTrustOnFirstUseNote(t *testing.T) {
 	note, err := newPool(t, remote.Options{}).CheckHostKey(context.Background(), cfg)
 	if want := "trusting host key " + ssh.FingerprintSHA256(l.srv.HostKey()) + " of lb-1 on first use"; err != nil || note != want {
 		t.Fatalf("CheckHostKey = %q, %v; want %q", note, err, want)
+	}
+}
+
+// TestUnknownHostWithoutParse: a host the file cannot know is trusted on
+// first use as when the file is parsed, and a file that could know it (its
+// address, a hashed name, a pattern, a revoked key) is still checked: a
+// revoked key is refused whatever the other lines.
+func TestUnknownHostWithoutParse(t *testing.T) {
+	l := newLab(t, nil)
+	other := newKey(t).PublicKey()
+	cases := []struct {
+		name    string
+		lines   []string
+		refused bool
+	}{
+		{"other hosts only", []string{knownhosts.Line([]string{"10.9.9.9"}, other), knownhosts.Line([]string{"[10.9.9.8]:2222"}, other)}, false},
+		{"a hashed other host", []string{knownhosts.Line([]string{knownhosts.HashHostname("10.9.9.9")}, other)}, false},
+		{"its address with another key", []string{knownhosts.Line([]string{l.srv.Addr()}, other)}, true},
+		{"its key revoked", []string{"@revoked * " + string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(l.srv.HostKey())))}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(file, []byte(strings.Join(c.lines, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p := newPool(t, remote.Options{})
+			cfg := l.config(t)
+			cfg.HostKeys.TOFUFile = file
+			_, err := p.CheckHostKey(context.Background(), cfg)
+			if c.refused != (err != nil) {
+				t.Fatalf("refused %v, want %v: %v", err != nil, c.refused, err)
+			}
+			b, _ := os.ReadFile(file)
+			if trusted := strings.Count(string(b), "\n") == len(c.lines)+1; trusted == c.refused {
+				t.Errorf("file after the check:\n%s", b)
+			}
+		})
 	}
 }

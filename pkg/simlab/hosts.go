@@ -65,7 +65,7 @@ func (l *Lab) startHosts(inv *inventory.Inventory, o Options, seed string) error
 
 		// A guest with cloud_init_upgrade holds apt's locks this long
 		// after its first boot: short, so that demos stay fast.
-		FirstBootUpgrade: 1500 * time.Millisecond,
+		FirstBootUpgrade: FirstBootUpgrade,
 	})
 	if err != nil {
 		return fmt.Errorf("simulated hosts: %w", err)

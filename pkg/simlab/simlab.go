@@ -99,6 +99,11 @@ func (a Access) SSHCommand(guest string) string {
 // sees its API clients arrive: the factory address on its bridge.
 var simulatedManagement = netip.MustParseAddr("192.168.88.1")
 
+// FirstBootUpgrade is how long a VM whose cloud-init upgrades its
+// packages (cloud_init_upgrade) holds apt's locks after its first boot in
+// the simulated lab: short, so that demos stay fast.
+const FirstBootUpgrade = 1500 * time.Millisecond
+
 // Options tune Start.
 type Options struct {
 	// Latency is the PVE simulator's task duration model (zero: instant).

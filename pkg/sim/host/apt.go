@@ -118,7 +118,7 @@ func (l *Lab) fetch(ctx context.Context, rawURL string) (status int, body []byte
 // Internet, and need the key its signed-by names.
 func aptUpdate(ctx context.Context, c *Call) int {
 	h := c.Host
-	if err := Pause(ctx, h.lab.opts.Latency.Update); err != nil {
+	if err := h.pause(ctx, h.lab.opts.Latency.Update); err != nil {
 		return 130
 	}
 	if lists, _, pid := h.aptLocked(); lists {

@@ -126,6 +126,19 @@ type Latency struct {
 	Update time.Duration
 	// Install is one package downloaded, unpacked and configured.
 	Install time.Duration
+	// Spent, when set, is told every pause apt-get takes (the host's name
+	// and the modelled duration), before it sleeps: a benchmark bounds a
+	// run by the work the latency model gives it.
+	Spent func(host string, d time.Duration)
+}
+
+// pause sleeps the modelled duration d of one of h's programs (see
+// Pause) and tells Latency.Spent.
+func (h *Host) pause(ctx context.Context, d time.Duration) error {
+	if spent := h.lab.opts.Latency.Spent; spent != nil && d > 0 {
+		spent(h.spec.Name, d)
+	}
+	return Pause(ctx, d)
 }
 
 // Pause sleeps d or until ctx ends, and reports ctx's error if it ended:
@@ -154,8 +167,13 @@ type Lab struct {
 	packages map[string]Package
 	programs map[string]Program
 
-	mu     sync.Mutex
-	hosts  []*Host
+	mu    sync.Mutex
+	hosts []*Host
+	// byName and byAddr index hosts (the first added, should two share a
+	// name or an address): every SSH dial and every simulated packet
+	// looks a host up, and a lab of 1,000 guests made that quadratic.
+	byName map[string]*Host
+	byAddr map[netip.Addr]*Host
 	closed bool
 
 	// refreshMu serialises VRRP elections; vrrp is their memory: per
@@ -209,8 +227,8 @@ func (l *Lab) Add(spec Spec) (*Host, error) {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("simulated host %s: the lab is closed", spec.Name)
 	}
-	for _, h := range l.hosts {
-		if h.spec.Name == spec.Name || h.spec.Address.Addr() == spec.Address.Addr() {
+	for _, h := range []*Host{l.byName[spec.Name], l.byAddr[spec.Address.Addr()]} {
+		if h != nil {
 			l.mu.Unlock()
 			return nil, fmt.Errorf("simulated host %s: name or address %s already taken by %s", spec.Name, spec.Address.Addr(), h.spec.Name)
 		}
@@ -227,6 +245,15 @@ func (l *Lab) Add(spec Spec) (*Host, error) {
 		return nil, fmt.Errorf("simulated host %s: the lab is closed", spec.Name)
 	}
 	l.hosts = append(l.hosts, h)
+	if l.byName == nil {
+		l.byName, l.byAddr = map[string]*Host{}, map[netip.Addr]*Host{}
+	}
+	if _, ok := l.byName[spec.Name]; !ok {
+		l.byName[spec.Name] = h
+	}
+	if _, ok := l.byAddr[spec.Address.Addr()]; !ok {
+		l.byAddr[spec.Address.Addr()] = h
+	}
 	return h, nil
 }
 
@@ -234,12 +261,8 @@ func (l *Lab) Add(spec Spec) (*Host, error) {
 func (l *Lab) Host(name string) (*Host, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, h := range l.hosts {
-		if h.spec.Name == name {
-			return h, true
-		}
-	}
-	return nil, false
+	h, ok := l.byName[name]
+	return h, ok
 }
 
 // Hosts returns the hosts in the order they were added.
@@ -251,12 +274,10 @@ func (l *Lab) Hosts() []*Host {
 
 // byAddress returns the host whose own address is a.
 func (l *Lab) byAddress(a netip.Addr) (*Host, bool) {
-	for _, h := range l.Hosts() {
-		if h.spec.Address.Addr() == a {
-			return h, true
-		}
-	}
-	return nil, false
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.byAddr[a]
+	return h, ok
 }
 
 // Address returns the loopback address where the SSH server of the host
@@ -310,7 +331,7 @@ func (l *Lab) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	hosts := l.hosts
-	l.hosts = nil
+	l.hosts, l.byName, l.byAddr = nil, nil, nil
 	l.mu.Unlock()
 	var errs []error
 	for _, h := range hosts {

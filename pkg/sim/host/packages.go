@@ -531,7 +531,7 @@ func aptGet(ctx context.Context, c *Call) int {
 	// interrupted, and every later apt-get install refuses until `dpkg
 	// --configure -a` has run.
 	half := time.Duration(len(todo)) * h.lab.opts.Latency.Install / 2
-	if err := Pause(ctx, half); err != nil {
+	if err := h.pause(ctx, half); err != nil {
 		return 130
 	}
 	if len(todo) > 0 {
@@ -540,7 +540,7 @@ func aptGet(ctx context.Context, c *Call) int {
 			return 100
 		}
 	}
-	if err := Pause(ctx, half); err != nil {
+	if err := h.pause(ctx, half); err != nil {
 		return 130
 	}
 	defer os.Remove(h.local("/", dpkgJournal))

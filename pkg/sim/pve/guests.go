@@ -131,7 +131,7 @@ func (s *Server) applyConfig(g *guest, c *call, deferFull bool) *apiError {
 		}
 		next[k] = v
 	}
-	g.conf = next
+	g.replaceConf(next)
 	return nil
 }
 
@@ -273,7 +273,7 @@ type allocation struct {
 // naming its largest volume there: what a create or clone task finds
 // when it allocates.
 func (s *Server) checkCapacity(g *guest) error {
-	vols := g.volumes()
+	vols := slices.Clone(g.volumes())
 	slices.SortStableFunc(vols, func(a, b volume) int { return cmp.Compare(b.size, a.size) })
 	for _, v := range vols {
 		st := s.st.storage(g.node, v.storage)

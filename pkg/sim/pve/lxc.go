@@ -125,7 +125,7 @@ func (s *Server) handleLxcCreate(c *call) (any, *apiError) {
 		return nil, err
 	}
 	if _, ok := g.conf["hostname"]; !ok {
-		g.conf["hostname"] = fmt.Sprintf("CT%d", vmid)
+		g.setConf("hostname", fmt.Sprintf("CT%d", vmid))
 	}
 	if err := s.identify(g); err != nil {
 		return nil, err

@@ -65,6 +65,30 @@ type guest struct {
 	// guest on every capacity check, parses each value once.
 	parsedMu sync.Mutex
 	parsed   map[diskEntry]parsedVolume
+	// vols is what volumes last returned, until the config changes
+	// (setConf, replaceConf): the capacity checks and free disk names
+	// walk every guest's volumes, and a 1,000-guest lab asked often.
+	vols      []volume
+	volsValid bool
+}
+
+// setConf sets one key of g's config.
+func (g *guest) setConf(k, v string) {
+	g.conf[k] = v
+	g.dropVolumes()
+}
+
+// replaceConf replaces g's config.
+func (g *guest) replaceConf(next map[string]string) {
+	g.conf = next
+	g.dropVolumes()
+}
+
+// dropVolumes forgets the volumes remembered from the old config.
+func (g *guest) dropVolumes() {
+	g.parsedMu.Lock()
+	g.vols, g.volsValid = nil, false
+	g.parsedMu.Unlock()
 }
 
 // diskEntry is one disk key of a config and its value.
@@ -394,7 +418,14 @@ type volume struct {
 }
 
 // volumes lists g's volumes on storages (not CD-ROM images or paths).
+// The slice is shared until the config changes: callers must not modify
+// it.
 func (g *guest) volumes() []volume {
+	g.parsedMu.Lock()
+	defer g.parsedMu.Unlock()
+	if g.volsValid {
+		return g.vols
+	}
 	keys := make([]string, 0, 4)
 	for k := range g.conf {
 		if diskKey(k) {
@@ -403,8 +434,6 @@ func (g *guest) volumes() []volume {
 	}
 	slices.Sort(keys)
 	var out []volume
-	g.parsedMu.Lock()
-	defer g.parsedMu.Unlock()
 	if g.parsed == nil {
 		g.parsed = map[diskEntry]parsedVolume{}
 	}
@@ -419,7 +448,8 @@ func (g *guest) volumes() []volume {
 			out = append(out, p.v)
 		}
 	}
-	return out
+	g.vols, g.volsValid = slices.Clip(out), true
+	return g.vols
 }
 
 // parseVolume reads the volume the disk entry k: v names.

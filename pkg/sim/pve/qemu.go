@@ -111,10 +111,10 @@ func (s *Server) handleQemuCreate(c *call) (any, *apiError) {
 		return nil, err
 	}
 	if _, ok := g.conf["memory"]; !ok {
-		g.conf["memory"] = "512"
+		g.setConf("memory", "512")
 	}
-	g.conf["smbios1"] = "uuid=" + fakeUUID(vmid, 0)
-	g.conf["vmgenid"] = fakeUUID(vmid, 1)
+	g.setConf("smbios1", "uuid="+fakeUUID(vmid, 0))
+	g.setConf("vmgenid", fakeUUID(vmid, 1))
 	if err := s.identify(g); err != nil {
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (s *Server) handleQemuResize(c *call) (any, *apiError) {
 				return fmt.Errorf("%s", msg)
 			}
 		}
-		g.conf[disk] = propSet(g.conf[disk], "size", formatSize(newSize))
+		g.setConf(disk, propSet(g.conf[disk], "size", formatSize(newSize)))
 		return nil
 	}, nil)
 	return t.upid, nil
@@ -434,10 +434,10 @@ func (s *Server) handleQemuTemplate(c *call) (any, *apiError) {
 	t := s.newTask(c, g.node, "qmtemplate", strconv.Itoa(g.vmid), nil, func(time.Time) error {
 		for _, v := range g.volumes() {
 			if strings.HasPrefix(v.name, "vm-") && !strings.Contains(v.name, "cloudinit") {
-				g.conf[v.key] = strings.Replace(g.conf[v.key], v.storage+":"+v.name, v.storage+":base-"+strings.TrimPrefix(v.name, "vm-"), 1)
+				g.setConf(v.key, strings.Replace(g.conf[v.key], v.storage+":"+v.name, v.storage+":base-"+strings.TrimPrefix(v.name, "vm-"), 1))
 			}
 		}
-		g.conf["template"] = "1"
+		g.setConf("template", "1")
 		return nil
 	}, nil)
 	return t.upid, nil

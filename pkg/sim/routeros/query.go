@@ -11,21 +11,11 @@ import (
 // and "?>name=x" less and greater; "?#ops" applies operators. The item
 // matches if no false is left on the stack.
 func matchQuery(item map[string]string, queries []string) (bool, error) {
-	var stack []bool // the endless trues below are implied
-	pop := func() bool {
-		if len(stack) == 0 {
-			return true
-		}
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		return v
-	}
-	at := func(i int) bool {
-		if i < len(stack) {
-			return stack[len(stack)-1-i]
-		}
-		return true
-	}
+	// The endless trues below are implied. A print evaluates the query
+	// for every item of the menu: the stack lives in buf, not on the heap.
+	var buf [16]bool
+	stack := buf[:0]
+	var a, b bool
 	for _, q := range queries {
 		q = strings.TrimPrefix(q, "?")
 		switch {
@@ -41,9 +31,9 @@ func matchQuery(item map[string]string, queries []string) (bool, error) {
 					}
 					var idx int
 					fmt.Sscanf(ops[i:j], "%d", &idx)
-					v := at(idx)
+					v := stackAt(stack, idx)
 					if j == len(ops) {
-						stack = []bool{v} // an index at the end replaces the stack
+						stack = append(stack[:0], v) // an index at the end replaces the stack
 					} else {
 						stack = append(stack, v)
 						if ops[j] == '.' {
@@ -52,15 +42,18 @@ func matchQuery(item map[string]string, queries []string) (bool, error) {
 					}
 					i = j - 1
 				case c == '!':
-					stack = append(stack, !pop())
+					stack, a = stackPop(stack)
+					stack = append(stack, !a)
 				case c == '&':
-					a, b := pop(), pop()
+					stack, a = stackPop(stack)
+					stack, b = stackPop(stack)
 					stack = append(stack, a && b)
 				case c == '|':
-					a, b := pop(), pop()
+					stack, a = stackPop(stack)
+					stack, b = stackPop(stack)
 					stack = append(stack, a || b)
 				case c == '.':
-					stack = append(stack, at(0))
+					stack = append(stack, stackAt(stack, 0))
 				default:
 					return false, fmt.Errorf("unknown query operator %q", c)
 				}
@@ -93,4 +86,21 @@ func matchQuery(item map[string]string, queries []string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// stackPop takes the top value of the query machine's stack; an empty
+// stack is endless true.
+func stackPop(s []bool) ([]bool, bool) {
+	if len(s) == 0 {
+		return s, true
+	}
+	return s[:len(s)-1], s[len(s)-1]
+}
+
+// stackAt is the value i places below the top.
+func stackAt(s []bool, i int) bool {
+	if i < len(s) {
+		return s[len(s)-1-i]
+	}
+	return true
 }
