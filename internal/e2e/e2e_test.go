@@ -272,6 +272,11 @@ fi`)
 	s = time.Now()
 	checkFailover(t, ctx, l, vip, kubeconfig)
 	phase("failover", s)
+
+	// The disaster-recovery drill, on the same cluster.
+	s = time.Now()
+	drill(t, ctx, drillEnv{l: l, inv: inv, file: file, clients: clients, opts: opts, clock: clock, dir: dir, version: version, kubectl: kubectl, phase: phase})
+	phase("drill: in all", s)
 	t.Logf("Kubernetes %s from %s", version, build)
 }
 
