@@ -39,10 +39,18 @@ type drillEnv struct {
 // and images kept (see drill): the kubelet stops, every container of the
 // pods goes, and so do kubeadm's and the kubelet's files, etcd's data, the
 // CNI's configuration and state and homelab's /etc/hosts block. No
-// `kubeadm reset`: a lost machine leaves no etcd member gracefully.
+// `kubeadm reset`: a lost machine leaves no etcd member gracefully. The
+// containers are killed one by one (`ctr tasks kill` without --all, as
+// the CRI stops them): `ctr tasks rm -f` kills with --all, which on the
+// lab's nested cgroup v1 hosts signals nothing and then waits forever.
 const lostControlPlane = `systemctl stop kubelet
-for t in $(ctr -n k8s.io tasks ls -q); do ctr -n k8s.io tasks rm -f "$t" >/dev/null 2>&1 || true; done
-for c in $(ctr -n k8s.io containers ls -q); do ctr -n k8s.io containers rm "$c" >/dev/null 2>&1 || true; done
+tasks() { ctr -n k8s.io tasks ls -q; }
+running() { ctr -n k8s.io tasks ls | awk 'NR > 1 && $3 != "STOPPED"' | wc -l; }
+for t in $(tasks); do timeout 30 ctr -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
+for i in $(seq 60); do [ "$(running)" = 0 ] && break; sleep 0.5; done
+if [ "$(running)" != 0 ]; then ctr -n k8s.io tasks ls; echo "tasks still running after SIGKILL"; exit 1; fi
+for t in $(tasks); do timeout 30 ctr -n k8s.io tasks rm "$t" >/dev/null; done
+for c in $(ctr -n k8s.io containers ls -q); do timeout 30 ctr -n k8s.io containers rm "$c" >/dev/null; done
 systemctl restart containerd
 awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | xargs -r umount -l
 for n in $(ip netns list | awk '/^cni-/ {print $1}'); do ip netns delete "$n"; done
