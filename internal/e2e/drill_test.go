@@ -41,8 +41,8 @@ type drillEnv struct {
 // CNI's configuration and state and homelab's /etc/hosts block. No
 // `kubeadm reset`: a lost machine leaves no etcd member gracefully. The
 // containers are killed one by one (`ctr tasks kill` without --all, as
-// the CRI stops them): `ctr tasks rm -f` kills with --all, which on the
-// lab's nested cgroup v1 hosts signals nothing and then waits forever.
+// the CRI stops them): `ctr tasks rm -f` (a kill with --all, then a
+// wait) hung on the lab's hosts with the pod's pause process still alive.
 const lostControlPlane = `systemctl stop kubelet
 tasks() { ctr -n k8s.io tasks ls -q; }
 running() { ctr -n k8s.io tasks ls | awk 'NR > 1 && $3 != "STOPPED"' | wc -l; }
@@ -55,7 +55,7 @@ systemctl restart containerd
 awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts | sort -r | xargs -r umount -l
 for n in $(ip netns list | awk '/^cni-/ {print $1}'); do ip netns delete "$n"; done
 ip link del cni0 2>/dev/null || true
-rm -rf /etc/kubernetes /var/lib/kubelet /var/lib/etcd/* /etc/cni/net.d/* /var/lib/cni /var/lib/homelab-restore /root/.kube
+rm -rf /etc/kubernetes /var/lib/kubelet/* /var/lib/etcd/* /etc/cni/net.d/* /var/lib/cni /var/lib/homelab-restore /root/.kube
 sed -i '/^# BEGIN homelab: Kubernetes endpoint$/,/^# END homelab: Kubernetes endpoint$/d' /etc/hosts
 left=$(ctr -n k8s.io containers ls -q | wc -l)
 if [ "$left" != 0 ]; then echo "$left containers left"; exit 1; fi`
