@@ -124,8 +124,14 @@ func drill(t *testing.T, ctx context.Context, e drillEnv) {
 	if !ok || initStep.Change.Action != step.Create || !strings.Contains(initStep.Description, "restoring the backup of cluster kubernetes at "+endpoint) {
 		t.Fatalf("the plan does not restore on cp-1:\n%s", text.String())
 	}
+	// Nothing of the workers and load balancers changes, except that a
+	// worker's bridge conflist is planned as on a new cluster: it follows
+	// the Node's pod CIDR, which no control plane can tell yet.
 	for _, n := range slices.Concat(loadBalancers, workers) {
 		for _, st := range p.Steps {
+			if strings.HasPrefix(string(st.ID), "kube/cni/bridge/") {
+				continue
+			}
 			if strings.HasSuffix(string(st.ID), "/"+n) && st.Change.Action != step.None && st.Change.Action != step.Run {
 				t.Errorf("the restore plan changes %s, which was not lost: %s %s", n, st.ID, st.Change.Action.Name())
 			}
@@ -139,6 +145,11 @@ func drill(t *testing.T, ctx context.Context, e drillEnv) {
 		t.Fatalf("the restore run: %v\n%s", err, diagnose(e.l))
 	}
 	e.phase("drill: the restore run", s)
+	for _, line := range e.clock.lines() {
+		if strings.Contains(line, "deleting its Node") || strings.Contains(line, "restoring the backup") || strings.Contains(line, "etcd data restored") {
+			t.Log(line)
+		}
+	}
 
 	s = time.Now()
 	if got, err := e.kubectl("cp-3", "get configmap drill -o jsonpath='{.data.answer}'"); err != nil || got != "42" {
