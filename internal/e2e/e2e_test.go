@@ -54,8 +54,10 @@ var debianPackages = []string{"containerd", "runc", "containernetworking-plugins
 // HAProxy on the VIP holder moves the VIP and kubectl through the name
 // keeps working; runs killed after init, between the control-plane joins
 // and after the flip are resumed by the next; a second plan shows no
-// change and a second run changes nothing; and the machine's sysctls,
-// cgroups, iptables and network are as before.
+// change and a second run changes nothing; the disaster-recovery drill
+// (drill_test.go) restores the cluster from a backup after every control
+// plane is lost; and the machine's sysctls, cgroups, iptables and network
+// are as before.
 func TestE2E(t *testing.T) {
 	if os.Getenv("HOMELAB_E2E") != "1" {
 		// A run takes about ten minutes of the machine's two cores and
