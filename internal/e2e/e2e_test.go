@@ -54,8 +54,10 @@ var debianPackages = []string{"containerd", "runc", "containernetworking-plugins
 // HAProxy on the VIP holder moves the VIP and kubectl through the name
 // keeps working; runs killed after init, between the control-plane joins
 // and after the flip are resumed by the next; a second plan shows no
-// change and a second run changes nothing; and the machine's sysctls,
-// cgroups, iptables and network are as before.
+// change and a second run changes nothing; the disaster-recovery drill
+// (drill_test.go) restores the cluster from a backup after every control
+// plane is lost; and the machine's sysctls, cgroups, iptables and network
+// are as before.
 func TestE2E(t *testing.T) {
 	f := &failures{TB: t}
 	defer f.summary()
@@ -278,6 +280,11 @@ fi`)
 	s = time.Now()
 	checkFailover(t, ctx, l, vip, kubeconfig)
 	phase("failover", s)
+
+	// The disaster-recovery drill, on the same cluster.
+	s = time.Now()
+	drill(t, ctx, drillEnv{l: l, inv: inv, file: file, clients: clients, opts: opts, clock: clock, dir: dir, version: version, kubectl: kubectl, phase: phase})
+	phase("drill: in all", s)
 	t.Logf("Kubernetes %s from %s", version, build)
 }
 

@@ -363,6 +363,9 @@ func (w joinWork) Apply(ctx context.Context, _ step.Change, out io.Writer) error
 			return err
 		}
 	}
+	if err := w.removeReadyNode(ctx, mg, m1, out); err != nil {
+		return err
+	}
 	file, err := JoinConfig(w.inv, w.node, w.controlPlane, w.creds.current())
 	if err != nil {
 		return err
@@ -464,6 +467,33 @@ func members(ctx context.Context, g *inventory.Guest, h remote.Host) ([]member, 
 
 // peerURL is a control plane's etcd peer URL.
 func peerURL(ip netip.Addr) string { return fmt.Sprintf("https://%s:2380", ip) }
+
+// removeReadyNode deletes the node's Node object while it still says
+// Ready: kubeadm join refuses to register a node over a Ready Node of its
+// name (cmd/kubeadm/app/cmd/phases/join/kubelet.go). The node has not
+// joined (its files are gone, or were just reset), so that status is
+// stale: an etcd restore brings every Node back as the snapshot held it,
+// and a re-created or reset node's Node says Ready until the node
+// lifecycle controller has heard nothing from its kubelet for
+// node-monitor-grace-period (50s). A NotReady Node is left: kubeadm join
+// takes it over.
+func (w joinWork) removeReadyNode(ctx context.Context, mg *inventory.Guest, m1 remote.Host, out io.Writer) error {
+	res, err := run(ctx, m1, command{script: nodeQuery(mg, w.node.Name)})
+	if notFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: the Node of %s: %w", mg.Name, w.node.Name, err)
+	}
+	if !strings.HasPrefix(parseNodes(res)[w.node.Name], "Ready") {
+		return nil
+	}
+	fmt.Fprintf(out, "%s: deleting its Node, which says Ready though %s has not joined (restored from a backup, or the machine's it replaces): kubeadm join refuses a Ready Node of its name\n", w.node.Name, w.node.Name)
+	if _, err := run(ctx, m1, command{script: kubectl(mg, "delete node "+remote.Quote(w.node.Name)), out: out}); err != nil {
+		return fmt.Errorf("%s: delete the stale Node %s: %w", mg.Name, w.node.Name, err)
+	}
+	return nil
+}
 
 // removeStaleMember removes an etcd member that a failed join of this
 // node left behind (it has the node's peer URL while the node has not

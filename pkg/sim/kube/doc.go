@@ -51,7 +51,10 @@
 // refuses. `kubeadm init` reuses a CA and service-account key it finds in
 // /etc/kubernetes/pki and, with a restored data directory (and its
 // preflight check ignored), starts etcd on it: the old objects come back
-// with one member. kubectl creates and reads ConfigMaps.
+// with one member, and the old Nodes whose kubelets are gone keep the
+// Ready their snapshot recorded for NodeMonitorGracePeriod (kubeadm join
+// refuses a machine of such a name meanwhile). kubectl creates and reads
+// ConfigMaps.
 //
 // Save and Load keep the cluster as JSON so a later process can reopen a
 // simulated lab (hosts keep their files on disk); Attach then serves the

@@ -270,8 +270,15 @@ func (s *Sim) initCmd(ctx context.Context, c *host.Call, f flags) int {
 		for i := range cl.Nodes {
 			// A node whose machine still runs its kubelet (with its
 			// kubelet.conf: the same CA, still valid) posts status
-			// again; the others are gone.
-			cl.Nodes[i].Lost = !s.kubeletRuns(cl.Nodes[i].Host)
+			// again; the others are gone, but their Nodes say what the
+			// snapshot recorded (Ready, mostly) until the new node
+			// lifecycle controller has heard nothing from them for
+			// NodeMonitorGracePeriod.
+			n := &cl.Nodes[i]
+			n.Lost, n.ReadyUntil = !s.kubeletRuns(n.Host), time.Time{}
+			if n.Lost && n.Ready {
+				n.ReadyUntil = now.Add(NodeMonitorGracePeriod)
+			}
 		}
 		if i := slices.IndexFunc(cl.Nodes, func(n Node) bool { return n.Name == node }); i >= 0 {
 			self.PodCIDR = cl.Nodes[i].PodCIDR

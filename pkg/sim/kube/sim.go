@@ -108,13 +108,29 @@ type Node struct {
 	// Lost: its kubelet stopped (kubeadm reset) or the machine that ran
 	// it is gone (see Wiped): it posts no status, so the Node is NotReady
 	// until a node of its name joins. (The real node lifecycle controller
-	// waits node-monitor-grace-period first; here it is at once.)
+	// waits node-monitor-grace-period first; here it is at once, except
+	// after a restore: see ReadyUntil.)
 	Lost bool `json:",omitempty"`
+	// ReadyUntil: a Lost Node restored from an etcd snapshot that said
+	// Ready keeps saying so until then. etcd holds the status the kubelet
+	// last posted, and the restored cluster's node lifecycle controller,
+	// hearing nothing from the kubelet, marks it Unknown (NotReady) only
+	// NodeMonitorGracePeriod after it starts
+	// (pkg/controller/nodelifecycle: tryUpdateNodeHealth); until then
+	// kubeadm join refuses a machine of its name.
+	ReadyUntil time.Time `json:",omitempty"`
 	// Ready is computed by Cluster: a CNI runs (calico-node, or a CNI
 	// configuration on the node's host), NodeReady passed and the node is
-	// not Lost.
+	// not Lost (or Lost, before ReadyUntil). A snapshot records it as it
+	// was when the snapshot was saved.
 	Ready bool
 }
+
+// NodeMonitorGracePeriod is kube-controller-manager's
+// --node-monitor-grace-period default: how long the node lifecycle
+// controller lets a Node's kubelet be silent before it marks the Node
+// Unknown.
+const NodeMonitorGracePeriod = 50 * time.Second
 
 // Token is a bootstrap token (Secret bootstrap-token-<id>).
 type Token struct {
@@ -221,7 +237,7 @@ func (s *Sim) expire(now time.Time) {
 // reports NetworkNotReady and the node stays NotReady.
 func (s *Sim) ready(n Node, now time.Time) bool {
 	if n.Lost {
-		return false
+		return now.Before(n.ReadyUntil)
 	}
 	since := n.Joined
 	if cni := s.cluster.DaemonSets["calico-node"]; cni != nil {

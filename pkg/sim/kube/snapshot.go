@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,13 @@ func (k kubectlCall) snapshotSave(h *host.Host, words []string) int {
 	for _, m := range etcdMounts {
 		onHost = onHost || strings.HasPrefix(path.Clean(file), m+"/")
 	}
-	b := encodeSnapshot(dataOf(k.cl))
+	// etcd holds each Node's status as its kubelet last posted it.
+	d := dataOf(k.cl)
+	d.Nodes = slices.Clone(d.Nodes)
+	for i := range d.Nodes {
+		d.Nodes[i].Ready = k.s.ready(d.Nodes[i], k.now)
+	}
+	b := encodeSnapshot(d)
 	if onHost && h != nil {
 		fs := files{&host.Call{Host: h, Dir: "/"}}
 		if !fs.exists(path.Dir(file)) {

@@ -3,6 +3,8 @@ package kube_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/homelabctl/homelab/pkg/sim/kube"
 )
 
 const restoreCmd = "ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw --mount type=bind,src=/root,dst=/root,options=rbind:rw " +
@@ -94,8 +96,68 @@ func TestSnapshotRestoreKeepsObjectsAndCA(t *testing.T) {
 	if len(ms) != 1 || ms[0].Name != "master-1" || ms[0].PeerURLs[0] != "https://10.0.0.21:2380" {
 		t.Errorf("members after the restore: %+v", ms)
 	}
-	// The old nodes are there, not Ready, until machines of their names join.
-	if n, ok := node(t, l.sim, "worker-1"); !ok || n.Ready {
-		t.Errorf("worker-1 after the restore: %+v %t", n, ok)
+}
+
+// After a restore the old Nodes are back with the status etcd held, Ready,
+// though no kubelet runs for them: the restored cluster's node lifecycle
+// controller marks them NotReady only node-monitor-grace-period after it
+// starts. Until then kubeadm join refuses a new machine of such a name
+// with its own words; once the stale Node is deleted the machine joins.
+// A Node nobody deletes turns NotReady when the grace period is over.
+func TestRestoredNodesSayReadyUntilTheGracePeriod(t *testing.T) {
+	l, m := wipeLab(t)
+	l.must("master-2", kubectl+"-n kube-system exec etcd-master-2"+etcdctl+"snapshot save /var/lib/etcd/snap.db")
+	snap := l.must("master-2", "cat /var/lib/etcd/snap.db")
+	pki := map[string]string{}
+	for _, f := range []string{"ca.crt", "ca.key", "etcd/ca.crt", "etcd/ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "sa.key", "sa.pub"} {
+		pki[f] = l.must("master-1", "cat /etc/kubernetes/pki/"+f)
+	}
+	for _, n := range []string{"master-1", "master-2", "master-3", "worker-1"} {
+		l.recreate(m, n)
+	}
+	l.prepare("master-1")
+	l.pin("master-1", addrs["master-1"])
+	l.put("master-1", "/root/snap.db", snap)
+	for f, c := range pki {
+		l.put("master-1", "/etc/kubernetes/pki/"+f, c)
+	}
+	l.put("master-1", "/etc/kubernetes/homelab/init.yaml", initConfig("master-1"))
+	l.must("master-1", "kubeadm config images pull --config /etc/kubernetes/homelab/init.yaml")
+	l.must("master-1", restoreCmd)
+	l.must("master-1", initCmd+" --ignore-preflight-errors=DirAvailable--var-lib-etcd")
+
+	for _, n := range []string{"master-2", "master-3", "worker-1"} {
+		if got, ok := node(t, l.sim, n); !ok || !got.Ready || !got.Lost {
+			t.Errorf("%s right after the restore: %+v (found %t), want the Ready its snapshot recorded", n, got, ok)
+		}
+	}
+	if out := l.must("master-1", kubectl+"get node worker-1 --no-headers"); !strings.Contains(out, "worker-1   Ready") {
+		t.Errorf("kubectl get node worker-1 right after the restore: %q", out)
+	}
+	l.prepare("master-2")
+	l.pin("master-2", addrs["master-1"])
+	l.put("master-2", "/etc/kubernetes/homelab/join.yaml", joinConfig("master-2", token, l.caPin(), certKey, true))
+	l.fails("master-2", joinCmd, 1, `error execution phase kubelet-start: a Node with name "master-2" and status "Ready" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node`)
+	if out := l.must("master-1", kubectl+"delete node master-2"); out != "node \"master-2\" deleted\n" {
+		t.Errorf("delete node: %q", out)
+	}
+	l.must("master-2", "kubeadm reset -f")
+	l.put("master-2", "/etc/kubernetes/homelab/join.yaml", joinConfig("master-2", token, l.caPin(), certKey, true))
+	l.must("master-2", joinCmd)
+	if ms := l.members("master-1"); len(ms) != 2 {
+		t.Errorf("members after master-2 joined the restored cluster: %+v", ms)
+	}
+
+	l.sim.Advance(kube.NodeMonitorGracePeriod)
+	for _, n := range []string{"master-3", "worker-1"} {
+		if got, _ := node(t, l.sim, n); got.Ready {
+			t.Errorf("%s after the grace period: %+v, want NotReady", n, got)
+		}
+	}
+	if out := l.must("master-1", kubectl+"get node worker-1 --no-headers"); !strings.Contains(out, "NotReady") {
+		t.Errorf("kubectl get node worker-1 after the grace period: %q", out)
+	}
+	if got, _ := node(t, l.sim, "master-2"); !got.Ready {
+		t.Errorf("master-2, joined again: %+v", got)
 	}
 }
