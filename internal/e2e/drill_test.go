@@ -73,7 +73,7 @@ if [ "$left" != 0 ]; then echo "$left containers left"; exit 1; fi`
 // in would. Installing them again is node preparation, which the first
 // runs covered (it takes about 3.5 minutes of the machine's two cores);
 // what a restore adds is what they lose.
-func drill(t *testing.T, ctx context.Context, e drillEnv) {
+func drill(t testing.TB, ctx context.Context, e drillEnv) {
 	s := time.Now()
 	if out, err := e.kubectl("cp-1", "create configmap drill --from-literal=answer=42"); err != nil {
 		t.Fatalf("create the drill's ConfigMap: %v\n%s", err, out)
@@ -199,7 +199,7 @@ func drill(t *testing.T, ctx context.Context, e drillEnv) {
 
 // checkBackupFiles: the backup is a 0700 directory of 0600 files, the
 // PKI, the snapshot, kubeadm's ClusterConfiguration and the manifest.
-func checkBackupFiles(t *testing.T, b *backup.Backup) {
+func checkBackupFiles(t testing.TB, b *backup.Backup) {
 	t.Helper()
 	files := 0
 	err := filepath.WalkDir(b.Dir, func(p string, d os.DirEntry, err error) error {
