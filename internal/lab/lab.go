@@ -205,6 +205,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err := errors.Join(l.ledger.netns(l.sw), l.ledger.links(l.bridge)); err != nil {
 		return l, err
 	}
+	// Left by a lab that died before labs kept ledgers.
+	exec.Command("ip", "link", "del", l.bridge).Run()
+	exec.Command("ip", "netns", "del", l.sw).Run()
 	if err := runAll(ctx,
 		[]string{"ip", "netns", "add", l.sw},
 		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", "br0", "type", "bridge"},
@@ -261,6 +264,7 @@ func (l *Lab) network(ctx context.Context, h *Host, i int) error {
 	if err := l.ledger.netns(h.NS); err != nil {
 		return err
 	}
+	exec.Command("ip", "netns", "del", h.NS).Run() // left by a lab that died before labs kept ledgers
 	return runAll(ctx,
 		[]string{"ip", "netns", "add", h.NS},
 		[]string{"ip", "netns", "exec", l.sw, "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
