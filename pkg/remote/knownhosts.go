@@ -191,36 +191,37 @@ func dropHost(lines []string, addr string) []string {
 			out = append(out, l)
 			continue
 		}
-		// Most lines name other hosts: they are kept as they are without
-		// splitting their host list (a file of a thousand hosts was
-		// split a thousand times for every host added).
+		// Most lines name other hosts: they are kept as they are, their
+		// host list not split (a file of a thousand hosts was split a
+		// thousand times for every host added).
+		if !namesHost(hosts, addr) {
+			out = append(out, l)
+			continue
+		}
 		var keep []string
-		matched := false
-		for rest := hosts; ; {
-			h, more, found := strings.Cut(rest, ",")
-			if hostMatches(h, addr) {
-				if !matched {
-					keep = strings.Split(hosts[:len(hosts)-len(rest)], ",")
-					keep = keep[:len(keep)-1]
-					matched = true
-				}
-			} else if matched {
+		for _, h := range strings.Split(hosts, ",") {
+			if !hostMatches(h, addr) {
 				keep = append(keep, h)
 			}
-			if !found {
-				break
-			}
-			rest = more
 		}
-		switch {
-		case !matched:
-			out = append(out, l)
-		case len(keep) == 0:
-		default:
+		if len(keep) > 0 {
 			out = append(out, strings.Join(keep, ",")+" "+keyPart)
 		}
 	}
 	return out
+}
+
+// namesHost reports whether a comma-separated host list has a host that
+// matches addr, without splitting the list.
+func namesHost(hosts, addr string) bool {
+	for rest, more := hosts, true; more; {
+		var h string
+		h, rest, more = strings.Cut(rest, ",")
+		if hostMatches(h, addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostMatches reports whether the known_hosts host entry h (plain or
