@@ -102,14 +102,6 @@ func TestDegradedRunWithMaster1sNodeDown(t *testing.T) {
 		t.Errorf("worker-1 after the degraded run: %+v", c.Nodes)
 	}
 
-	if err := lab.Proxmox.SetNodeOnline("pve-2", true); err != nil {
-		t.Fatal(err)
-	}
-	var back runLog
-	opts.Sink = engine.SinkFunc(back.Event)
-	if _, _, err := Up(ctx, inv, fullStack(t), opts); err != nil {
-		t.Fatalf("up with pve-2 back: %v\n%s", err, strings.Join(back.lines, "\n"))
-	}
-	healthy(t, lab)
+	upWithNodeBack(t, inv, lab, opts, "pve-2")
 	converged(t, inv, lab, "after pve-2 came back")
 }

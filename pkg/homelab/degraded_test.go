@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/homelabctl/homelab/pkg/engine"
+	"github.com/homelabctl/homelab/pkg/inventory"
 	"github.com/homelabctl/homelab/pkg/kubeadm"
 	"github.com/homelabctl/homelab/pkg/plan"
 	"github.com/homelabctl/homelab/pkg/step"
@@ -94,15 +95,7 @@ func TestDegradedRunWithANodeDown(t *testing.T) {
 	}
 
 	// The node is back: the next run builds what is missing.
-	if err := lab.Proxmox.SetNodeOnline("pve-2", true); err != nil {
-		t.Fatal(err)
-	}
-	var back runLog
-	opts.Sink = engine.SinkFunc(back.Event)
-	if _, _, err := Up(ctx, inv, fullStack(t), opts); err != nil {
-		t.Fatalf("up with pve-2 back: %v\n%s", err, strings.Join(back.lines, "\n"))
-	}
-	healthy(t, lab)
+	upWithNodeBack(t, inv, lab, opts, "pve-2")
 	if h := lab.Hosts.Holders(ctx, inv.LoadBalancer.VIPs[0].Address); len(h) != 1 {
 		t.Errorf("VIP holders %v", h)
 	}
@@ -145,4 +138,19 @@ func TestDegradedRefusedWithoutQuorum(t *testing.T) {
 	if err := CheckQuorum(inv, []string{"lb-2", "master-3"}); err != nil {
 		t.Errorf("one node down: %v", err)
 	}
+}
+
+// upWithNodeBack brings the Proxmox node back online and runs up again,
+// which must build what the degraded runs left out: the cluster healthy.
+func upWithNodeBack(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, opts ApplyOptions, node string) {
+	t.Helper()
+	if err := lab.Proxmox.SetNodeOnline(node, true); err != nil {
+		t.Fatal(err)
+	}
+	var back runLog
+	opts.Sink = engine.SinkFunc(back.Event)
+	if _, _, err := Up(context.Background(), inv, fullStack(t), opts); err != nil {
+		t.Fatalf("up with %s back: %v\n%s", node, err, strings.Join(back.lines, "\n"))
+	}
+	healthy(t, lab)
 }

@@ -200,6 +200,19 @@ func upKube(t *testing.T, inv *inventory.Inventory, lab *simlab.Lab, stop step.I
 	return log, err
 }
 
+// stopHAProxy stops HAProxy on the load balancers lbs of the simulated
+// lab.
+func stopHAProxy(t *testing.T, lab *simlab.Lab, lbs ...string) {
+	t.Helper()
+	for _, lb := range lbs {
+		h, _ := lab.Hosts.Host(lb)
+		var out strings.Builder
+		if code := h.Run(context.Background(), "root", "systemctl stop haproxy", nil, &out, &out); code != 0 {
+			t.Fatalf("%s: systemctl stop haproxy: %d %s", lb, code, out.String())
+		}
+	}
+}
+
 // healthy fails unless the simulated cluster has three started voting
 // etcd members and every node Ready.
 func healthy(t *testing.T, lab *simlab.Lab) { t.Helper(); healthyNodes(t, lab, 4) }
@@ -317,13 +330,7 @@ func TestKubernetesVIPGateHoldsTheFlip(t *testing.T) {
 	if _, _, err := Up(ctx, inv, infraAndLoadBalancers(t), ApplyOptions{Clients: clients, Parallelism: 6}); err != nil {
 		t.Fatal(err)
 	}
-	for _, lb := range []string{"lb-1", "lb-2"} {
-		h, _ := lab.Hosts.Host(lb)
-		var out strings.Builder
-		if code := h.Run(ctx, "root", "systemctl stop haproxy", nil, &out, &out); code != 0 {
-			t.Fatalf("%s: systemctl stop haproxy: %d %s", lb, code, out.String())
-		}
-	}
+	stopHAProxy(t, lab, "lb-1", "lb-2")
 	clients.KubeTimeouts.VIP = 2 * time.Second
 	file, err := plan.LoadFile("../../plans/kubernetes.yaml")
 	if err != nil {

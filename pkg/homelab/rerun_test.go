@@ -145,13 +145,7 @@ func TestConvergedRerunGateStillWaits(t *testing.T) {
 	if s, _ := p.Step(kubeadm.GateVIPReady); s.Change.Passed == "" {
 		t.Fatalf("the VIP gate did not pass while planning a converged lab: %+v", s.Change)
 	}
-	for _, lb := range []string{"lb-1", "lb-2"} {
-		h, _ := lab.Hosts.Host(lb)
-		var out strings.Builder
-		if code := h.Run(ctx, "root", "systemctl stop haproxy", nil, &out, &out); code != 0 {
-			t.Fatalf("%s: systemctl stop haproxy: %d %s", lb, code, out.String())
-		}
-	}
+	stopHAProxy(t, lab, "lb-1", "lb-2")
 	clients.KubeTimeouts.VIP = 2 * time.Second
 	p, res, err := Up(ctx, inv, kube, ApplyOptions{Clients: clients, Parallelism: 6})
 	want := "step kube/gate/vip-ready: waited 2s for https://k8s-api.home.example:6443/readyz through the VIP 192.168.30.10 and every control plane up in HAProxy; last saw: "
